@@ -1,0 +1,1 @@
+"""The headless registry: services, importers, measures and reports. Never imports Qt."""

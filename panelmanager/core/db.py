@@ -1,0 +1,267 @@
+"""Opening a registry: engine, session factory, connection pragmas, migrations.
+
+A registry is a SQLite file (the embedded default, in the user data folder) or any
+SQLAlchemy URL (``postgresql://...``). Opening one applies every pending Alembic
+migration; a registry written by a newer Panel Manager is refused rather than
+damaged. SQLite-only SQL lives in this module and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ENV_VAR = "PANELMANAGER_DB"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class RegistryError(Exception):
+    """A registry cannot be opened; the message says why and what to do."""
+
+
+def default_registry_path() -> Path:
+    """The embedded registry in the user data folder (platformdirs)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("PanelManager", appauthor=False)) / "registry.sqlite3"
+
+
+def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
+    """``--db`` beats ``PANELMANAGER_DB`` beats the default file; paths and URLs both work."""
+    target = db if db is not None else os.environ.get(ENV_VAR) or default_registry_path()
+    text = os.fspath(target)
+    if "://" in text:
+        try:
+            return make_url(text)
+        except Exception as exc:  # sqlalchemy.exc.ArgumentError
+            raise RegistryError(f"'{text}' is not a database URL Panel Manager understands: {exc}") from None
+    path = Path(text).expanduser().resolve()
+    return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def describe_url(url: URL) -> str:
+    """A display form of the registry location with any password hidden."""
+    if is_sqlite(url):
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def make_engine(url: URL) -> Engine:
+    if is_sqlite(url):
+        if url.database and url.database != ":memory:":
+            folder = Path(url.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RegistryError(f"Cannot create the registry folder {folder}: {exc.strerror}.") from None
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def schema_heads() -> set[str]:
+    return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to date, refusing a registry from a newer version."""
+    cfg = _alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    with engine.begin() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        unknown = current - known
+        if unknown:
+            raise RegistryError(
+                "This registry was written by a newer version of Panel Manager "
+                f"(schema {', '.join(sorted(unknown))}). Install the newer version to open it; "
+                "this version will not change it."
+            )
+        if current == set(script.get_heads()):
+            return
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+
+
+@dataclass
+class Registry:
+    """An open registry: where it is, its engine and a session factory."""
+
+    url: URL
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def location(self) -> str:
+        return describe_url(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_registry(db: str | os.PathLike[str] | URL | None = None, *, create: bool = True) -> Registry:
+    """Open (and migrate) the registry at ``db``, the env var, or the default location."""
+    url = db if isinstance(db, URL) else resolve_registry_url(db)
+    if is_sqlite(url) and not create and url.database and not Path(url.database).exists():
+        raise RegistryError(f"There is no registry at {url.database}.")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except RegistryError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise RegistryError(f"Cannot open the registry at {describe_url(url)}: {exc}") from None
+    return Registry(url=url, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def registry_exists(db: str | os.PathLike[str] | None = None) -> bool:
+    """True when the registry already has a schema (used by the GUI's first-run welcome)."""
+    url = resolve_registry_url(db)
+    if is_sqlite(url):
+        return bool(url.database) and Path(url.database).exists() and Path(url.database).stat().st_size > 0
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
+def insert_ignore_duplicates(table: Table, dialect_name: str):
+    """An INSERT that skips rows whose unique key already exists (SQLite / PostgreSQL)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+# --------------------------------------------------------------------------- bulk writes
+#
+# Importers hand over whole pandas columns. On SQLite the rows go straight to the
+# driver's executemany as tuples, with dates pre-formatted in SQLAlchemy's own SQLite
+# storage format (so ORM reads and Core comparisons see exactly what they would have
+# written); elsewhere they go through Core ``insert()``/``update()`` executemany.
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_SQLITE_DATE = "%Y-%m-%d"
+
+
+def _python_values(series, column) -> list:
+    """One column as a list of driver-ready Python values, missing values as None."""
+    import pandas as pd
+    from sqlalchemy import Date as SADate
+    from sqlalchemy import DateTime as SADateTime
+
+    type_ = column.type
+    if isinstance(type_, (SADateTime, SADate)):
+        stamps = pd.to_datetime(series)
+        if isinstance(type_, SADateTime):
+            values = stamps.dt.to_pydatetime()
+        else:
+            values = stamps.dt.date
+        return [None if pd.isna(v) else v for v in values]
+    values = series.astype(object).where(series.notna(), None)
+    return values.tolist()
+
+
+def _sqlite_values(series, column) -> list:
+    import pandas as pd
+    from sqlalchemy import Date as SADate
+    from sqlalchemy import DateTime as SADateTime
+
+    type_ = column.type
+    if isinstance(type_, (SADateTime, SADate)):
+        stamps = pd.to_datetime(series)
+        fmt = _SQLITE_DATETIME if isinstance(type_, SADateTime) else _SQLITE_DATE
+        text = stamps.dt.strftime(fmt)
+        return text.astype(object).where(stamps.notna(), None).tolist()
+    if series.dtype.kind in "fiub":
+        # sqlite3 binds NaN as NULL; numpy scalars convert through tolist().
+        return series.tolist()
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def bulk_insert(conn, table: Table, frame) -> int:
+    """Insert every row of ``frame`` (columns named after ``table``'s) in one executemany."""
+    if frame.empty:
+        return 0
+    columns = [table.c[name] for name in frame.columns]
+    if conn.dialect.name == "sqlite":
+        rows = list(zip(*(_sqlite_values(frame[c.name], c) for c in columns)))
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+    else:
+        values = [_python_values(frame[c.name], c) for c in columns]
+        records = [dict(zip(frame.columns, row)) for row in zip(*values)]
+        conn.execute(table.insert(), records)
+    return len(frame)
+
+
+def bulk_update(conn, table: Table, frame, key: str = "id") -> int:
+    """``UPDATE table SET <other columns> WHERE <key> = ...`` for every row of ``frame``."""
+    if frame.empty:
+        return 0
+    from sqlalchemy import bindparam
+
+    set_columns = [name for name in frame.columns if name != key]
+    columns = [table.c[name] for name in frame.columns]
+    if conn.dialect.name == "sqlite":
+        values = {c.name: _sqlite_values(frame[c.name], c) for c in columns}
+        rows = list(zip(*(values[name] for name in set_columns), values[key]))
+        assignments = ", ".join(f'"{name}" = ?' for name in set_columns)
+        conn.exec_driver_sql(f'UPDATE "{table.name}" SET {assignments} WHERE "{key}" = ?', rows)
+    else:
+        values = {c.name: _python_values(frame[c.name], c) for c in columns}
+        records = [
+            {**{f"new_{n}": values[n][i] for n in set_columns}, "match_key": values[key][i]}
+            for i in range(len(frame))
+        ]
+        stmt = (
+            table.update()
+            .where(table.c[key] == bindparam("match_key"))
+            .values({n: bindparam(f"new_{n}") for n in set_columns})
+        )
+        conn.execute(stmt, records)
+    return len(frame)

@@ -1,0 +1,296 @@
+"""Importing PM exports and Synthea folders into the registry: one job, all or nothing per file.
+
+``run_import`` is the service the CLI and the GUI both call. For each path it picks a
+parser (a folder holding ``patients.csv`` is a Synthea export; a ``.csv``/``.xlsx`` file
+is a PM export read through a column-mapping profile), writes the parsed frames inside
+one transaction, records an ``import_batches`` row with the counts and the rejected
+rows, and writes the rejects CSV. A file that cannot be understood raises nothing past
+this module: its outcome carries a message that names the file, what is wrong and the
+option that fixes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from panelmanager.core import models
+from panelmanager.core.db import Registry
+from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
+from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
+
+__all__ = ["ImportFileError", "ImportOutcome", "detect_format", "parse_path", "run_import"]
+
+
+@dataclass
+class ImportOutcome:
+    """What happened to one path; ``ok`` is False when nothing of it was written."""
+
+    path: str
+    format: str | None
+    profile: str | None
+    ok: bool
+    dry_run: bool
+    rows_read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    rejects_csv: str | None = None
+    batch_id: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("rejections")
+        data["rejected_rows"] = [
+            {"file": r.file_name, "row": r.source_row, "reason": r.reason} for r in self.rejections
+        ]
+        return data
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        if (path / "patients.csv").exists():
+            return "synthea-csv"
+        raise ImportFileError(
+            f"{path}: this folder holds no patients.csv, so it is not a Synthea CSV export. "
+            "Point at the folder that contains patients.csv, or at a single PM export file."
+        )
+    if not path.exists():
+        raise ImportFileError(f"{path}: no such file or folder.")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "pm-csv"
+    if suffix in (".xlsx", ".xlsm"):
+        return "pm-xlsx"
+    if suffix == ".xls":
+        raise ImportFileError(
+            f"{path}: old Excel .xls files cannot be read. Open it in Excel and save it as .xlsx or .csv, then import that."
+        )
+    raise ImportFileError(
+        f"{path}: Panel Manager imports .csv and .xlsx PM exports and Synthea CSV folders; "
+        f"'{suffix or 'no extension'}' is none of those. Export the report as CSV and import that."
+    )
+
+
+def parse_path(
+    path: Path,
+    *,
+    profile: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ParsedImport:
+    fmt = detect_format(path)
+    if fmt == "synthea-csv":
+        from panelmanager.core.importers.synthea import parse_synthea_folder
+
+        return parse_synthea_folder(path, progress=progress, cancel=cancel)
+    from panelmanager.core.importers.pm import parse_pm_file
+
+    return parse_pm_file(path, profile=profile, mapping=mapping or {}, progress=progress, cancel=cancel)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for item in files:
+        if path.is_dir():
+            digest.update(item.name.encode())
+        with item.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rejects_path(path: Path, rejects_dir: Path | None) -> Path:
+    base = path.name if path.is_dir() else path.stem
+    folder = rejects_dir or (path if path.is_dir() else path.parent)
+    return folder / f"{base}.rejects.csv"
+
+
+def write_rejects_csv(target: Path, rejections: Sequence[Rejection]) -> Path:
+    """Rejected rows with their source row, reason and original values (a deliberate export)."""
+    raw_keys: list[str] = []
+    for rejection in rejections:
+        for key in rejection.raw:
+            if key not in raw_keys:
+                raw_keys.append(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "row", "reason", *raw_keys])
+        for r in rejections:
+            writer.writerow([r.file_name, r.source_row, r.reason, *(r.raw.get(k, "") for k in raw_keys)])
+    return target
+
+
+def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, started: dt.datetime, user: str, sha: str, result: str) -> int:
+    batch = models.ImportBatch(
+        file_name=outcome.path,
+        sha256=sha,
+        format=outcome.format or "unknown",
+        profile=outcome.profile,
+        user=user,
+        started_at=started,
+        finished_at=dt.datetime.now(),
+        outcome=result,
+        rows_read=outcome.rows_read,
+        new=outcome.new,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        rejected=outcome.rejected,
+        message=outcome.error,
+    )
+    session.add(batch)
+    session.flush()
+    if outcome.rejections:
+        session.execute(
+            insert(models.RejectedRow),
+            [
+                {
+                    "batch_id": batch.id,
+                    "file_name": r.file_name,
+                    "source_row": r.source_row,
+                    "reason": r.reason,
+                    "raw": json.dumps(r.raw, ensure_ascii=False),
+                }
+                for r in outcome.rejections
+            ],
+        )
+    return batch.id
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some service environments
+        return os.environ.get("USERNAME") or "unknown"
+
+
+def run_import(
+    registry: Registry,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    profile: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+    rejects_dir: Path | None = None,
+    write_rejects: bool = True,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> list[ImportOutcome]:
+    """Import each path in its own transaction; returns one outcome per path.
+
+    Raises ``Cancelled`` if the user cancels (the file being imported is rolled back;
+    files finished before it stay imported, each being all-or-nothing on its own).
+    """
+    user = user or default_user()
+    outcomes: list[ImportOutcome] = []
+    path_list = [Path(p) for p in paths]
+    for index, path in enumerate(path_list):
+        cancel.raise_if_cancelled()
+        started = dt.datetime.now()
+
+        def file_progress(done: int, total: int, message: str = "", _i=index) -> None:
+            fraction = (done / total) if total else 0.0
+            progress(int((_i + fraction) * 1000), len(path_list) * 1000, f"{path.name}: {message}")
+
+        outcome = ImportOutcome(path=str(path), format=None, profile=profile, ok=False, dry_run=dry_run)
+        outcomes.append(outcome)
+        parsed: ParsedImport | None = None
+        sha = ""
+        try:
+            outcome.format = detect_format(path)
+            sha = file_sha256(path)
+            parsed = parse_path(
+                path,
+                profile=profile,
+                mapping=mapping,
+                progress=lambda d, t, m="": file_progress(d, t * 2, m),
+                cancel=cancel,
+            )
+            outcome.format = parsed.format
+            outcome.profile = parsed.profile
+            outcome.rows_read = parsed.rows_read
+            with registry.engine.connect() as conn:
+                transaction = conn.begin()
+                try:
+                    result = write_parsed(
+                        conn,
+                        parsed,
+                        progress=lambda d, t, m="": file_progress(t + d, t * 2, m),
+                        cancel=cancel,
+                    )
+                    rejections = [*parsed.rejected, *result.rejected]
+                    totals: TableCounts = result.totals
+                    outcome.new, outcome.updated, outcome.unchanged = totals.new, totals.updated, totals.unchanged
+                    outcome.rejected = len(rejections)
+                    outcome.rejections = rejections
+                    outcome.tables = {name: asdict(c) for name, c in result.tables.items()}
+                    cancel.raise_if_cancelled()
+                    if dry_run:
+                        transaction.rollback()
+                    else:
+                        from sqlalchemy.orm import Session
+
+                        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                            outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed")
+                            session.commit()
+                        transaction.commit()
+                except BaseException:
+                    transaction.rollback()
+                    raise
+            outcome.ok = True
+            if outcome.rejections and write_rejects and not dry_run:
+                target = _rejects_path(path, rejects_dir)
+                try:
+                    outcome.rejects_csv = str(write_rejects_csv(target, outcome.rejections))
+                except OSError:
+                    fallback = Path(registry.url.database or ".").parent if registry.url.database else Path.cwd()
+                    outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, fallback / "rejects"), outcome.rejections))
+        except Cancelled:
+            _record_failure(registry, outcome, started, user, sha, "cancelled", "Cancelled by the user; nothing from this file was kept.", dry_run)
+            raise
+        except ImportFileError as exc:
+            _record_failure(registry, outcome, started, user, sha, "failed", str(exc), dry_run)
+        except Exception as exc:  # an unexpected fault: nothing of this file is kept
+            message = (
+                f"{path}: the import stopped part-way ({type(exc).__name__}: {exc}). "
+                "Nothing from this file was kept; the registry is as it was before."
+            )
+            _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
+    progress(len(path_list) * 1000, max(1, len(path_list) * 1000), "Import finished")
+    return outcomes
+
+
+def _record_failure(registry: Registry, outcome: ImportOutcome, started, user: str, sha: str, result: str, message: str, dry_run: bool) -> None:
+    outcome.ok = False
+    outcome.error = message
+    outcome.new = outcome.updated = outcome.unchanged = 0
+    outcome.tables = {}
+    if dry_run:
+        return
+    try:
+        with registry.session() as session:
+            saved = outcome.rejections
+            outcome.rejections = []
+            outcome.rejected = 0
+            outcome.batch_id = _record_batch(session, None, outcome, started, user, sha, result)
+            outcome.rejections = saved
+    except Exception:  # the history row is a courtesy; the import result stands
+        pass

@@ -1,0 +1,386 @@
+"""Writes normalised frames into the registry, set-wise, matching on natural keys.
+
+Every importer (Synthea folders, PM patient and appointment exports) turns its file
+into a ``ParsedImport``: one pandas frame per registry table, with columns named after
+the table's columns plus reference columns (``patient_ref``, ``provider_ref``,
+``location_ref``, ``visit_ref``) that hold the *source system's* identifiers. This
+module resolves those references to registry ids, decides for each row whether it is
+new, changed or unchanged by comparing a 64-bit hash of its values with the stored
+``row_hash``, and writes only the difference with one executemany per table.
+
+It never commits: the caller (``importers.run``) owns the transaction, so a failure or a
+cancel anywhere leaves the registry exactly as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, select
+
+from panelmanager.core import models
+from panelmanager.core.db import bulk_insert, bulk_update
+from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
+
+ROW = "_row"  # the 1-based source line number, carried through every frame
+FILE = "_file"  # the file a row came from (a Synthea folder holds several)
+
+# Identifying columns of events that have no identifier of their own in the source.
+EVENT_IDENTITY: dict[str, tuple[str, ...]] = {
+    "observations": ("patient_ref", "visit_ref", "date", "code_system", "code", "value", "unit"),
+    "immunizations": ("patient_ref", "visit_ref", "date", "cvx"),
+    "procedures": ("patient_ref", "visit_ref", "date", "code_system", "code"),
+    "conditions": ("patient_ref", "visit_ref", "code_system", "code", "onset"),
+    "medications": ("patient_ref", "visit_ref", "start", "code_system", "code"),
+}
+
+TABLES: dict[str, Table] = {
+    "locations": models.Location.__table__,
+    "providers": models.Provider.__table__,
+    "patients": models.Patient.__table__,
+    "visits": models.Visit.__table__,
+    "observations": models.Observation.__table__,
+    "immunizations": models.Immunization.__table__,
+    "procedures": models.Procedure.__table__,
+    "conditions": models.Condition.__table__,
+    "medications": models.Medication.__table__,
+}
+ORDER = tuple(TABLES)
+
+# reference column -> (registry column, referenced table, required?)
+REFERENCES: dict[str, tuple[str, str, bool]] = {
+    "patient_ref": ("patient_id", "patients", True),
+    "provider_ref": ("provider_id", "providers", False),
+    "location_ref": ("location_id", "locations", False),
+    "visit_ref": ("visit_id", "visits", False),
+}
+# Patients point at the PM system's own PCP.
+PATIENT_REFERENCES = {"pm_provider_ref": ("pm_provider_id", "providers", False)}
+
+
+@dataclass
+class Rejection:
+    file_name: str
+    source_row: int
+    reason: str
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedImport:
+    """What a parser made of one file (or one Synthea folder)."""
+
+    path: str
+    format: str
+    profile: str | None
+    source: str
+    rows_read: int
+    frames: dict[str, pd.DataFrame]
+    rejected: list[Rejection] = field(default_factory=list)
+    # Raw values per (file, row) so references rejected by the writer keep their input.
+    raw_rows: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+
+@dataclass
+class TableCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: TableCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass
+class WriteResult:
+    tables: dict[str, TableCounts]
+    rejected: list[Rejection]
+
+    @property
+    def totals(self) -> TableCounts:
+        total = TableCounts()
+        for counts in self.tables.values():
+            total.add(counts)
+        return total
+
+
+def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A stable signed 64-bit hash per row over ``columns`` (names included)."""
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64)
+    ordered = sorted(columns)
+    part = frame[ordered].copy()
+    # Normalise dtypes so the same values always hash the same, whatever the parser's dtypes.
+    for name in ordered:
+        col = part[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            part[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(col.notna(), "")
+        elif col.dtype.kind in "fiub":
+            part[name] = col.astype("float64").map(repr).where(col.notna(), "")
+        else:
+            part[name] = col.astype(object).where(col.notna(), "").astype(str)
+    salt = pd.util.hash_array(np.array(["|".join(ordered)], dtype=object))[0]
+    hashed = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64) ^ salt
+    return hashed.view(np.int64)
+
+
+def _fetch(conn: Connection, stmt) -> pd.DataFrame:
+    result = conn.execute(stmt)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _reject(frame: pd.DataFrame, mask: pd.Series, reason_of, parsed: ParsedImport, into: list[Rejection]) -> None:
+    for _, row in frame.loc[mask].iterrows():
+        file_name = row.get(FILE) or parsed.path
+        into.append(
+            Rejection(
+                file_name=str(file_name),
+                source_row=int(row[ROW]),
+                reason=reason_of(row),
+                raw=parsed.raw_rows.get((str(file_name), int(row[ROW])), {}),
+            )
+        )
+
+
+class _IdMaps:
+    """Source identifier -> registry id, per table, refreshed after each table is written."""
+
+    def __init__(self, conn: Connection, source: str) -> None:
+        self.conn = conn
+        self.source = source
+        self._maps: dict[str, pd.Series] = {}
+
+    def load(self, table_name: str) -> pd.Series:
+        if table_name == "patients":
+            ident = models.PatientIdentifier.__table__
+            frame = _fetch(
+                self.conn,
+                select(ident.c.identifier.label("ref"), ident.c.patient_id.label("id")).where(
+                    ident.c.source == self.source
+                ),
+            )
+        else:
+            table = TABLES[table_name]
+            frame = _fetch(
+                self.conn,
+                select(table.c.external_id.label("ref"), table.c.id).where(table.c.source == self.source),
+            )
+        series = pd.Series(frame["id"].to_numpy(), index=frame["ref"].astype(str).to_numpy(), dtype="Int64")
+        self._maps[table_name] = series
+        return series
+
+    def get(self, table_name: str) -> pd.Series:
+        return self._maps[table_name] if table_name in self._maps else self.load(table_name)
+
+    def patient_ids(self, refs: pd.Series) -> pd.Series:
+        """Resolve patient refs by this source's identifier, else by MRN."""
+        ids = refs.map(self.get("patients"))
+        missing = ids.isna() & refs.notna()
+        if missing.any():
+            wanted = refs[missing].astype(str).unique().tolist()
+            pat = models.Patient.__table__
+            found = pd.DataFrame(columns=["mrn", "id"])
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found = pd.concat(
+                    [found, _fetch(self.conn, select(pat.c.mrn, pat.c.id).where(pat.c.mrn.in_(chunk)))]
+                )
+            by_mrn = pd.Series(found["id"].to_numpy(), index=found["mrn"].astype(str).to_numpy(), dtype="Int64")
+            ids.loc[missing] = refs[missing].astype(str).map(by_mrn)
+        return ids
+
+
+def _resolve_refs(
+    name: str,
+    frame: pd.DataFrame,
+    maps: _IdMaps,
+    parsed: ParsedImport,
+    rejected: list[Rejection],
+    references: dict[str, tuple[str, str, bool]],
+) -> pd.DataFrame:
+    for ref, (column, target, required) in references.items():
+        if ref not in frame.columns:
+            continue
+        refs = frame[ref].astype(object).where(frame[ref].notna(), None)
+        ids = maps.patient_ids(refs) if target == "patients" else refs.map(maps.get(target))
+        ids = pd.Series(ids, index=frame.index, dtype="Int64")
+        if required:
+            bad = ids.isna()
+            if bad.any():
+                what = target[:-1]
+                _reject(
+                    frame,
+                    bad,
+                    lambda row, what=what, ref=ref: (
+                        f"{what} '{row[ref]}' is not in this file or the registry; import the {target} first"
+                        if pd.notna(row[ref])
+                        else f"no {what} identifier on this row"
+                    ),
+                    parsed,
+                    rejected,
+                )
+                frame = frame.loc[~bad]
+                ids = ids.loc[~bad]
+        frame = frame.drop(columns=[ref]).assign(**{column: ids})
+    return frame
+
+
+def _with_event_keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    identity = [c for c in EVENT_IDENTITY[name] if c in frame.columns]
+    base = row_hashes(frame, identity)
+    # Identical events in one file stay distinct: number each copy.
+    occurrence = pd.Series(base).groupby(base).cumcount().to_numpy(dtype=np.uint64)
+    mixed = base.view(np.uint64) ^ (occurrence * np.uint64(0x9E3779B97F4A7C15))
+    return frame.assign(natural_key=mixed.view(np.int64))
+
+
+def _sync_table(
+    conn: Connection,
+    name: str,
+    frame: pd.DataFrame,
+    source: str,
+    key: str,
+) -> TableCounts:
+    """Insert new rows and update changed ones; ``key`` is external_id or natural_key."""
+    table = TABLES[name]
+    bookkeeping = {ROW, FILE, "source", key}
+    value_columns = [c for c in frame.columns if c not in bookkeeping and c in table.c]
+    frame = frame.assign(row_hash=row_hashes(frame, value_columns))
+    existing = _fetch(
+        conn,
+        select(table.c[key].label("_key"), table.c.id.label("_id"), table.c.row_hash.label("_old")).where(
+            table.c.source == source
+        ),
+    )
+    counts = TableCounts()
+    if existing.empty:
+        fresh = frame
+        changed = frame.iloc[0:0]
+    else:
+        as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
+        lookup = pd.DataFrame(
+            {"_id": existing["_id"].astype("Int64").to_numpy(), "_old": existing["_old"].astype("Int64").to_numpy()},
+            index=as_key(existing["_key"]).to_numpy(),
+        )
+        matched = lookup.reindex(as_key(frame[key]).to_numpy())
+        found = matched["_id"].notna().to_numpy()
+        stored = matched["_old"].to_numpy(dtype="int64", na_value=0)
+        same = found & matched["_old"].notna().to_numpy() & (stored == frame["row_hash"].to_numpy(dtype="int64"))
+        fresh = frame.loc[~found]
+        stale = found & ~same
+        changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
+        counts.unchanged = int(same.sum())
+    write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
+    counts.new = bulk_insert(conn, table, fresh[write_columns])
+    if not changed.empty:
+        update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
+        counts.updated = bulk_update(conn, table, changed[update_columns])
+    return counts
+
+
+def _sync_patients(conn: Connection, frame: pd.DataFrame, maps: _IdMaps, source: str) -> TableCounts:
+    """Patients match on this source's identifier, else on MRN; identifiers are kept per source."""
+    table = TABLES["patients"]
+    ident_table = models.PatientIdentifier.__table__
+    frame = frame.copy()
+    if "mrn" not in frame.columns or frame["mrn"].isna().any():
+        fallback = frame["external_id"] if "mrn" not in frame.columns else frame["mrn"].fillna(frame["external_id"])
+        frame["mrn"] = fallback
+    ids = maps.patient_ids(frame["external_id"].astype(str))
+    by_mrn = maps.patient_ids(frame["mrn"].astype(str))
+    ids = ids.fillna(by_mrn)
+    frame["id"] = ids.to_numpy()
+    value_columns = [c for c in frame.columns if c in table.c and c not in ("id", "source", "mrn")]
+    value_columns += ["mrn"]
+    frame["row_hash"] = row_hashes(frame, value_columns)
+
+    counts = TableCounts()
+    known = frame["id"].notna()
+    old = _fetch(conn, select(table.c.id, table.c.row_hash)) if known.any() else pd.DataFrame(columns=["id", "row_hash"])
+    old_hash = pd.Series(old["row_hash"].to_numpy(), index=old["id"].to_numpy())
+    stored = frame.loc[known, "id"].astype("int64").map(old_hash)
+    same = pd.Series(False, index=frame.index)
+    same.loc[known] = stored.to_numpy(dtype=object) == frame.loc[known, "row_hash"].to_numpy(dtype=object)
+    counts.unchanged = int(same.sum())
+
+    write_columns = [c for c in frame.columns if c in table.c and c != "id"]
+    fresh = frame.loc[~known]
+    counts.new = bulk_insert(conn, table, fresh[write_columns])
+    changed = frame.loc[known & ~same]
+    if not changed.empty:
+        update_columns = ["id"] + [c for c in write_columns if c != "source"]
+        counts.updated = bulk_update(conn, table, changed[update_columns].assign(id=changed["id"].astype("int64")))
+
+    # Every patient gets this source's identifier (new patients and MRN matches alike).
+    pat_ids = _fetch(conn, select(table.c.mrn, table.c.id))
+    mrn_to_id = pd.Series(pat_ids["id"].to_numpy(), index=pat_ids["mrn"].astype(str).to_numpy())
+    all_ids = frame["mrn"].astype(str).map(mrn_to_id)
+    existing_idents = maps.get("patients")
+    needs = ~frame["external_id"].astype(str).isin(existing_idents.index)
+    idents = pd.DataFrame(
+        {"patient_id": all_ids[needs].astype("int64"), "source": source, "identifier": frame.loc[needs, "external_id"].astype(str)}
+    ).drop_duplicates("identifier")
+    bulk_insert(conn, ident_table, idents)
+    maps.load("patients")
+    return counts
+
+
+def _drop_repeated_ids(name: str, frame: pd.DataFrame, parsed: ParsedImport, rejected: list[Rejection]) -> pd.DataFrame:
+    """A file that lists the same record twice keeps its last row; the earlier ones are rejected."""
+    repeated = frame["external_id"].duplicated(keep="last")
+    if repeated.any():
+        last_row = frame.drop_duplicates("external_id", keep="last").set_index("external_id")[ROW]
+        _reject(
+            frame,
+            repeated,
+            lambda row: f"{name[:-1]} '{row['external_id']}' appears again at row {int(last_row[row['external_id']])}; the later row was used",
+            parsed,
+            rejected,
+        )
+        frame = frame.loc[~repeated]
+    return frame
+
+
+def write_parsed(
+    conn: Connection,
+    parsed: ParsedImport,
+    *,
+    progress=None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> WriteResult:
+    """Write every frame of ``parsed`` in dependency order inside the caller's transaction."""
+    maps = _IdMaps(conn, parsed.source)
+    rejected: list[Rejection] = []
+    results: dict[str, TableCounts] = {}
+    names = [n for n in ORDER if n in parsed.frames]
+    for index, name in enumerate(names):
+        cancel.raise_if_cancelled()
+        if progress:
+            progress(index, len(names), f"Writing {name}")
+        frame = parsed.frames[name].copy()
+        frame["source"] = parsed.source
+        if "external_id" in frame.columns:
+            frame = _drop_repeated_ids(name, frame, parsed, rejected)
+        if name == "patients":
+            frame = _resolve_refs(name, frame, maps, parsed, rejected, PATIENT_REFERENCES)
+            results[name] = _sync_patients(conn, frame, maps, parsed.source)
+            continue
+        frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
+        if name in EVENT_IDENTITY:
+            # References are resolved to ids by now; identity uses the registry ids.
+            frame = frame.rename(columns={"patient_id": "patient_ref", "visit_id": "visit_ref"})
+            frame = _with_event_keys(name, frame)
+            frame = frame.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
+            results[name] = _sync_table(conn, name, frame, parsed.source, "natural_key")
+        else:
+            results[name] = _sync_table(conn, name, frame, parsed.source, "external_id")
+            maps.load(name)
+    if progress:
+        progress(len(names), len(names), "Written")
+    return WriteResult(tables=results, rejected=rejected)
