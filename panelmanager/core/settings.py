@@ -1,0 +1,84 @@
+"""Practice settings: typed, versioned, stored in the registry's ``settings`` table.
+
+One ``PracticeSettings`` dataclass holds everything a manager can change. It is saved
+as JSON under the key ``practice`` with a schema version; ``_UPGRADES`` turns an
+older saved form into the current one (Picard's habit), so settings survive upgrades.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from panelmanager.core.models import Setting
+
+SETTINGS_VERSION = 1
+_KEY = "practice"
+
+
+@dataclass
+class PracticeSettings:
+    practice_name: str = "Our Practice"
+    practice_address: str = ""
+    practice_phone: str = ""
+    user_name: str = ""  # empty: the operating-system user
+    as_of_override: dt.date | None = None
+    lookback_months: int = 18
+    review_period_months: int = 12
+    inactive_after_years: int = 3
+    due_soon_days: int = 60
+    outreach_quiet_days: int = 30
+    # Share of active patients that must be assigned / confirmed for milestone levels.
+    milestone_assigned_threshold: float = 0.95
+    milestone_confirmed_threshold: float = 0.80
+    measure_goals: dict[str, float] = field(default_factory=dict)
+    letters_one_per_gap: bool = False
+    letter_offsets_in: dict[str, float] = field(default_factory=dict)
+
+
+def _upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:
+    # version -> function that returns the next version's dict. None yet: v1 is the first.
+    _UPGRADES: dict[int, Any] = {}
+    while version < SETTINGS_VERSION:
+        data = _UPGRADES[version](data)
+        version += 1
+    return data
+
+
+def load_settings(session: Session) -> PracticeSettings:
+    row = session.scalar(select(Setting).where(Setting.key == _KEY))
+    if row is None:
+        return PracticeSettings()
+    stored = json.loads(row.value)
+    data = _upgrade(stored.get("data", {}), int(stored.get("version", 1)))
+    known = {f.name: f for f in dataclasses.fields(PracticeSettings)}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in known:
+            continue  # a setting from a newer version: ignored here, kept in the row
+        if name == "as_of_override" and value:
+            value = dt.date.fromisoformat(value)
+        values[name] = value
+    return PracticeSettings(**values)
+
+
+def save_settings(session: Session, settings: PracticeSettings) -> None:
+    data = dataclasses.asdict(settings)
+    if settings.as_of_override:
+        data["as_of_override"] = settings.as_of_override.isoformat()
+    payload = json.dumps({"version": SETTINGS_VERSION, "data": data}, sort_keys=True)
+    row = session.get(Setting, _KEY)
+    if row is None:
+        session.add(Setting(key=_KEY, value=payload))
+    else:
+        row.value = payload
+
+
+def effective_as_of(settings: PracticeSettings, today: dt.date | None = None) -> dt.date:
+    return settings.as_of_override or today or dt.date.today()
