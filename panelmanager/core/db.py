@@ -44,11 +44,26 @@ def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
     text = os.fspath(target)
     if "://" in text:
         try:
-            return make_url(text)
-        except Exception as exc:  # sqlalchemy.exc.ArgumentError
-            raise RegistryError(f"'{text}' is not a database URL Panel Manager understands: {exc}") from None
+            url = make_url(text)
+            url.get_dialect()  # an unknown database kind fails here, not at first use
+            return url
+        except Exception as exc:  # ArgumentError, NoSuchModuleError
+            raise RegistryError(
+                f"'{describe_text_url(text)}' is not a database URL Panel Manager understands ({exc}). "
+                "Give a file path, or a URL such as postgresql://user@host/dbname."
+            ) from None
     path = Path(text).expanduser().resolve()
     return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def describe_text_url(text: str) -> str:
+    """A URL as typed, with any password replaced, for error messages."""
+    scheme, sep, rest = text.partition("://")
+    if sep and "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else text
+    return text
 
 
 def is_sqlite(url: URL) -> bool:
