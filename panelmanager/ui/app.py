@@ -1,10 +1,12 @@
-"""QApplication set-up and the GUI entry point."""
+"""QApplication set-up and the GUI entry point (first-run welcome, then the main window)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from panelmanager import __version__
@@ -16,18 +18,50 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     QCoreApplication.setApplicationName("Panel Manager")
     QCoreApplication.setApplicationVersion(__version__)
     app.setStyle("Fusion")
-    return app
+    from panelmanager.core.resources import resource_path
+
+    app.setWindowIcon(QIcon(str(resource_path("icons", "panelmanager.png"))))
+    return app  # type: ignore[return-value]
 
 
 def main(db: str | None = None, argv: list[str] | None = None) -> int:
     app = create_application(argv)
-    from panelmanager.core.db import RegistryError
+    from panelmanager.core.db import RegistryError, describe_url, open_registry, registry_exists, resolve_registry_url
     from panelmanager.ui.main_window import MainWindow
 
+    load_demo_patients = 0
     try:
-        window = MainWindow(db=db)
+        if not registry_exists(db):
+            from panelmanager.ui.screens.welcome import WelcomeDialog
+
+            welcome = WelcomeDialog(describe_url(resolve_registry_url(db)))
+            if welcome.exec() != WelcomeDialog.DialogCode.Accepted:
+                return 0
+            if welcome.choice == WelcomeDialog.OPEN:
+                db = welcome.chosen_path
+            elif welcome.choice == WelcomeDialog.DEMO:
+                load_demo_patients = welcome.demo_size.value()
+        registry = open_registry(db)
     except RegistryError as exc:
         QMessageBox.critical(None, QCoreApplication.translate("app", "Panel Manager"), str(exc))
         return 1
+    window = MainWindow(registry=registry)
+    window._owns_registry = True
     window.show()
+    if load_demo_patients:
+        start_demo_load(window, load_demo_patients)
     return app.exec()
+
+
+def start_demo_load(window, patients: int) -> None:
+    """Load a demo practice as a job with progress and Cancel; refresh every screen after."""
+    from panelmanager.core.demo import load_demo
+    from panelmanager.ui.jobs import run_job
+
+    registry = window.registry
+    run_job(
+        window,
+        window.tr("Loading a demo practice"),
+        lambda progress, cancel: load_demo(registry, patients=patients, seed=1, as_of=dt.date.today(), progress=progress, cancel=cancel),
+        on_success=lambda _summary: window.ctx.notify_changed(),
+    )

@@ -1,38 +1,149 @@
-"""The main window: navigation between screens, registry and as-of date in the status bar."""
+"""The main window: a navigation sidebar, one page per screen, and a status bar showing the
+registry and the as-of date. Every screen is one keystroke away (Ctrl+1 ... Ctrl+8) and
+Ctrl+F puts the cursor in the current screen's search box."""
 
 from __future__ import annotations
 
-import datetime as dt
+import importlib
+from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
 
 from panelmanager.core.db import Registry, open_registry
+from panelmanager.core.resources import resource_path
+from panelmanager.ui.context import AppContext
+from panelmanager.ui.screens.base import PlaceholderScreen, Screen
+
+
+@dataclass(frozen=True)
+class ScreenSpec:
+    key: str  # module under panelmanager.ui.screens and object name
+    class_name: str
+    label: str  # untranslated; translated in MainWindow
+
+
+SCREENS: tuple[ScreenSpec, ...] = (
+    ScreenSpec("checkin", "CheckInScreen", "Check-in"),
+    ScreenSpec("patients", "PatientsScreen", "Patients"),
+    ScreenSpec("panels", "PanelsScreen", "Panels"),
+    ScreenSpec("dashboard", "DashboardScreen", "Dashboard"),
+    ScreenSpec("huddle", "HuddleScreen", "Huddle"),
+    ScreenSpec("outreach", "OutreachScreen", "Outreach"),
+    ScreenSpec("imports", "ImportScreen", "Import"),
+    ScreenSpec("settings", "SettingsScreen", "Settings"),
+)
 
 
 class MainWindow(QMainWindow):
     def __init__(self, db: str | None = None, registry: Registry | None = None) -> None:
         super().__init__()
         self.registry = registry or open_registry(db)
+        self._owns_registry = registry is None
+        self.ctx = AppContext(self.registry, self)
         self.setWindowTitle(self.tr("Panel Manager"))
-        self.resize(1200, 800)
-        placeholder = QWidget()
-        layout = QVBoxLayout(placeholder)
-        title = QLabel(self.tr("Panel Manager"))
-        title.setObjectName("placeholderTitle")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title.setStyleSheet("font-size: 24pt; font-weight: 600;")
-        body = QLabel(self.tr("The registry is ready. Import your practice's exports with 'panelmanager import'."))
-        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addStretch(1)
-        layout.addWidget(title)
-        layout.addWidget(body)
-        layout.addStretch(2)
-        self.setCentralWidget(placeholder)
-        self.statusBar().showMessage(
-            self.tr("Registry: {0}    As of: {1}").format(self.registry.location, dt.date.today().isoformat())
-        )
+        self.setWindowIcon(QIcon(str(resource_path("icons", "panelmanager.png"))))
+        self.resize(1280, 820)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        self.registry.close()
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setFixedWidth(180)
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.screens: dict[str, Screen] = {}
+        labels = {
+            "checkin": self.tr("Check-in"),
+            "patients": self.tr("Patients"),
+            "panels": self.tr("Panels"),
+            "dashboard": self.tr("Dashboard"),
+            "huddle": self.tr("Huddle"),
+            "outreach": self.tr("Outreach"),
+            "imports": self.tr("Import"),
+            "settings": self.tr("Settings"),
+        }
+        for number, spec in enumerate(SCREENS, start=1):
+            screen = self._build_screen(spec, labels[spec.key])
+            screen.setObjectName(f"screen_{spec.key}")
+            self.screens[spec.key] = screen
+            self.stack.addWidget(screen)
+            item = QListWidgetItem(labels[spec.key])
+            item.setToolTip(self.tr("{0} (Ctrl+{1})").format(labels[spec.key], number))
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            self.nav.addItem(item)
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda _checked=False, key=spec.key: self.show_screen(key))
+            self.addAction(action)
+        self.nav.currentRowChanged.connect(self._on_nav)
+
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: self.current_screen().focus_search())
+        self.addAction(find)
+
+        body = QWidget()
+        layout = QHBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+        self.setStyleSheet(_STYLE)
+
+        self.registry_label = QLabel()
+        self.as_of_label = QLabel()
+        self.statusBar().addWidget(self.registry_label, 1)
+        self.statusBar().addPermanentWidget(self.as_of_label)
+        self.ctx.settings_changed.connect(self._update_status)
+        self._update_status()
+        self.nav.setCurrentRow(0)
+
+    def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
+        try:
+            module = importlib.import_module(f"panelmanager.ui.screens.{spec.key}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"panelmanager.ui.screens.{spec.key}":
+                raise
+            return PlaceholderScreen(self.ctx, label)
+        return getattr(module, spec.class_name)(self.ctx)
+
+    def _update_status(self) -> None:
+        self.registry_label.setText(self.tr("Registry: {0}").format(self.registry.location))
+        override = self.tr(" (set in Settings)") if self.ctx.settings.as_of_override else ""
+        self.as_of_label.setText(self.tr("As of {0}{1}").format(self.ctx.as_of.isoformat(), override))
+
+    def _on_nav(self, row: int) -> None:
+        if row >= 0:
+            self.stack.setCurrentIndex(row)
+
+    def show_screen(self, key: str) -> Screen:
+        index = [spec.key for spec in SCREENS].index(key)
+        self.nav.setCurrentRow(index)
+        return self.screens[key]
+
+    def current_screen(self) -> Screen:
+        return self.stack.currentWidget()  # type: ignore[return-value]
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._owns_registry:
+            self.registry.close()
         super().closeEvent(event)
+
+
+_STYLE = """
+QListWidget#navigation { background: #1f3b4d; color: #e8eef2; border: none; padding-top: 8px; font-size: 11pt; outline: 0; }
+QListWidget#navigation::item { padding: 8px 14px; border-radius: 4px; margin: 0 6px; }
+QListWidget#navigation::item:selected { background: #2a9d8f; color: white; }
+QListWidget#navigation::item:hover:!selected { background: #2b5168; }
+QLabel#screenHeading { color: #1f3b4d; }
+"""

@@ -1,0 +1,1 @@
+"""Table models (QAbstractTableModel subclasses) that hold ids and fetch rows as shown."""

@@ -1,0 +1,1 @@
+"""One module per screen, named after what the user calls it."""

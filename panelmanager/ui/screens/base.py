@@ -1,0 +1,66 @@
+"""What every screen has: the shared context, a title, and a refresh when data changed."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from panelmanager.ui.context import AppContext
+
+
+class Screen(QWidget):
+    """A page of the main window. Subclasses implement ``reload()``."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._stale = True
+        ctx.changed.connect(self._mark_stale)
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    def _mark_stale(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload if the registry changed since this screen last looked."""
+        if self._stale:
+            self._stale = False
+            self.reload()
+
+    def reload(self) -> None:
+        """Re-read what the screen shows from the registry (set-based, quick)."""
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.refresh()
+
+    def focus_search(self) -> None:
+        """Ctrl+F: put the cursor where the user searches on this screen, if anywhere."""
+
+
+def heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("screenHeading")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.5)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+class PlaceholderScreen(Screen):
+    """Shown for a screen whose module is not installed in this build."""
+
+    def __init__(self, ctx: AppContext, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._name = name
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(name))
+        layout.addWidget(QLabel(self.tr("This screen is not available in this version.")))
+        layout.addStretch(1)
+
+    def title(self) -> str:
+        return self._name

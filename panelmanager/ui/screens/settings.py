@@ -1,0 +1,282 @@
+"""Settings: the practice (letterhead details), the user, the as-of date, empanelment periods,
+measure goals, and each provider's panel settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from panelmanager.core.providers import ProviderRow, list_providers, update_provider
+from panelmanager.ui.screens.base import Screen, heading
+
+
+class ProviderSettingsTableModel(QAbstractTableModel):
+    """Editable provider panel settings; each edit is saved at once through core.providers."""
+
+    COLUMNS = ("display_name", "specialty", "fte", "clinic_days_per_year", "visits_per_day", "panel_open", "can_hold_panel")
+
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.rows: list[ProviderRow] = []
+        self.titles = [
+            self.tr("Provider"),
+            self.tr("Specialty"),
+            self.tr("FTE"),
+            self.tr("Clinic days / year"),
+            self.tr("Visits / day"),
+            self.tr("Panel open"),
+            self.tr("Can hold a panel"),
+        ]
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        with self.ctx.registry.session() as session:
+            self.rows = list_providers(session)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.titles[section]
+        return None
+
+    def flags(self, index):
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        key = self.COLUMNS[index.column()]
+        if key in ("panel_open", "can_hold_panel"):
+            return base | Qt.ItemFlag.ItemIsUserCheckable
+        if key in ("fte", "clinic_days_per_year", "visits_per_day"):
+            return base | Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        key = self.COLUMNS[index.column()]
+        value = getattr(row, key)
+        if key in ("panel_open", "can_hold_panel"):
+            if role == Qt.ItemDataRole.CheckStateRole:
+                if key == "can_hold_panel" and value is None:
+                    return Qt.CheckState.PartiallyChecked
+                return Qt.CheckState.Checked if value else Qt.CheckState.Unchecked
+            if role == Qt.ItemDataRole.ToolTipRole and key == "can_hold_panel" and value is None:
+                return self.tr("Decided by the specialty (default)")
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if value is None:
+                return "" if role == Qt.ItemDataRole.DisplayRole else 0.0
+            return value
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        row = self.rows[index.row()]
+        key = self.COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.CheckStateRole:
+            state = Qt.CheckState(value)
+            if key == "can_hold_panel":
+                # Cycle: default (by specialty) -> yes -> no -> default.
+                current = row.can_hold_panel
+                new_value = True if current is None else (False if current else None)
+            else:
+                new_value = state == Qt.CheckState.Checked
+        elif role == Qt.ItemDataRole.EditRole:
+            try:
+                new_value = float(value) if value not in ("", None) else None
+            except (TypeError, ValueError):
+                return False
+        else:
+            return False
+        try:
+            with self.ctx.registry.session() as session:
+                self.rows[index.row()] = update_provider(session, row.id, **{key: new_value})
+        except ValueError as exc:
+            QMessageBox.warning(None, self.tr("Provider settings"), str(exc))
+            return False
+        self.dataChanged.emit(index, index)
+        self.ctx.notify_changed()
+        return True
+
+
+class SettingsScreen(Screen):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(ctx, parent)
+        outer = QVBoxLayout(self)
+        outer.addWidget(heading(self.tr("Settings")))
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        outer.addWidget(scroll, 1)
+        body = QWidget()
+        scroll.setWidget(body)
+        layout = QVBoxLayout(body)
+
+        practice = QGroupBox(self.tr("Practice"))
+        form = QFormLayout(practice)
+        self.practice_name = QLineEdit()
+        self.practice_address = QPlainTextEdit()
+        self.practice_address.setFixedHeight(70)
+        self.practice_address.setTabChangesFocus(True)
+        self.practice_phone = QLineEdit()
+        self.user_name = QLineEdit()
+        self.user_name.setPlaceholderText(self.tr("(your computer login: {0})").format(ctx.user))
+        form.addRow(self.tr("Practice &name"), self.practice_name)
+        form.addRow(self.tr("&Address"), self.practice_address)
+        form.addRow(self.tr("&Phone"), self.practice_phone)
+        form.addRow(self.tr("&User name"), self.user_name)
+        layout.addWidget(practice)
+
+        dates = QGroupBox(self.tr("Dates and periods"))
+        form = QFormLayout(dates)
+        as_of_row = QHBoxLayout()
+        self.as_of_enabled = QCheckBox(self.tr("Work as of a fixed date"))
+        self.as_of = QDateEdit()
+        self.as_of.setCalendarPopup(True)
+        self.as_of.setDisplayFormat("yyyy-MM-dd")
+        self.as_of_enabled.toggled.connect(self.as_of.setEnabled)
+        as_of_row.addWidget(self.as_of_enabled)
+        as_of_row.addWidget(self.as_of)
+        as_of_row.addStretch(1)
+        form.addRow(self.tr("As-of date"), as_of_row)
+        self.lookback = QSpinBox()
+        self.lookback.setRange(6, 60)
+        self.lookback.setSuffix(self.tr(" months"))
+        self.review_period = QSpinBox()
+        self.review_period.setRange(1, 36)
+        self.review_period.setSuffix(self.tr(" months"))
+        self.inactive_after = QSpinBox()
+        self.inactive_after.setRange(1, 10)
+        self.inactive_after.setSuffix(self.tr(" years"))
+        self.due_soon = QSpinBox()
+        self.due_soon.setRange(0, 365)
+        self.due_soon.setSuffix(self.tr(" days"))
+        for spin in (self.lookback, self.review_period, self.inactive_after, self.due_soon):
+            spin.setMaximumWidth(160)
+        form.addRow(self.tr("Assignment &look-back"), self.lookback)
+        form.addRow(self.tr("Panel &review period"), self.review_period)
+        form.addRow(self.tr("Suggest inactivating after no visit for"), self.inactive_after)
+        form.addRow(self.tr("Gap is 'due soon' within"), self.due_soon)
+        layout.addWidget(dates)
+
+        goals = QGroupBox(self.tr("Measure goals (dashboard: red below, green at or above)"))
+        goals_layout = QVBoxLayout(goals)
+        self.goals = QTableWidget(0, 2)
+        self.goals.setHorizontalHeaderLabels([self.tr("Measure"), self.tr("Goal %")])
+        self.goals.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.goals.verticalHeader().setVisible(False)
+        self.goals.setMinimumHeight(200)
+        goals_layout.addWidget(self.goals)
+        layout.addWidget(goals)
+
+        providers = QGroupBox(self.tr("Providers (changes are saved at once)"))
+        providers_layout = QVBoxLayout(providers)
+        self.provider_model = ProviderSettingsTableModel(ctx, self)
+        self.provider_table = QTableView()
+        self.provider_table.setModel(self.provider_model)
+        self.provider_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.provider_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.provider_table.verticalHeader().setVisible(False)
+        self.provider_table.setMinimumHeight(240)
+        providers_layout.addWidget(self.provider_table)
+        layout.addWidget(providers)
+        layout.addStretch(1)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.revert_button = QPushButton(self.tr("&Revert"))
+        self.save_button = QPushButton(self.tr("&Save settings"))
+        self.save_button.setDefault(True)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+        outer.addLayout(buttons)
+        self.save_button.clicked.connect(self.save)
+        self.revert_button.clicked.connect(self.reload)
+
+    def title(self) -> str:
+        return self.tr("Settings")
+
+    def _measure_titles(self) -> list[tuple[str, str]]:
+        try:
+            from panelmanager.core.measures import load_measures
+        except ImportError:
+            return []
+        definitions, _errors = load_measures()
+        return [(m.id, m.title) for m in definitions]
+
+    def reload(self) -> None:
+        s = self.ctx.settings
+        self.practice_name.setText(s.practice_name)
+        self.practice_address.setPlainText(s.practice_address)
+        self.practice_phone.setText(s.practice_phone)
+        self.user_name.setText(s.user_name)
+        self.as_of_enabled.setChecked(s.as_of_override is not None)
+        self.as_of.setEnabled(s.as_of_override is not None)
+        day = s.as_of_override or dt.date.today()
+        self.as_of.setDate(QDate(day.year, day.month, day.day))
+        self.lookback.setValue(s.lookback_months)
+        self.review_period.setValue(s.review_period_months)
+        self.inactive_after.setValue(s.inactive_after_years)
+        self.due_soon.setValue(s.due_soon_days)
+        measures = self._measure_titles()
+        self.goals.setRowCount(len(measures))
+        for row, (measure_id, title) in enumerate(measures):
+            item = QTableWidgetItem(title)
+            item.setData(Qt.ItemDataRole.UserRole, measure_id)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            self.goals.setItem(row, 0, item)
+            spin = QDoubleSpinBox()
+            spin.setRange(0, 100)
+            spin.setDecimals(0)
+            spin.setSuffix(" %")
+            spin.setValue(float(s.measure_goals.get(measure_id, 70.0)))
+            self.goals.setCellWidget(row, 1, spin)
+        self.provider_model.reload()
+
+    def save(self) -> None:
+        goals = {}
+        for row in range(self.goals.rowCount()):
+            measure_id = self.goals.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            goals[measure_id] = self.goals.cellWidget(row, 1).value()
+        as_of = self.as_of.date().toPython() if self.as_of_enabled.isChecked() else None
+        updated = dataclasses.replace(
+            self.ctx.settings,
+            practice_name=self.practice_name.text().strip() or "Our Practice",
+            practice_address=self.practice_address.toPlainText().strip(),
+            practice_phone=self.practice_phone.text().strip(),
+            user_name=self.user_name.text().strip(),
+            as_of_override=as_of,
+            lookback_months=self.lookback.value(),
+            review_period_months=self.review_period.value(),
+            inactive_after_years=self.inactive_after.value(),
+            due_soon_days=self.due_soon.value(),
+            measure_goals=goals,
+        )
+        self.ctx.save_settings(updated)
+        self.window().statusBar().showMessage(self.tr("Settings saved."), 4000)
