@@ -1,0 +1,169 @@
+"""Finding patients: one search box that takes a name fragment, a date of birth in any common
+format, or an MRN, as the front desk types it. Returns ids (for the lazy table models) and
+display rows for a page of ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from panelmanager.core.models import Patient, PatientStatus
+
+_DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d", "%m/%d/%y", "%m-%d-%y", "%Y%m%d", "%m%d%Y", "%d.%m.%Y", "%b %d %Y", "%B %d %Y", "%d %b %Y")
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    dob: dt.date | None = None
+    mrn: str | None = None
+    last: str | None = None
+    first: str | None = None
+    words: tuple[str, ...] = ()
+
+
+def parse_date_text(text: str, *, past: bool = True) -> dt.date | None:
+    """A date typed any common way ("3/4/1956", "1956-03-04", "03041956", "Mar 4 1956")."""
+    cleaned = re.sub(r"\s+", " ", text.strip().replace(",", " ")).strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            value = dt.datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+        if past and "%y" in fmt and value > dt.date.today():
+            value = value.replace(year=value.year - 100)  # a birth date is never in the future
+        return value
+    return None
+
+
+def parse_search(text: str) -> SearchTerms:
+    text = text.strip()
+    if not text:
+        return SearchTerms()
+    if any(ch.isdigit() for ch in text):
+        dob = parse_date_text(text)
+        if dob is not None and (len(re.sub(r"\D", "", text)) >= 6 or not text.isalnum()):
+            return SearchTerms(dob=dob)
+        if " " not in text and "," not in text:
+            return SearchTerms(mrn=text)
+    if "," in text:  # "LAST, FIRST"
+        last, _, first = text.partition(",")
+        return SearchTerms(last=last.strip() or None, first=first.strip() or None)
+    return SearchTerms(words=tuple(w for w in text.split() if w))
+
+
+def _like_prefix(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped.lower()}%"
+
+
+def search_condition(terms: SearchTerms):
+    """The WHERE clause for a search box's text (None: no search, everyone matches)."""
+    if terms.dob:
+        return Patient.dob == terms.dob
+    if terms.mrn:
+        return func.lower(Patient.mrn).like(_like_prefix(terms.mrn), escape="\\")
+    first_name = func.lower(Patient.first_name)
+    last_name = func.lower(Patient.last_name)
+    if terms.last or terms.first:
+        clauses = []
+        if terms.last:
+            clauses.append(last_name.like(_like_prefix(terms.last), escape="\\"))
+        if terms.first:
+            clauses.append(first_name.like(_like_prefix(terms.first), escape="\\"))
+        return and_(*clauses)
+    if terms.words:
+        # Every word must start the first or the last name: "ann lee" and "lee ann" both work.
+        return and_(
+            *(
+                or_(first_name.like(_like_prefix(w), escape="\\"), last_name.like(_like_prefix(w), escape="\\"))
+                for w in terms.words
+            )
+        )
+    return None
+
+
+SORT_COLUMNS = {
+    "name": (Patient.last_name, Patient.first_name),
+    "dob": (Patient.dob,),
+    "mrn": (Patient.mrn,),
+    "status": (Patient.status,),
+}
+
+
+def patient_id_query(
+    text: str = "",
+    *,
+    statuses: tuple[str, ...] | None = (PatientStatus.ACTIVE.value,),
+    sort: str | None = "name",
+    descending: bool = False,
+) -> Select:
+    stmt = select(Patient.id)
+    condition = search_condition(parse_search(text))
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if statuses:
+        stmt = stmt.where(Patient.status.in_(statuses))
+    order = SORT_COLUMNS.get(sort or "name", SORT_COLUMNS["name"])
+    stmt = stmt.order_by(*(c.desc() if descending else c for c in order), Patient.id)
+    return stmt
+
+
+def search_patient_ids(session: Session, text: str = "", *, limit: int | None = None, **options) -> list[int]:
+    stmt = patient_id_query(text, **options)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def age_on(dob: dt.date | None, as_of: dt.date) -> int | None:
+    if dob is None:
+        return None
+    return as_of.year - dob.year - ((as_of.month, as_of.day) < (dob.month, dob.day))
+
+
+def display_name(last: str | None, first: str | None, middle: str | None = None) -> str:
+    given = " ".join(p for p in (first, (middle[:1] + ".") if middle else None) if p)
+    if last and given:
+        return f"{last}, {given}"
+    return last or given or "(no name)"
+
+
+def patient_rows(session: Session, ids: list[int], as_of: dt.date) -> dict[int, dict]:
+    """Display rows for a page of patient ids (one query)."""
+    if not ids:
+        return {}
+    result = session.execute(
+        select(
+            Patient.id,
+            Patient.mrn,
+            Patient.first_name,
+            Patient.middle_name,
+            Patient.last_name,
+            Patient.dob,
+            Patient.sex,
+            Patient.phone_mobile,
+            Patient.phone_home,
+            Patient.preferred_language,
+            Patient.status,
+        ).where(Patient.id.in_(ids))
+    )
+    rows = {}
+    for r in result:
+        rows[r.id] = {
+            "id": r.id,
+            "mrn": r.mrn,
+            "name": display_name(r.last_name, r.first_name, r.middle_name),
+            "dob": r.dob.isoformat() if r.dob else "",
+            "dob_date": r.dob,
+            "age": age_on(r.dob, as_of),
+            "sex": r.sex or "",
+            "phone": r.phone_mobile or r.phone_home or "",
+            "language": r.preferred_language or "",
+            "status": r.status,
+        }
+    return rows
