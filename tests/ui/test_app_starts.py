@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from PySide6.QtCore import Qt
 
 pytest.importorskip("pytestqt")
 
@@ -19,10 +20,16 @@ def test_main_window_opens_on_a_fresh_registry_and_shows_where_it_is(qtbot, fres
     window.show()
     qtbot.waitExposed(window)
     assert window.windowTitle() == "Panel Manager"
-    assert fresh_registry.location in window.statusBar().currentMessage()
+    assert fresh_registry.location in window.registry_label.text()
+    assert window.as_of_label.text().startswith("As of ")
 
 
-def test_panelmanager_with_no_command_opens_the_app_and_stays_up(tmp_path):
+@pytest.mark.parametrize("first_run", [True, False], ids=["first-run-welcome", "existing-registry"])
+def test_panelmanager_with_no_command_opens_the_app_and_stays_up(tmp_path, first_run):
+    if not first_run:
+        from panelmanager.core.db import open_registry
+
+        open_registry(tmp_path / "r.sqlite3").close()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PANELMANAGER_DB": str(tmp_path / "r.sqlite3")}
     process = subprocess.Popen([sys.executable, "-m", "panelmanager"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -31,4 +38,16 @@ def test_panelmanager_with_no_command_opens_the_app_and_stays_up(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert (tmp_path / "r.sqlite3").exists()  # the embedded registry was created on first start
+    # On first run the welcome screen waits for a choice and creates nothing by itself.
+    assert (tmp_path / "r.sqlite3").exists() is not first_run
+
+
+def test_welcome_offers_create_open_and_demo(qtbot):
+    from panelmanager.ui.screens.welcome import WelcomeDialog
+
+    dialog = WelcomeDialog("/somewhere/registry.sqlite3")
+    qtbot.addWidget(dialog)
+    assert dialog.create_button.isDefault()
+    qtbot.mouseClick(dialog.demo_button, Qt.MouseButton.LeftButton)
+    assert dialog.choice == WelcomeDialog.DEMO
+    assert dialog.result() == WelcomeDialog.DialogCode.Accepted
