@@ -198,6 +198,8 @@ def insert_ignore_duplicates(table: Table, dialect_name: str):
 # storage format (so ORM reads and Core comparisons see exactly what they would have
 # written); elsewhere they go through Core ``insert()``/``update()`` executemany.
 
+BULK_CHUNK_ROWS = 100_000
+DEFER_INDEXES_MIN_ROWS = 50_000
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 _SQLITE_DATE = "%Y-%m-%d"
 
@@ -229,12 +231,53 @@ def _sqlite_values(series, column) -> list:
     if isinstance(type_, (SADateTime, SADate)):
         stamps = pd.to_datetime(series)
         fmt = _SQLITE_DATETIME if isinstance(type_, SADateTime) else _SQLITE_DATE
-        text = stamps.dt.strftime(fmt)
-        return text.astype(object).where(stamps.notna(), None).tolist()
-    if series.dtype.kind in "fiub":
+        if getattr(stamps.dt, "tz", None) is not None:
+            text = stamps.dt.strftime(fmt)
+            return text.astype(object).where(stamps.notna(), None).tolist()
+        return _sqlite_date_text(stamps.to_numpy(), date_only=not isinstance(type_, SADateTime))
+    if not pd.api.types.is_extension_array_dtype(series.dtype) and series.dtype.kind in "fiub":
         # sqlite3 binds NaN as NULL; numpy scalars convert through tolist().
         return series.tolist()
+    # Object, string and nullable (Int64: pd.NA) columns: missing values become None.
     return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _sqlite_date_text(values, *, date_only: bool) -> list:
+    """datetime64 values in SQLAlchemy's SQLite text format, vectorised (strftime is per row)."""
+    import numpy as np
+
+    missing = np.isnat(values)
+    if date_only:
+        text = np.datetime_as_string(values.astype("datetime64[D]"), unit="D")
+    else:
+        text = np.datetime_as_string(values.astype("datetime64[us]"), unit="us")
+        if len(text):  # ISO "2023-01-27T16:17:47.000000" -> "2023-01-27 16:17:47.000000"
+            chars = text.view("U1").reshape(len(text), -1)
+            if chars.shape[1] > 10:
+                chars[:, 10] = np.where(chars[:, 10] == "T", " ", chars[:, 10])
+    out = text.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+def _indexes_to_defer(conn, table: Table, incoming: int) -> list[tuple[str, str]]:
+    """Plain (non-unique) indexes worth rebuilding once rather than updating row by row.
+
+    Adding many rows to a table whose indexes are larger than SQLite's page cache turns
+    every insert into random page reads; dropping the plain indexes and creating them
+    again after the insert (inside the same transaction, so a failure restores them)
+    is several times faster. Unique indexes stay: they enforce the natural keys.
+    """
+    if incoming < DEFER_INDEXES_MIN_ROWS:
+        return []
+    present = conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{table.name}"').scalar() or 0
+    if incoming * 2 < present:
+        return []
+    rows = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table.name,),
+    ).fetchall()
+    return [(name, sql) for name, sql in rows if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
 
 
 def bulk_insert(conn, table: Table, frame) -> int:
@@ -243,10 +286,29 @@ def bulk_insert(conn, table: Table, frame) -> int:
         return 0
     columns = [table.c[name] for name in frame.columns]
     if conn.dialect.name == "sqlite":
-        rows = list(zip(*(_sqlite_values(frame[c.name], c) for c in columns)))
-        names = ", ".join(f'"{c.name}"' for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+        deferred = _indexes_to_defer(conn, table, len(frame))
+        for name, _sql in deferred:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        # Core insert() would fill the models' Python-side defaults (fte=1.0, status=...)
+        # for absent columns; the raw executemany must do the same.
+        defaults = {
+            c.name: c.default.arg
+            for c in table.c
+            if c.name not in frame.columns and c.default is not None and c.default.is_scalar
+        }
+        names = ", ".join(f'"{c.name}"' for c in columns) + "".join(f', "{n}"' for n in defaults)
+        marks = ", ".join("?" for _ in range(len(columns) + len(defaults)))
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+        constants = tuple(defaults.values())
+        # Chunks bound the Python row tuples held at once (2M observations would need ~1 GB).
+        for start in range(0, len(frame), BULK_CHUNK_ROWS):
+            part = frame.iloc[start : start + BULK_CHUNK_ROWS]
+            values = [_sqlite_values(part[c.name], c) for c in columns]
+            rows = list(zip(*values, *([v] * len(part) for v in constants)))
+            conn.exec_driver_sql(sql, rows)
+            del rows, values
+        for _name, create in deferred:
+            conn.exec_driver_sql(create)
     else:
         values = [_python_values(frame[c.name], c) for c in columns]
         records = [dict(zip(frame.columns, row)) for row in zip(*values)]

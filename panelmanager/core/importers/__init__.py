@@ -235,6 +235,7 @@ def run_import(
                         parsed,
                         progress=lambda d, t, m="": file_progress(t + d, t * 2, m),
                         cancel=cancel,
+                        release_frames=True,
                     )
                     rejections = [*parsed.rejected, *result.rejected]
                     totals: TableCounts = result.totals
@@ -269,8 +270,10 @@ def run_import(
         except ImportFileError as exc:
             _record_failure(registry, outcome, started, user, sha, "failed", str(exc), dry_run)
         except Exception as exc:  # an unexpected fault: nothing of this file is kept
+            # A SQLAlchemy error's text lists the bound values (patient data): show the driver's message only.
+            cause = getattr(exc, "orig", None) or exc
             message = (
-                f"{path}: the import stopped part-way ({type(exc).__name__}: {exc}). "
+                f"{path}: the import stopped part-way ({type(cause).__name__}: {cause}). "
                 "Nothing from this file was kept; the registry is as it was before."
             )
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)

@@ -115,14 +115,20 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
     ordered = sorted(columns)
-    part = frame[ordered].copy()
-    # Normalise dtypes so the same values always hash the same, whatever the parser's dtypes.
+    part = pd.DataFrame(index=frame.index)
+    # Normalise dtypes so the same values always hash the same, whatever the parser's
+    # dtypes: timestamps as whole seconds (UTC when zoned), numbers as float64 bits, the
+    # rest as text. No per-row Python: 2M observations hash in about a second.
     for name in ordered:
-        col = part[name]
+        col = frame[name]
         if pd.api.types.is_datetime64_any_dtype(col):
-            part[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(col.notna(), "")
+            if getattr(col.dt, "tz", None) is not None:
+                col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+            part[name] = col.to_numpy(dtype="datetime64[s]").view(np.int64)  # NaT: one sentinel
         elif col.dtype.kind in "fiub":
-            part[name] = col.astype("float64").map(repr).where(col.notna(), "")
+            values = col.astype("float64").to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
+            values[np.isnan(values)] = np.nan  # one NaN bit pattern
+            part[name] = values
         else:
             part[name] = col.astype(object).where(col.notna(), "").astype(str)
     salt = pd.util.hash_array(np.array(["|".join(ordered)], dtype=object))[0]
@@ -130,9 +136,35 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return hashed.view(np.int64)
 
 
+FETCH_BATCH_ROWS = 200_000
+
+
+def _column_part(values: tuple) -> np.ndarray:
+    if None not in values and pd.api.types.infer_dtype(values, skipna=False) == "integer":
+        return np.array(values, dtype=np.int64)
+    return np.array(values, dtype=object)  # integers with NULLs become Int64 once joined
+
+
 def _fetch(conn: Connection, stmt) -> pd.DataFrame:
+    """A query's rows as a frame, fetched in batches (2M rows as Row objects at once would
+    cost ~300 MB); integer columns with NULLs stay exact (Int64, not float64)."""
     result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    names = list(result.keys())
+    parts: list[list[np.ndarray]] = [[] for _ in names]
+    for batch in result.partitions(FETCH_BATCH_ROWS):
+        for store, values in zip(parts, zip(*batch)):
+            store.append(_column_part(values))
+    data = {}
+    for name, pieces in zip(names, parts):
+        if not pieces:
+            data[name] = pd.Series(dtype=object)
+        elif all(p.dtype == np.int64 for p in pieces):
+            data[name] = np.concatenate(pieces)
+        else:
+            joined = np.concatenate(pieces)
+            kind = pd.api.types.infer_dtype(joined, skipna=True)
+            data[name] = pd.array(joined, dtype="Int64") if kind == "integer" else joined
+    return pd.DataFrame(data)
 
 
 def _reject(frame: pd.DataFrame, mask: pd.Series, reason_of, parsed: ParsedImport, into: list[Rejection]) -> None:
@@ -178,21 +210,34 @@ class _IdMaps:
     def get(self, table_name: str) -> pd.Series:
         return self._maps[table_name] if table_name in self._maps else self.load(table_name)
 
-    def patient_ids(self, refs: pd.Series) -> pd.Series:
-        """Resolve patient refs by this source's identifier, else by MRN."""
-        ids = refs.map(self.get("patients"))
-        missing = ids.isna() & refs.notna()
-        if missing.any():
-            wanted = refs[missing].astype(str).unique().tolist()
-            pat = models.Patient.__table__
-            found = pd.DataFrame(columns=["mrn", "id"])
+    def by_identifier(self, refs: pd.Series) -> pd.Series:
+        """Registry patient ids for this source's own patient identifiers (NA where unknown)."""
+        return refs.map(self.get("patients")).astype("Int64")
+
+    def by_mrn(self, refs: pd.Series) -> pd.Series:
+        """Registry patient ids for medical record numbers (NA where unknown)."""
+        wanted = refs.dropna().astype(str).unique().tolist()
+        pat = models.Patient.__table__
+        parts = [pd.DataFrame({"mrn": pd.Series(dtype=object), "id": pd.Series(dtype="int64")})]
+        if len(wanted) > 5000:
+            # One scan of the MRN index beats thousands of IN (...) round trips.
+            parts.append(_fetch(self.conn, select(pat.c.mrn, pat.c.id).where(pat.c.mrn.is_not(None))))
+        else:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                found = pd.concat(
-                    [found, _fetch(self.conn, select(pat.c.mrn, pat.c.id).where(pat.c.mrn.in_(chunk)))]
-                )
-            by_mrn = pd.Series(found["id"].to_numpy(), index=found["mrn"].astype(str).to_numpy(), dtype="Int64")
-            ids.loc[missing] = refs[missing].astype(str).map(by_mrn)
+                parts.append(_fetch(self.conn, select(pat.c.mrn, pat.c.id).where(pat.c.mrn.in_(chunk))))
+        found = pd.concat(parts)
+        lookup = pd.Series(found["id"].to_numpy(), index=found["mrn"].astype(str).to_numpy(), dtype="Int64")
+        lookup = lookup[~lookup.index.duplicated()]
+        keys = refs.astype(str).where(refs.notna())
+        return keys.map(lookup).astype("Int64")
+
+    def patient_ids(self, refs: pd.Series) -> pd.Series:
+        """Resolve patient refs by this source's identifier, else by MRN."""
+        ids = self.by_identifier(refs)
+        missing = ids.isna() & refs.notna()
+        if missing.any():
+            ids.loc[missing] = self.by_mrn(refs[missing]).to_numpy()
         return ids
 
 
@@ -264,8 +309,10 @@ def _sync_table(
         changed = frame.iloc[0:0]
     else:
         as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
+        # Nullable Int64 columns: reindexing plain int64 by keys that include new rows would
+        # turn them into float64 and round the 64-bit hashes (every row then "changed").
         lookup = pd.DataFrame(
-            {"_id": existing["_id"].astype("Int64").to_numpy(), "_old": existing["_old"].astype("Int64").to_numpy()},
+            {"_id": pd.array(existing["_id"], dtype="Int64"), "_old": pd.array(existing["_old"], dtype="Int64")},
             index=as_key(existing["_key"]).to_numpy(),
         )
         matched = lookup.reindex(as_key(frame[key]).to_numpy())
@@ -277,6 +324,9 @@ def _sync_table(
         changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
         counts.unchanged = int(same.sum())
     write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
+    # New rows go in key order: the unique (source, key) index then grows at its end
+    # instead of taking random page writes (2M observations: ~2x faster).
+    fresh = fresh.sort_values(key, kind="stable")
     counts.new = bulk_insert(conn, table, fresh[write_columns])
     if not changed.empty:
         update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
@@ -292,21 +342,34 @@ def _sync_patients(conn: Connection, frame: pd.DataFrame, maps: _IdMaps, source:
     if "mrn" not in frame.columns or frame["mrn"].isna().any():
         fallback = frame["external_id"] if "mrn" not in frame.columns else frame["mrn"].fillna(frame["external_id"])
         frame["mrn"] = fallback
-    ids = maps.patient_ids(frame["external_id"].astype(str))
-    by_mrn = maps.patient_ids(frame["mrn"].astype(str))
-    ids = ids.fillna(by_mrn)
+    # This source's own identifier wins; a patient first seen from another source matches on MRN.
+    ids = maps.by_identifier(frame["external_id"].astype(str))
+    ids = ids.fillna(maps.by_mrn(frame["mrn"].astype(str)))
     frame["id"] = ids.to_numpy()
+    known = frame["id"].notna()
+    old = (
+        _fetch(conn, select(table.c.id, table.c.row_hash, table.c.status))
+        if known.any()
+        else pd.DataFrame(columns=["id", "row_hash", "status"])
+    )
+    if "status" in frame.columns and known.any():
+        # A patient the practice marked inactive or moved in the registry stays so when an
+        # export merely lists them as active (most exports say "active" for everyone);
+        # reactivating is a decision made on the Patients screen, deceased always wins.
+        stored_status = pd.Series(old["status"].to_numpy(), index=old["id"].to_numpy())
+        before = frame.loc[known, "id"].astype("int64").map(stored_status)
+        keep = before.isin(["inactive", "moved"]).to_numpy() & frame.loc[known, "status"].eq("active").to_numpy()
+        frame.loc[frame.index[known.to_numpy()][keep], "status"] = before[keep].to_numpy()
     value_columns = [c for c in frame.columns if c in table.c and c not in ("id", "source", "mrn")]
     value_columns += ["mrn"]
     frame["row_hash"] = row_hashes(frame, value_columns)
 
     counts = TableCounts()
-    known = frame["id"].notna()
-    old = _fetch(conn, select(table.c.id, table.c.row_hash)) if known.any() else pd.DataFrame(columns=["id", "row_hash"])
-    old_hash = pd.Series(old["row_hash"].to_numpy(), index=old["id"].to_numpy())
-    stored = frame.loc[known, "id"].astype("int64").map(old_hash)
+    old_hash = pd.Series(pd.array(old["row_hash"], dtype="Int64"), index=old["id"].to_numpy())
+    stored = frame.loc[known, "id"].astype("int64").map(old_hash).astype("Int64")
     same = pd.Series(False, index=frame.index)
-    same.loc[known] = stored.to_numpy(dtype=object) == frame.loc[known, "row_hash"].to_numpy(dtype=object)
+    # A patient stored without a hash (added by hand, another tool) is never "unchanged".
+    same.loc[known] = (stored == frame.loc[known, "row_hash"].astype("int64")).fillna(False).to_numpy(dtype=bool)
     counts.unchanged = int(same.sum())
 
     write_columns = [c for c in frame.columns if c in table.c and c != "id"]
@@ -353,8 +416,13 @@ def write_parsed(
     *,
     progress=None,
     cancel: CancelToken = NEVER_CANCELLED,
+    release_frames: bool = False,
 ) -> WriteResult:
-    """Write every frame of ``parsed`` in dependency order inside the caller's transaction."""
+    """Write every frame of ``parsed`` in dependency order inside the caller's transaction.
+
+    ``release_frames`` takes each frame out of ``parsed.frames`` as it is written, so a
+    big import does not hold every parsed table and its working copies at once.
+    """
     maps = _IdMaps(conn, parsed.source)
     rejected: list[Rejection] = []
     results: dict[str, TableCounts] = {}
@@ -363,7 +431,8 @@ def write_parsed(
         cancel.raise_if_cancelled()
         if progress:
             progress(index, len(names), f"Writing {name}")
-        frame = parsed.frames[name].copy()
+        # A shallow copy: adding columns never touches the parser's frame.
+        frame = parsed.frames.pop(name) if release_frames else parsed.frames[name].copy(deep=False)
         frame["source"] = parsed.source
         if "external_id" in frame.columns:
             frame = _drop_repeated_ids(name, frame, parsed, rejected)
@@ -381,6 +450,7 @@ def write_parsed(
         else:
             results[name] = _sync_table(conn, name, frame, parsed.source, "external_id")
             maps.load(name)
+        del frame
     if progress:
         progress(len(names), len(names), "Written")
     return WriteResult(tables=results, rejected=rejected)

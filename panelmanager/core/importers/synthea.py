@@ -1,0 +1,638 @@
+"""Reading a Synthea CSV export folder into a ``ParsedImport`` for the registry writer.
+
+Synthea (https://github.com/synthetichealth/synthea) writes one CSV per record type.
+Columns are found by their header name, so the older layout (the shared test data) and
+the newer one (MIDDLE/FIPS/INCOME in patients, SYSTEM in conditions and procedures,
+procedures with START/STOP instead of DATE, observations with CATEGORY) both load, in
+any column order. Only ``patients.csv`` is required; files Panel Manager does not use
+(allergies, careplans, claims, devices, imaging, payers, supplies) are ignored.
+
+Everything is column-wise pandas: files are read as text with the C parser, dates are
+parsed with an explicit format (then ISO 8601 for whatever did not match), and a row
+that cannot be used (an unreadable date, no patient id) is rejected with its line
+number and a reason naming the column and the value; it never stops the import. A
+line with more fields than the header (an unquoted comma) is rejected the same way.
+Timestamps carry a ``Z``: they are stored as naive UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.writer import FILE, ROW, ParsedImport, Rejection
+from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+
+__all__ = ["SOURCE", "FORMAT", "parse_synthea_folder", "parse_timestamps", "strip_synthea_digits"]
+
+SOURCE = "synthea"
+FORMAT = "synthea-csv"
+
+# Rows per read_csv chunk: bounds the memory spent on columns that are read and dropped.
+# (Every column is read, not ``usecols``: with usecols the C parser silently accepts a
+# line with surplus fields, shifting its values, instead of reporting it.)
+CHUNK_ROWS = 250_000
+
+# %z reads Synthea's trailing "Z" (and keeps pandas on its fast ISO parser, which a
+# literal "Z" in the format would not).
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+_DATE_FORMAT = "%Y-%m-%d"
+
+VISIT_CLASSES = frozenset({"wellness", "ambulatory", "outpatient", "emergency", "inpatient", "urgentcare", "virtual"})
+
+# Synthea's SYSTEM values (and their FHIR URIs) -> the short names the registry uses.
+CODE_SYSTEMS = {
+    "SNOMED": "SNOMED",
+    "SNOMED-CT": "SNOMED",
+    "SNOMED CT": "SNOMED",
+    "SNOMEDCT": "SNOMED",
+    "HTTP://SNOMED.INFO/SCT": "SNOMED",
+    "LOINC": "LOINC",
+    "HTTP://LOINC.ORG": "LOINC",
+    "RXNORM": "RxNorm",
+    "HTTP://WWW.NLM.NIH.GOV/RESEARCH/UMLS/RXNORM": "RxNorm",
+    "CVX": "CVX",
+    "HTTP://HL7.ORG/FHIR/SID/CVX": "CVX",
+    "ICD-10": "ICD10CM",
+    "ICD10": "ICD10CM",
+    "ICD-10-CM": "ICD10CM",
+    "ICD10CM": "ICD10CM",
+    "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM": "ICD10CM",
+    "CPT": "CPT",
+    "HTTP://WWW.AMA-ASSN.ORG/GO/CPT": "CPT",
+}
+
+
+@dataclass(frozen=True)
+class _FileSpec:
+    """One Synthea file: the registry table it fills and the columns it needs."""
+
+    file_name: str
+    table: str
+    # Each entry lists alternative header names, the first being the current one.
+    required: tuple[tuple[str, ...], ...]
+    optional: tuple[str, ...] = ()
+
+
+SPECS: tuple[_FileSpec, ...] = (
+    _FileSpec("organizations.csv", "locations", (("ID",), ("NAME",)), ("ADDRESS", "CITY", "STATE", "ZIP", "PHONE")),
+    _FileSpec("providers.csv", "providers", (("ID",), ("NAME",)), ("ORGANIZATION", "SPECIALITY", "SPECIALTY")),
+    _FileSpec(
+        "patients.csv",
+        "patients",
+        (("ID",), ("BIRTHDATE",), ("FIRST",), ("LAST",), ("GENDER",)),
+        ("DEATHDATE", "MIDDLE", "SUFFIX", "ADDRESS", "CITY", "STATE", "ZIP"),
+    ),
+    _FileSpec(
+        "encounters.csv",
+        "visits",
+        (("ID",), ("START",), ("PATIENT",)),
+        ("STOP", "ORGANIZATION", "PROVIDER", "ENCOUNTERCLASS", "DESCRIPTION", "REASONCODE", "REASONDESCRIPTION"),
+    ),
+    _FileSpec(
+        "observations.csv",
+        "observations",
+        (("DATE",), ("PATIENT",), ("CODE",)),
+        ("ENCOUNTER", "CATEGORY", "DESCRIPTION", "VALUE", "UNITS", "TYPE"),
+    ),
+    _FileSpec("immunizations.csv", "immunizations", (("DATE",), ("PATIENT",), ("CODE",)), ("ENCOUNTER", "DESCRIPTION")),
+    _FileSpec(
+        "procedures.csv",
+        "procedures",
+        (("START", "DATE"), ("PATIENT",), ("CODE",)),
+        ("ENCOUNTER", "SYSTEM", "DESCRIPTION"),
+    ),
+    _FileSpec(
+        "conditions.csv",
+        "conditions",
+        (("START",), ("PATIENT",), ("CODE",)),
+        ("STOP", "ENCOUNTER", "SYSTEM", "DESCRIPTION"),
+    ),
+    _FileSpec("medications.csv", "medications", (("START",), ("PATIENT",), ("CODE",)), ("STOP", "ENCOUNTER", "DESCRIPTION")),
+)
+
+
+# --------------------------------------------------------------------------- column helpers
+
+
+def strip_synthea_digits(names: pd.Series) -> pd.Series:
+    """``"Antone63"`` -> ``"Antone"``, ``"Ludivina884 Steuber698"`` -> ``"Ludivina Steuber"``.
+
+    Synthea appends digits to every generated name to keep them unique; a name that is
+    only digits is left alone.
+    """
+    return names.str.replace(r"(?<=[^\d\s])\d+(?=\s|$)", "", regex=True)
+
+
+def parse_timestamps(text: pd.Series) -> pd.Series:
+    """Synthea dates and timestamps as naive UTC datetimes; NaT where missing or unreadable.
+
+    The format of the first value is tried on the whole column (the fast path); only
+    values it does not match are parsed again as ISO 8601 (offsets converted to UTC).
+    """
+    present = text.notna()
+    if not present.any():
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    sample = str(text[present].iloc[0])
+    if len(sample) == 10:
+        stamps = pd.to_datetime(text, format=_DATE_FORMAT, errors="coerce")
+    else:
+        stamps = pd.to_datetime(text, format=_TIMESTAMP_FORMAT, errors="coerce", utc=True).dt.tz_convert(None)
+    retry = present & stamps.isna()
+    if retry.any():
+        again = pd.to_datetime(text[retry], format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
+        stamps = stamps.copy()
+        stamps[retry] = again.astype(stamps.dtype)
+    return stamps
+
+
+def _per_value(values: pd.Series, convert: Callable[[str], object], missing: object = None) -> pd.Series:
+    """``convert`` applied once per distinct value, not per row: a million encounters
+    hold a handful of classes, and the result shares one object per class."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([convert(str(u)) for u in uniques] + [missing], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
+def _code_system(frame: pd.DataFrame, default: str) -> pd.Series:
+    if "SYSTEM" not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype=object)
+    return _per_value(frame["SYSTEM"], lambda v: CODE_SYSTEMS.get(v.strip().upper(), v.strip()) or default, default)
+
+
+def _visit_class(classes: pd.Series) -> pd.Series:
+    def convert(value: str) -> str:
+        lowered = value.strip().lower()
+        return lowered if lowered in VISIT_CLASSES else "other"
+
+    return _per_value(classes, convert, "other")
+
+
+def _sex(gender: pd.Series) -> pd.Series:
+    return _per_value(gender, lambda v: v.strip().upper()[:1] if v.strip().upper()[:1] in ("F", "M") else "U")
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the file, or all-missing when this export's layout has no such column."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(np.nan, index=frame.index, dtype=object)
+
+
+class _RowChecks:
+    """Collects, column-wise, the first reason each row of one file cannot be used."""
+
+    def __init__(self, frame: pd.DataFrame, headers: dict[str, str] | None = None) -> None:
+        self.frame = frame
+        self.headers = headers or {}  # canonical name -> the file's own spelling, for messages
+        self.reason = pd.Series(None, index=frame.index, dtype=object)
+
+    def name(self, column: str) -> str:
+        return self.headers.get(column, column)
+
+    def flag(self, mask: pd.Series, reason: Callable[[pd.Series], pd.Series] | str) -> None:
+        fresh = mask & self.reason.isna()
+        if fresh.any():
+            self.reason[fresh] = reason if isinstance(reason, str) else reason(self.frame.loc[fresh])
+
+    def required(self, column: str, what: str) -> None:
+        self.flag(self.frame[column].isna(), f"{self.name(column)} is empty: no {what} on this row")
+
+    def timestamps(self, column: str, *, required: bool, date_only: bool = False) -> pd.Series:
+        text = _column(self.frame, column)
+        stamps = parse_timestamps(text)
+        label = self.name(column)
+        if required:
+            self.flag(text.isna(), f"{label} is empty: the row has no date")
+        self.flag(
+            text.notna() & stamps.isna(),
+            lambda rows: rows[column].map(
+                lambda v: f"{label} '{v}' is not a date (expected e.g. 2023-01-27 or 2023-01-27T16:17:47Z)"
+            ),
+        )
+        return stamps.dt.normalize() if date_only else stamps
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.reason.notna()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _ReadFile:
+    path: Path
+    frame: pd.DataFrame  # upper-case header names, plus _row and _file
+    rows_read: int
+    rejected: list[Rejection]
+    headers: dict[str, str]  # upper-case name -> the header as the file spells it
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str, engine="c", encoding="utf-8").columns]
+    except pd.errors.EmptyDataError:
+        return []
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().upper()
+
+
+def _resolve_columns(path: Path, spec: _FileSpec, header: list[str]) -> dict[str, str]:
+    """File header name -> the canonical name used here; ImportFileError when one is missing."""
+    found = {_normalise(name): name for name in reversed(header)}
+    missing: list[str] = []
+    chosen: dict[str, str] = {}
+    for alternatives in spec.required:
+        present = [a for a in alternatives if a in found]
+        if present:
+            chosen[found[present[0]]] = present[0]
+        else:
+            missing.append(" or ".join("Id" if a == "ID" else a for a in alternatives))
+    if missing:
+        shown = ", ".join(header) if header else "no header line at all"
+        raise ImportFileError(
+            f"{path}: this Synthea file lacks the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}. Columns found: {shown}. "
+            "Export the folder again with Synthea's CSV exporter (exporter.csv.export = true)."
+        )
+    for name in spec.optional:
+        if name in found and found[name] not in chosen:
+            chosen[found[name]] = name
+    return chosen
+
+
+def _bad_line_rejections(path: Path, messages: list[str]) -> tuple[list[int], list[Rejection]]:
+    """Lines the C parser skipped (more fields than the header), with their text."""
+    skipped: dict[int, str] = {}
+    for message in messages:
+        for match in re.finditer(r"Skipping line (\d+): (.*)", message):
+            skipped[int(match.group(1))] = match.group(2).strip()
+    if not skipped:
+        return [], []
+    wanted = set(skipped)
+    texts: dict[int, str] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in wanted:
+                texts[number] = line.rstrip("\r\n")
+                if len(texts) == len(wanted):
+                    break
+    rejections = [
+        Rejection(
+            file_name=str(path),
+            source_row=number,
+            reason=f"the line has the wrong number of fields ({skipped[number]}); is there an unquoted comma?",
+            raw={"line": texts.get(number, "")},
+        )
+        for number in sorted(skipped)
+    ]
+    return sorted(skipped), rejections
+
+
+def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Callable[[int], None]) -> _ReadFile:
+    header = _header(path)
+    if not header and spec.file_name != "patients.csv":
+        # An empty optional file is the same as no file.
+        return _ReadFile(path, pd.DataFrame(columns=[ROW, FILE]), 0, [], {})
+    columns = _resolve_columns(path, spec, header)
+    chunks: list[pd.DataFrame] = []
+    messages: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            reader = pd.read_csv(
+                path,
+                dtype=str,
+                engine="c",
+                encoding="utf-8",
+                keep_default_na=False,  # "NA", "None" and "null" are values (names, results)
+                na_values=[""],
+                skip_blank_lines=False,  # keeps the index in step with the line numbers
+                on_bad_lines="warn",
+                chunksize=CHUNK_ROWS,
+            )
+            with reader:
+                rows = 0
+                for chunk in reader:
+                    cancel.raise_if_cancelled()
+                    chunk = chunk[list(columns)]
+                    chunk.columns = [columns[c] for c in chunk.columns]
+                    chunks.append(chunk)
+                    rows += len(chunk)
+                    on_chunk(rows)
+            messages = [str(w.message) for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    except pd.errors.ParserError as exc:
+        raise ImportFileError(f"{path}: the file is not a readable CSV ({exc}).") from None
+    frame = pd.concat(chunks) if chunks else pd.DataFrame(columns=list(columns.values()))
+    skipped, rejected = _bad_line_rejections(path, messages)
+    lines = frame.index.to_numpy(dtype=np.int64) + 2
+    for line in skipped:  # ascending: each skipped line pushes the later rows down one
+        lines[lines >= line] += 1
+    frame = frame.reset_index(drop=True)
+    frame[ROW] = lines
+    frame[FILE] = str(path)
+    value_columns = [c for c in frame.columns if c not in (ROW, FILE)]
+    blank = frame[value_columns].isna().all(axis=1) if value_columns else pd.Series(False, index=frame.index)
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+    return _ReadFile(path, frame, len(frame) + len(rejected), rejected, {v: k for k, v in columns.items()})
+
+
+# --------------------------------------------------------------------------- one builder per table
+
+
+def _locations(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    checks.required("ID", "organization id")
+    checks.required("NAME", "organization name")
+    return pd.DataFrame(
+        {
+            "external_id": raw["ID"],
+            "name": raw["NAME"],
+            "address": _column(raw, "ADDRESS"),
+            "city": _column(raw, "CITY"),
+            "state": _column(raw, "STATE"),
+            "postal_code": _column(raw, "ZIP"),
+            "phone": _column(raw, "PHONE"),
+        }
+    )
+
+
+def _providers(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    checks.required("ID", "provider id")
+    checks.required("NAME", "provider name")
+    name = strip_synthea_digits(raw["NAME"]).str.strip()
+    parts = name.str.split(n=1, expand=True, regex=False) if len(raw) else pd.DataFrame(columns=[0, 1])
+    specialty = _column(raw, "SPECIALITY")
+    if "SPECIALTY" in raw.columns:
+        specialty = specialty.fillna(raw["SPECIALTY"])
+    # can_hold_panel stays out: None means "decide from the specialty", and a practice's
+    # own choice must survive a re-import.
+    return pd.DataFrame(
+        {
+            "external_id": raw["ID"],
+            "display_name": name,
+            "first_name": parts[0] if 0 in parts.columns else None,
+            "last_name": parts[1] if 1 in parts.columns else None,
+            "specialty": specialty,
+            "location_ref": _column(raw, "ORGANIZATION"),
+        },
+        index=raw.index,
+    )
+
+
+def _patients(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    checks.required("ID", "patient id")
+    dob = checks.timestamps("BIRTHDATE", required=True, date_only=True)
+    died = checks.timestamps("DEATHDATE", required=False, date_only=True)
+    # No phones or e-mails in Synthea: those columns stay out so a PM import's survive.
+    return pd.DataFrame(
+        {
+            "external_id": raw["ID"],
+            "mrn": raw["ID"],
+            "first_name": strip_synthea_digits(raw["FIRST"]),
+            "middle_name": strip_synthea_digits(_column(raw, "MIDDLE")),
+            "last_name": strip_synthea_digits(raw["LAST"]),
+            "suffix": _column(raw, "SUFFIX"),
+            "dob": dob,
+            "sex": _sex(raw["GENDER"]),
+            "address1": _column(raw, "ADDRESS"),
+            "city": _column(raw, "CITY"),
+            "state": _column(raw, "STATE"),
+            "postal_code": _column(raw, "ZIP"),
+            "status": np.where(died.notna(), "deceased", "active").astype(object),
+            "deceased_date": died,
+        },
+        index=raw.index,
+    )
+
+
+def _visits(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    checks.required("ID", "encounter id")
+    checks.required("PATIENT", "patient id")
+    start = checks.timestamps("START", required=True)
+    stop = checks.timestamps("STOP", required=False)
+    return pd.DataFrame(
+        {
+            "external_id": raw["ID"],
+            "patient_ref": raw["PATIENT"],
+            "provider_ref": _column(raw, "PROVIDER"),
+            "location_ref": _column(raw, "ORGANIZATION"),
+            "start": start,
+            "end": stop,
+            "visit_class": _visit_class(_column(raw, "ENCOUNTERCLASS")),
+            "visit_type": _column(raw, "DESCRIPTION"),
+            "status": "completed",
+            "reason_code": _column(raw, "REASONCODE"),
+            "reason": _column(raw, "REASONDESCRIPTION"),
+        },
+        index=raw.index,
+    )
+
+
+def _event_refs(raw: pd.DataFrame, checks: _RowChecks) -> dict[str, pd.Series]:
+    checks.required("PATIENT", "patient id")
+    checks.required("CODE", "code")
+    return {"patient_ref": raw["PATIENT"], "visit_ref": _column(raw, "ENCOUNTER")}
+
+
+def _observations(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    refs = _event_refs(raw, checks)
+    date = checks.timestamps("DATE", required=True)
+    value = _column(raw, "VALUE")
+    number = pd.to_numeric(value, errors="coerce").astype("float64")
+    if "TYPE" in raw.columns:
+        # Synthea says which values are numbers; a numeric-looking text answer is still text.
+        numeric = _per_value(raw["TYPE"], lambda v: v.strip().lower() == "numeric", True).astype(bool)
+        number = number.where(numeric)
+    number = number.where(np.isfinite(number))
+    return pd.DataFrame(
+        {
+            **refs,
+            "date": date,
+            "category": _column(raw, "CATEGORY"),
+            "code_system": "LOINC",
+            "code": raw["CODE"],
+            "description": _column(raw, "DESCRIPTION"),
+            "value": value,
+            "value_num": number,
+            "unit": _column(raw, "UNITS"),
+        },
+        index=raw.index,
+    )
+
+
+def _immunizations(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    refs = _event_refs(raw, checks)
+    date = checks.timestamps("DATE", required=True)
+    return pd.DataFrame(
+        {**refs, "date": date, "cvx": raw["CODE"], "description": _column(raw, "DESCRIPTION")}, index=raw.index
+    )
+
+
+def _procedures(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    refs = _event_refs(raw, checks)
+    date = checks.timestamps("START" if "START" in raw.columns else "DATE", required=True)
+    return pd.DataFrame(
+        {
+            **refs,
+            "date": date,
+            "code_system": _code_system(raw, "SNOMED"),
+            "code": raw["CODE"],
+            "description": _column(raw, "DESCRIPTION"),
+        },
+        index=raw.index,
+    )
+
+
+def _conditions(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    refs = _event_refs(raw, checks)
+    onset = checks.timestamps("START", required=True, date_only=True)
+    resolved = checks.timestamps("STOP", required=False, date_only=True)
+    return pd.DataFrame(
+        {
+            **refs,
+            "code_system": _code_system(raw, "SNOMED"),
+            "code": raw["CODE"],
+            "description": _column(raw, "DESCRIPTION"),
+            "onset": onset,
+            "resolved": resolved,
+        },
+        index=raw.index,
+    )
+
+
+def _medications(raw: pd.DataFrame, checks: _RowChecks) -> pd.DataFrame:
+    refs = _event_refs(raw, checks)
+    start = checks.timestamps("START", required=True)
+    stop = checks.timestamps("STOP", required=False)
+    return pd.DataFrame(
+        {
+            **refs,
+            "start": start,
+            "stop": stop,
+            "code_system": "RxNorm",
+            "code": raw["CODE"],
+            "description": _column(raw, "DESCRIPTION"),
+        },
+        index=raw.index,
+    )
+
+
+_BUILDERS: dict[str, Callable[[pd.DataFrame, _RowChecks], pd.DataFrame]] = {
+    "locations": _locations,
+    "providers": _providers,
+    "patients": _patients,
+    "visits": _visits,
+    "observations": _observations,
+    "immunizations": _immunizations,
+    "procedures": _procedures,
+    "conditions": _conditions,
+    "medications": _medications,
+}
+
+
+def _raw_values(rows: pd.DataFrame, headers: dict[str, str]) -> list[dict[str, str]]:
+    """The rows' values as read, under the file's own column names ("" when empty)."""
+    values = rows.drop(columns=[ROW, FILE]).astype(object)
+    values = values.where(values.notna(), "").rename(columns=headers)
+    return values.to_dict("records")
+
+
+def _raw_rows_of(rows: pd.DataFrame, headers: dict[str, str], into: dict[tuple[str, int], dict[str, str]]) -> None:
+    if rows.empty:
+        return
+    for file_name, line, raw in zip(rows[FILE].tolist(), rows[ROW].tolist(), _raw_values(rows, headers)):
+        into[(str(file_name), int(line))] = raw
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def parse_synthea_folder(
+    path: Path,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ParsedImport:
+    """Read the Synthea CSV export in ``path`` (the folder holding ``patients.csv``).
+
+    Raises ``ImportFileError`` when a file lacks a column Panel Manager needs (the
+    message names the file, the missing columns and the columns found) or is not a CSV.
+    """
+    path = Path(path)
+    if not (path / "patients.csv").is_file():
+        raise ImportFileError(f"{path}: this folder holds no patients.csv, so it is not a Synthea CSV export.")
+    present = [spec for spec in SPECS if (path / spec.file_name).is_file()]
+    frames: dict[str, pd.DataFrame] = {}
+    rejected: list[Rejection] = []
+    raw_rows: dict[tuple[str, int], dict[str, str]] = {}
+    rows_read = 0
+    patient_ids: pd.Index | None = None
+    for index, spec in enumerate(present):
+        cancel.raise_if_cancelled()
+        progress(index, len(present), f"Reading {spec.file_name}")
+        read = _read_file(
+            path / spec.file_name,
+            spec,
+            cancel,
+            lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),
+        )
+        rows_read += read.rows_read
+        rejected.extend(read.rejected)
+        raw = read.frame
+        checks = _RowChecks(raw, read.headers)
+        built = _BUILDERS[spec.table](raw, checks) if len(raw) else None
+        if built is None:
+            continue
+        built[ROW] = raw[ROW]
+        built[FILE] = raw[FILE]
+        bad = checks.bad
+        if bad.any():
+            rows = raw.loc[bad]
+            rejected.extend(
+                Rejection(file_name=str(f), source_row=int(r), reason=str(reason), raw=values)
+                for f, r, reason, values in zip(
+                    rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, read.headers)
+                )
+            )
+            built = built.loc[~bad]
+            raw = raw.loc[~bad]
+        # Keep the input of rows the writer may still reject: repeated ids, and events
+        # whose patient is not (or not validly) in this folder.
+        maybe = pd.Series(False, index=built.index)
+        if "external_id" in built.columns:
+            maybe |= built["external_id"].duplicated(keep=False)
+        if "patient_ref" in built.columns and patient_ids is not None:
+            maybe |= ~built["patient_ref"].isin(patient_ids)
+        if maybe.any():
+            _raw_rows_of(raw.loc[maybe], read.headers, raw_rows)
+        if spec.table == "patients":
+            patient_ids = pd.Index(built["external_id"].unique())
+        frames[spec.table] = built.reset_index(drop=True)
+        del raw, read, checks
+    progress(len(present), len(present), "Read")
+    return ParsedImport(
+        path=str(path),
+        format=FORMAT,
+        profile=None,
+        source=SOURCE,
+        rows_read=rows_read,
+        frames=frames,
+        rejected=rejected,
+        raw_rows=raw_rows,
+        files=[str(path / spec.file_name) for spec in present],
+    )
