@@ -39,7 +39,27 @@ class PracticeSettings:
     milestone_confirmed_threshold: float = 0.80
     measure_goals: dict[str, float] = field(default_factory=dict)
     letters_one_per_gap: bool = False
+    # Where the #10 envelope window falls on the unfolded letter, in inches from the
+    # page's top-left corner (keys window_left, window_top, window_width, window_height;
+    # missing keys take core.reports.letters.DEFAULT_WINDOW). Checked with the calibration page.
     letter_offsets_in: dict[str, float] = field(default_factory=dict)
+    # Printing and outreach (issue 6). Image paths are files on this computer (PNG/JPG);
+    # empty means none. An empty signer signs letters with the patient's provider's name.
+    letter_logo_path: str = ""
+    letter_signature_path: str = ""
+    letter_signer_name: str = ""
+    letter_signer_title: str = ""
+    label_start_position: int = 1  # 1-30: first free label on a partly used Avery 5160 sheet
+    # Empanelment (issue 3). Empty panel_specialties: the list in
+    # resources/panel_specialties.toml; a provider's own can_hold_panel beats both.
+    panel_specialties: list[str] = field(default_factory=list)
+    # Capacity defaults for providers without their own figures (Murray & Davies 2007):
+    # 4 clinic days a week x 46 weeks for 1.0 FTE, 20 visits a day; the visits per patient
+    # per year fallback is used only while the registry has no assigned patient to measure.
+    default_clinic_days_per_fte: float = 184.0
+    default_visits_per_day: float = 20.0
+    fallback_visits_per_patient_year: float = 3.0
+    continuity_months: int = 12
 
 
 def _upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -1,0 +1,224 @@
+"""Call lists: who to phone about which gaps, as a PDF to work from on paper, or CSV / XLSX.
+
+One row per patient: name, MRN, age, phone numbers, language, best time to call if
+known, the open gaps in short form, the last outreach, the next appointment and the
+PCP. The PDF adds an outcome column with the outreach log's outcome codes to circle and
+room for notes, so results can be keyed back in with ``panelmanager outreach-log``.
+Patients without any phone number are left off and returned in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pandas as pd
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
+
+from panelmanager.core.reports.common import (
+    target,
+    LETTER_LANDSCAPE,
+    Contact,
+    DocumentResult,
+    FontSet,
+    Letterhead,
+    Output,
+    age_on,
+    contact_pairs,
+    deferred_canvas_maker,
+    draw_list_frame,
+    fonts,
+    iso,
+    long_date,
+    pdf_text,
+    section_marker,
+)
+
+__all__ = ["CALL_LIST_COLUMNS", "build_call_list_pdf", "call_list_frame", "write_call_list"]
+
+CALL_LIST_COLUMNS = [
+    "Name", "MRN", "DOB", "Age", "Mobile phone", "Home phone", "Work phone", "Language", "Best time", "Open gaps",
+    "Last outreach", "Next appointment", "PCP",
+]
+OUTCOME_CODES = (("R", "reached"), ("LM", "left message"), ("S", "scheduled"), ("D", "declined"),
+                 ("WN", "wrong number"), ("NA", "no answer"))
+_MARGIN = 0.4 * inch
+
+
+_LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+
+def language_name(value: str | None) -> str:
+    """``es`` -> ``Spanish``; a name as imported stays as it is."""
+    text = (value or "").strip()
+    return _LANGUAGE_NAMES.get(text.lower(), text)
+
+
+def _reachable(contacts: Sequence[Contact]) -> tuple[list[Contact], list[tuple[int, str, str, str]]]:
+    keep, skipped = [], []
+    for c in contacts:
+        if c.phones():
+            keep.append(c)
+        else:
+            skipped.append((c.patient_id, c.mrn, c.list_name, "no phone number"))
+    return keep, skipped
+
+
+def call_list_frame(contacts: Sequence[Contact], *, on: dt.date) -> pd.DataFrame:
+    """The call list as a table (columns ``CALL_LIST_COLUMNS``), one row per patient with a phone."""
+    keep, _skipped = _reachable(contacts)
+    rows = []
+    for c in keep:
+        rows.append(
+            {
+                "Name": c.list_name,
+                "MRN": c.mrn,
+                "DOB": iso(c.dob),
+                "Age": age_on(c.dob, on) if c.dob else None,
+                "Mobile phone": c.phone_mobile or "",
+                "Home phone": c.phone_home or "",
+                "Work phone": c.phone_work or "",
+                "Language": language_name(c.preferred_language),
+                "Best time": c.best_time or "",
+                "Open gaps": "; ".join(g.short or g.title for g in c.gaps),
+                "Last outreach": c.last_outreach or "",
+                "Next appointment": iso(c.next_appointment),
+                "PCP": c.provider_name or "",
+            }
+        )
+    frame = pd.DataFrame(rows, columns=CALL_LIST_COLUMNS)
+    frame["Age"] = frame["Age"].astype("Int64")
+    return frame
+
+
+def write_call_list(
+    contacts: Sequence[Contact],
+    out: str | Path,
+    *,
+    on: dt.date,
+    title: str = "Call list",
+    letterhead: Letterhead | None = None,
+) -> DocumentResult:
+    """Write the call list to ``out``: ``.csv``, ``.xlsx`` or ``.pdf`` by its extension."""
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return build_call_list_pdf(contacts, path, on=on, title=title, letterhead=letterhead)
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"{path.name}: a call list is written as .csv, .xlsx or .pdf.")
+    keep, skipped = _reachable(contacts)
+    frame = call_list_frame(keep, on=on)
+    if suffix == ".csv":
+        # utf-8-sig so Excel shows accented names correctly when the file is opened directly.
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CALL_LIST_COLUMNS)
+            for row in frame.itertuples(index=False):
+                writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in row])
+    else:
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            frame.to_excel(writer, index=False, sheet_name="Call list")
+            sheet = writer.sheets["Call list"]
+            for column, width in zip("ABCDEFGHIJKLM", (24, 12, 11, 5, 15, 15, 15, 10, 10, 60, 28, 16, 24)):
+                sheet.column_dimensions[column].width = width
+            sheet.freeze_panes = "A2"
+    return DocumentResult(kind="call-list", pages=0, items=len(frame), patients=len(frame), skipped=skipped,
+                          pairs=contact_pairs(keep))
+
+
+def build_call_list_pdf(
+    contacts: Sequence[Contact],
+    out: Output,
+    *,
+    on: dt.date,
+    title: str = "Call list",
+    letterhead: Letterhead | None = None,
+    fontset: FontSet | None = None,
+) -> DocumentResult:
+    """The call list as a landscape PDF with outcome codes to circle and room for notes."""
+    f = fontset or fonts()
+    keep, skipped = _reachable(contacts)
+    practice = letterhead.practice_name if letterhead else ""
+    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.3, leading=10, textColor=colors.HexColor("#1f1f1f"))
+    head = ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white)
+    big = ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2)
+    note = ParagraphStyle("note", parent=base, fontSize=9, leading=12, spaceAfter=8,
+                          textColor=colors.HexColor("#444444"))
+
+    def x(text) -> str:
+        return escape(pdf_text(text, f))
+
+    legend = " · ".join(f"<b>{code}</b> {x(meaning)}" for code, meaning in OUTCOME_CODES)
+    story: list = [
+        section_marker(title),
+        Paragraph(x(title), big),
+        Paragraph(
+            x(f"{long_date(on)} · {len(keep)} patient{'s' if len(keep) != 1 else ''} to call")
+            + f"<br/>Outcome: {legend}",
+            note,
+        ),
+    ]
+    columns = (("Patient", 112), ("Phone", 106), ("Language", 56), ("Best time", 52), ("Open gaps", 134),
+               ("Last outreach", 84), ("PCP", 72), ("Outcome (circle)", 56), ("Notes", 62.4))
+    data: list[list] = [[Paragraph(x(name), head) for name, _w in columns]]
+    codes = " ".join(code for code, _m in OUTCOME_CODES)
+    for c in keep:
+        age = age_on(c.dob, on) if c.dob else None
+        who = f"<b>{x(c.list_name)}</b><br/><font size=7.5 color='#555555'>MRN {x(c.mrn)}"
+        who += f" · {age}" if age is not None else ""
+        who += f"/{x(c.sex)}" if c.sex else ""
+        who += "</font>"
+        phones = "<br/>".join(x(p) for p in c.phones())
+        gaps = "<br/>".join(x(g.short or g.title) for g in c.gaps)
+        data.append(
+            [
+                Paragraph(who, base),
+                Paragraph(phones, base),
+                Paragraph(x(language_name(c.preferred_language)), base),
+                Paragraph(x(c.best_time or ""), base),
+                Paragraph(gaps, base),
+                Paragraph(x(c.last_outreach or ""), base),
+                Paragraph(x(c.provider_name or ""), base),
+                Paragraph(f"<font size=7.5>{codes}</font>", base),
+                "",
+            ]
+        )
+    if len(data) == 1:
+        story.append(Paragraph(x("Nobody on this list has a phone number."), base))
+    else:
+        table = Table(data, colWidths=[w for _n, w in columns], repeatRows=1)
+        style = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
+            ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
+            ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]
+        for i in range(2, len(data), 2):
+            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
+        table.setStyle(TableStyle(style))
+        story.append(table)
+
+    def decorate(canv, _section, page, pages):
+        draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice, right_title=f"{title} · {iso(on)}",
+                        page=page, pages=pages, margin=_MARGIN, fontset=f)
+
+    doc = BaseDocTemplate(target(out), pagesize=LETTER_LANDSCAPE, leftMargin=_MARGIN, rightMargin=_MARGIN,
+                          topMargin=_MARGIN + 16, bottomMargin=_MARGIN + 18, title=title,
+                          author=pdf_text(practice, f), subject="Contains protected health information", invariant=1)
+    doc.addPageTemplates([PageTemplate(id="list", frames=[Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height,
+                                                                 leftPadding=0, rightPadding=0, topPadding=0,
+                                                                 bottomPadding=0)])])
+    doc.build(story, canvasmaker=deferred_canvas_maker(decorate))
+    return DocumentResult(kind="call-list", pages=doc.page, items=len(keep), patients=len(keep), skipped=skipped,
+                          pairs=contact_pairs(keep))

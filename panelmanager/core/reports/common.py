@@ -1,0 +1,707 @@
+"""What every printed document shares: fonts, page sizes, wrapping, letterhead data, the footer.
+
+Documents are built with reportlab only (no Qt), into a file the user chose or an
+in-memory buffer for the app's preview. Text is set in DejaVu Sans, Arial or Liberation
+Sans when one is installed (embedded as a subset; they cover every accent in the demo and
+Synthea names) and in reportlab's built-in Helvetica otherwise; Helvetica's WinAnsi
+encoding covers Spanish (á é í ó ú ü ñ ¿ ¡), and any rarer letter is reduced to its
+unaccented form rather than printed as a box.
+
+Lists and huddle sheets say "Page x of y" and "Confidential: contains PHI" on every page:
+``DeferredCanvas`` holds the pages until the end so each page knows how many pages its
+section (one provider's huddle, say) has. Letters and labels are drawn straight onto a
+canvas, with word widths cached, because thousands of them must print in seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any, Union
+
+from reportlab import rl_config
+from reportlab.lib.pagesizes import LETTER, landscape
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen import canvas as rl_canvas
+
+__all__ = [
+    "CONFIDENTIAL",
+    "Contact",
+    "DeferredCanvas",
+    "FontSet",
+    "GapItem",
+    "LETTER_LANDSCAPE",
+    "LETTER_PORTRAIT",
+    "Letterhead",
+    "Output",
+    "TextMeasurer",
+    "age_on",
+    "fonts",
+    "long_date",
+    "patient_name",
+    "pdf_text",
+    "sorted_name",
+]
+
+Output = Union[str, os.PathLike, IO[bytes]]
+
+# Page streams are compressed; wrapping them in ASCII85 as well (reportlab's default)
+# only makes files bigger and costs a fifth of the time of a large print run.
+rl_config.useA85 = 0
+
+LETTER_PORTRAIT = LETTER  # 612 x 792 points
+LETTER_LANDSCAPE = landscape(LETTER)
+CONFIDENTIAL = "Confidential: contains PHI"
+INK = (0.12, 0.12, 0.12)
+GREY = (0.38, 0.38, 0.38)
+RULE = (0.55, 0.55, 0.55)
+
+# --------------------------------------------------------------------------- fonts
+
+# Searched in order: the first family whose three faces (regular, bold, italic) are all in
+# one of the folders wins. DejaVu Sans on Linux (a practice may also drop the DejaVu files
+# into resources/fonts to get the same look everywhere), Arial on Windows and macOS,
+# Liberation Sans (Arial's metric twin) on other Linux systems. All cover Latin script
+# well beyond Spanish (Vietnamese, Polish, Turkish names print as written).
+_FAMILIES = (
+    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"),
+    ("arial.ttf", "arialbd.ttf", "ariali.ttf"),
+    ("Arial.ttf", "Arial Bold.ttf", "Arial Italic.ttf"),
+    ("LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf", "LiberationSans-Italic.ttf"),
+)
+_FONT_DIRS = (
+    "fonts",  # relative to resources/
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/dejavu",
+    "/usr/share/fonts/TTF",
+    "/usr/share/fonts/dejavu-sans-fonts",
+    "/usr/share/fonts/truetype/liberation",
+    "/usr/share/fonts/liberation-sans",
+    "/usr/local/share/fonts",
+    "/Library/Fonts",
+    "/System/Library/Fonts/Supplemental",
+    os.path.join(os.environ.get("WINDIR", r"C:\Windows"), "Fonts"),
+)
+FONT_ENV_VAR = "PANELMANAGER_PDF_FONT"  # "helvetica" forces the built-in font
+
+
+@dataclass(frozen=True)
+class FontSet:
+    regular: str
+    bold: str
+    italic: str
+    unicode: bool  # False: the built-in Helvetica, text is reduced to WinAnsi
+
+
+def _font_files() -> tuple[Path, ...] | None:
+    from panelmanager.core.resources import resources_dir
+
+    folders = [Path(e) if os.path.isabs(e) else resources_dir() / e for e in _FONT_DIRS]
+    for faces in _FAMILIES:
+        for folder in folders:
+            files = tuple(folder / face for face in faces)
+            if all(f.is_file() for f in files):
+                return files
+    return None
+
+
+@lru_cache(maxsize=2)
+def fonts(prefer: str | None = None) -> FontSet:
+    """The document fonts: DejaVu Sans, Arial or Liberation Sans when installed, else Helvetica.
+
+    ``prefer="helvetica"`` (or ``PANELMANAGER_PDF_FONT=helvetica``) forces the built-in font.
+    """
+    choice = (prefer or os.environ.get(FONT_ENV_VAR) or "").strip().lower()
+    if choice != "helvetica":
+        files = _font_files()
+        if files is not None:
+            try:
+                from reportlab.lib.fonts import addMapping
+                from reportlab.pdfbase.ttfonts import TTFont
+
+                names = ("PMSans", "PMSans-Bold", "PMSans-Oblique")
+                for name, file in zip(names, files):
+                    if name not in pdfmetrics.getRegisteredFontNames():
+                        pdfmetrics.registerFont(TTFont(name, str(file)))
+                addMapping("PMSans", 0, 0, "PMSans")
+                addMapping("PMSans", 1, 0, "PMSans-Bold")
+                addMapping("PMSans", 0, 1, "PMSans-Oblique")
+                addMapping("PMSans", 1, 1, "PMSans-Bold")
+                return FontSet("PMSans", "PMSans-Bold", "PMSans-Oblique", True)
+            except Exception:  # a damaged font file: fall back rather than fail to print
+                pass
+    return FontSet("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False)
+
+
+_WINANSI_CACHE: dict[str, str] = {}
+
+
+def _to_winansi(text: str) -> str:
+    try:
+        text.encode("cp1252")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        try:
+            ch.encode("cp1252")
+            out.append(ch)
+        except UnicodeEncodeError:
+            plain = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+            try:
+                plain.encode("cp1252")
+                out.append(plain or "?")
+            except UnicodeEncodeError:
+                out.append({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "ı": "i"}.get(ch, "?"))
+    return "".join(out)
+
+
+def pdf_text(value: Any, fontset: FontSet | None = None) -> str:
+    """Text ready to draw: missing values are empty; with Helvetica, rare letters lose their accents."""
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if not isinstance(value, str) and pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    text = str(value)
+    fontset = fontset or fonts()
+    if fontset.unicode:
+        return text
+    cached = _WINANSI_CACHE.get(text)
+    if cached is None:
+        cached = _to_winansi(text)
+        if len(_WINANSI_CACHE) < 200_000:
+            _WINANSI_CACHE[text] = cached
+    return cached
+
+
+# --------------------------------------------------------------------------- measuring and wrapping
+
+
+class TextMeasurer:
+    """String widths and word wrapping with every word's width cached.
+
+    Thousands of letters repeat the same words; reportlab's own ``simpleSplit`` measures
+    each word every time, which is most of the cost of a large print run without the C
+    accelerator.
+    """
+
+    def __init__(self) -> None:
+        self._widths: dict[tuple[str, float], dict[str, float]] = {}
+        self._wrapped: dict[tuple[str, str, float, float], list[str]] = {}
+
+    def width(self, text: str, font: str, size: float) -> float:
+        table = self._widths.get((font, size))
+        if table is None:
+            table = self._widths[(font, size)] = {}
+        w = table.get(text)
+        if w is None:
+            w = table[text] = pdfmetrics.stringWidth(text, font, size)
+        return w
+
+    def wrap(self, text: str, font: str, size: float, max_width: float) -> list[str]:
+        """Lines of at most ``max_width`` points (a word longer than a line is broken)."""
+        key = (text, font, size, max_width)
+        cached = self._wrapped.get(key)
+        if cached is not None:
+            return cached
+        space = self.width(" ", font, size)
+        lines: list[str] = []
+        current: list[str] = []
+        current_width = 0.0
+        for word in text.split():
+            w = self.width(word, font, size)
+            if w > max_width:  # an address or URL with no spaces: break it by characters
+                if current:
+                    lines.append(" ".join(current))
+                    current, current_width = [], 0.0
+                piece = ""
+                for ch in word:
+                    if piece and self.width(piece + ch, font, size) > max_width:
+                        lines.append(piece)
+                        piece = ""
+                    piece += ch
+                current, current_width = [piece], self.width(piece, font, size)
+                continue
+            if current and current_width + space + w > max_width:
+                lines.append(" ".join(current))
+                current, current_width = [word], w
+            else:
+                current_width += (space if current else 0.0) + w
+                current.append(word)
+        if current:
+            lines.append(" ".join(current))
+        if len(self._wrapped) < 50_000:
+            self._wrapped[key] = lines
+        return lines
+
+    def fit(self, text: str, font: str, size: float, max_width: float, min_size: float = 6.0) -> float:
+        """The largest size not above ``size`` (down to ``min_size``) at which ``text`` fits."""
+        width = self.width(text, font, size)
+        if width <= max_width:
+            return size
+        return max(min_size, size * max_width / width)
+
+    def clip(self, text: str, font: str, size: float, max_width: float) -> str:
+        """``text`` cut with an ellipsis to fit ``max_width``."""
+        if self.width(text, font, size) <= max_width:
+            return text
+        while text and self.width(text + "…", font, size) > max_width:
+            text = text[:-1]
+        return text.rstrip() + "…"
+
+
+# --------------------------------------------------------------------------- people and dates
+
+_MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"],
+}
+_WEEKDAYS = {
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
+}
+
+
+def long_date(day: dt.date, language: str = "en", weekday: bool = False) -> str:
+    """``March 4, 2024`` / ``4 de marzo de 2024`` without depending on the OS locale."""
+    lang = language if language in _MONTHS else "en"
+    month = _MONTHS[lang][day.month - 1]
+    if lang == "es":
+        text = f"{day.day} de {month} de {day.year}"
+    else:
+        text = f"{month} {day.day}, {day.year}"
+    if weekday:
+        text = f"{_WEEKDAYS[lang][day.weekday()]}, {text}"
+    return text
+
+
+def iso(value: Any) -> str:
+    """A date (or timestamp) as YYYY-MM-DD; missing is empty."""
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+        if isinstance(value, pd.Timestamp):
+            return value.date().isoformat()
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def age_on(dob: dt.date | None, day: dt.date) -> int | None:
+    if dob is None:
+        return None
+    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        try:
+            import pandas as pd
+
+            if pd.isna(value):
+                return ""
+        except (TypeError, ValueError):
+            pass
+    return str(value).strip()
+
+
+def patient_name(first: Any, last: Any, middle: Any = None, suffix: Any = None) -> str:
+    """``María García`` (for letters and labels)."""
+    parts = [_clean(first), _clean(middle)[:1] + "." if _clean(middle) else "", _clean(last), _clean(suffix)]
+    return " ".join(p for p in parts if p) or "Patient"
+
+
+def sorted_name(first: Any, last: Any) -> str:
+    """``García, María`` (for lists)."""
+    first, last = _clean(first), _clean(last)
+    if last and first:
+        return f"{last}, {first}"
+    return last or first or "(no name)"
+
+
+# --------------------------------------------------------------------------- documents' input
+
+
+@dataclass(frozen=True)
+class GapItem:
+    """One open care gap as documents show it."""
+
+    measure_id: str
+    title: str  # for staff: "Colorectal cancer screening"
+    phrase: str  # for patients (English): "a colon cancer screening"
+    short: str = ""  # for huddle sheets and call lists: "A1c 9.8% (2023-08-14)"
+    status: str = "open"
+    last_date: dt.date | None = None
+    last_value: str | None = None
+    due_date: dt.date | None = None
+
+
+@dataclass
+class Contact:
+    """A patient on an outreach list, with what documents need to reach them."""
+
+    patient_id: int
+    mrn: str
+    first_name: str | None = None
+    last_name: str | None = None
+    middle_name: str | None = None
+    dob: dt.date | None = None
+    sex: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    phone_home: str | None = None
+    phone_mobile: str | None = None
+    phone_work: str | None = None
+    email: str | None = None
+    preferred_language: str | None = None
+    provider_id: int | None = None
+    provider_name: str | None = None
+    gaps: tuple[GapItem, ...] = ()
+    last_outreach: str | None = None  # "2024-02-01 call (no answer)"
+    next_appointment: dt.date | None = None
+    best_time: str | None = None
+
+    @property
+    def name(self) -> str:
+        return patient_name(self.first_name, self.last_name)
+
+    @property
+    def list_name(self) -> str:
+        return sorted_name(self.first_name, self.last_name)
+
+    def phones(self) -> list[str]:
+        out = []
+        for label, value in (("mobile", self.phone_mobile), ("home", self.phone_home), ("work", self.phone_work)):
+            text = _clean(value)
+            if text and text not in [p.split(" ", 1)[1] for p in out]:
+                out.append(f"{label} {text}")
+        return out
+
+
+# --------------------------------------------------------------------------- letterhead
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """The practice as it appears at the top of letters and lists."""
+
+    practice_name: str = "Our Practice"
+    address_lines: tuple[str, ...] = ()
+    phone: str = ""
+    logo_path: str = ""
+    signature_path: str = ""
+    signer_name: str = ""
+    signer_title: str = ""
+
+    @classmethod
+    def from_settings(cls, settings) -> Letterhead:
+        return cls(
+            practice_name=settings.practice_name or "Our Practice",
+            address_lines=split_address(settings.practice_address),
+            phone=settings.practice_phone or "",
+            logo_path=getattr(settings, "letter_logo_path", "") or "",
+            signature_path=getattr(settings, "letter_signature_path", "") or "",
+            signer_name=getattr(settings, "letter_signer_name", "") or "",
+            signer_title=getattr(settings, "letter_signer_title", "") or "",
+        )
+
+
+def split_address(text: str | None) -> tuple[str, ...]:
+    """``"1 Main St, Springfield, MA 01103"`` -> street line, city line (newlines are kept as given)."""
+    text = (text or "").strip()
+    if not text:
+        return ()
+    if "\n" in text:
+        return tuple(line.strip() for line in text.splitlines() if line.strip())
+    street, sep, rest = text.partition(",")
+    if sep and rest.strip():
+        return (street.strip(), rest.strip())
+    return (text,)
+
+
+@lru_cache(maxsize=8)
+def _image_reader(path: str, mtime: float):
+    from reportlab.lib.utils import ImageReader
+
+    return ImageReader(path)
+
+
+def image_reader(path: str | None):
+    """A cached reportlab ImageReader for a logo/signature file, or None when it is missing or unreadable."""
+    if not path:
+        return None
+    try:
+        stat = os.stat(path)
+        reader = _image_reader(str(path), stat.st_mtime)
+        reader.getSize()
+        return reader
+    except Exception:
+        return None
+
+
+def fit_image(reader, max_w: float, max_h: float) -> tuple[float, float]:
+    w, h = reader.getSize()
+    scale = min(max_w / w, max_h / h)
+    return w * scale, h * scale
+
+
+# --------------------------------------------------------------------------- numbered pages
+
+
+class DeferredCanvas(rl_canvas.Canvas):
+    """A canvas that keeps its pages until ``save`` so each can say "Page x of y".
+
+    ``section`` (any hashable, set by ``SectionMarker``) groups pages: numbering restarts
+    for each section, so every provider's huddle pages read "Page 1 of 2", "Page 2 of 2".
+    ``decorate(canvas, section, page, pages)`` draws headers and footers at save time.
+    """
+
+    decorate: Callable[[Any, Any, int, int], None] | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_pages: list[dict] = []
+        self.section: Any = None
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._held_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        totals = Counter(state["section"] for state in self._held_pages)
+        seen: Counter = Counter()
+        for state in self._held_pages:
+            self.__dict__.update(state)
+            seen[self.section] += 1
+            if self.decorate is not None:
+                self.decorate(self, self.section, seen[self.section], totals[self.section])
+            super().showPage()
+        super().save()
+
+    @property
+    def held_page_count(self) -> int:
+        return len(self._held_pages)
+
+
+def deferred_canvas_maker(decorate: Callable[[Any, Any, int, int], None]):
+    """A canvas class for ``doc.build(canvasmaker=...)`` that draws headers/footers with ``decorate``."""
+
+    class _Canvas(DeferredCanvas):
+        pass
+
+    _Canvas.decorate = staticmethod(decorate)  # type: ignore[assignment]
+    return _Canvas
+
+
+def section_marker(value: Any):
+    """A zero-size flowable that starts a new numbering section where it is drawn."""
+    from reportlab.platypus import Flowable
+
+    class SectionMarker(Flowable):
+        def wrap(self, availWidth, availHeight):  # noqa: N803
+            return 0, 0
+
+        def draw(self) -> None:
+            self.canv.section = value
+
+    return SectionMarker()
+
+
+def draw_list_frame(
+    canv,
+    *,
+    page_size: tuple[float, float],
+    left_title: str,
+    right_title: str,
+    page: int,
+    pages: int,
+    margin: float = 0.4 * inch,
+    fontset: FontSet | None = None,
+) -> None:
+    """Header (practice, document) and footer ("Confidential: contains PHI", "Page x of y") of a list page."""
+    f = fontset or fonts()
+    width, height = page_size
+    canv.saveState()
+    canv.setFillColorRGB(*INK)
+    canv.setFont(f.bold, 10)
+    canv.drawString(margin, height - margin + 2, pdf_text(left_title, f))
+    canv.setFont(f.regular, 9)
+    canv.drawRightString(width - margin, height - margin + 2, pdf_text(right_title, f))
+    canv.setStrokeColorRGB(*RULE)
+    canv.setLineWidth(0.6)
+    canv.line(margin, height - margin - 4, width - margin, height - margin - 4)
+    canv.line(margin, margin + 10, width - margin, margin + 10)
+    canv.setFont(f.bold, 8)
+    canv.drawString(margin, margin, CONFIDENTIAL)
+    canv.setFont(f.regular, 8)
+    canv.drawRightString(width - margin, margin, f"Page {page} of {pages}")
+    canv.restoreState()
+
+
+def count_pages(data: bytes) -> int:
+    """Pages in a PDF we wrote (for result summaries), without a PDF library."""
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page[^s]", data))
+
+
+def target(out: Output):
+    """What reportlab accepts as an output: a path as text, or the file object itself."""
+    if isinstance(out, (str, os.PathLike)):
+        return os.fspath(out)
+    return out
+
+
+def write_bytes(out: Output, data: bytes) -> None:
+    if hasattr(out, "write"):
+        out.write(data)  # type: ignore[union-attr]
+    else:
+        Path(out).write_bytes(data)  # type: ignore[arg-type]
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _empty_pairs():
+    import pandas as pd
+
+    return pd.DataFrame({"patient_id": pd.Series(dtype="int64"), "measure_id": pd.Series(dtype=object)})
+
+
+@dataclass
+class DocumentResult:
+    """What a document builder produced: pages, how many items, and who was left out and why.
+
+    ``pairs`` holds one row per (patient_id, measure_id) the document reached, ready for
+    ``core.outreach.log_document``.
+    """
+
+    kind: str
+    pages: int = 0
+    items: int = 0
+    patients: int = 0
+    skipped: list[tuple[int, str, str, str]] = field(default_factory=list)  # patient_id, mrn, name, reason
+    pairs: Any = field(default_factory=_empty_pairs)
+
+
+def contact_pairs(contacts: Iterable[Contact]):
+    """(patient_id, measure_id) for every gap of ``contacts`` (one row with no measure for a gapless contact)."""
+    import pandas as pd
+
+    ids: list[int] = []
+    measures: list[str | None] = []
+    for contact in contacts:
+        if not contact.gaps:
+            ids.append(contact.patient_id)
+            measures.append(None)
+        for gap in contact.gaps:
+            ids.append(contact.patient_id)
+            measures.append(gap.measure_id)
+    return pd.DataFrame({"patient_id": pd.Series(ids, dtype="int64"), "measure_id": pd.Series(measures, dtype=object)})
+
+
+# --------------------------------------------------------------------------- short gap text
+
+
+@dataclass(frozen=True)
+class GapLabel:
+    short: str
+    unit: str = ""
+    value_prefix: str = ""
+
+
+_LABEL_CACHE: dict[tuple, dict[str, GapLabel]] = {}
+
+
+def load_gap_labels(path: str | os.PathLike[str] | None = None) -> dict[str, GapLabel]:
+    """Short names of gaps for staff documents (``resources/letters/gap_labels.toml``), by measure id."""
+    from panelmanager.core.resources import ResourceError, load_toml, resource_path
+
+    file = Path(path) if path is not None else resource_path("letters", "gap_labels.toml")
+    if not file.exists():
+        return {}
+    key = (str(file), file.stat().st_mtime_ns)
+    cached = _LABEL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    data = load_toml(file)
+    labels = {}
+    for measure_id, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("short"), str):
+            raise ResourceError(f"{file}: [{measure_id}] needs short = \"...\" (the short name of the gap).")
+        unknown = sorted(set(entry) - {"short", "unit", "value_prefix"})
+        if unknown:
+            raise ResourceError(
+                f"{file}: [{measure_id}] unknown key '{unknown[0]}' (known: short, unit, value_prefix)."
+            )
+        labels[measure_id] = GapLabel(entry["short"], str(entry.get("unit", "")), str(entry.get("value_prefix", "")))
+    _LABEL_CACHE.clear()
+    _LABEL_CACHE[key] = labels
+    return labels
+
+
+def short_gap_text(
+    measure_id: str,
+    title: str,
+    last_date: Any = None,
+    last_value: Any = None,
+    status: str = "open",
+    due_date: Any = None,
+    labels: dict[str, GapLabel] | None = None,
+) -> str:
+    """``A1c 9.8% (2023-08-14)``, ``Mammogram (2019-05-01)``, ``Flu shot (none on record)``."""
+    label = (labels or {}).get(measure_id)
+    name = label.short if label else title
+    value = _clean(last_value)
+    if len(value) > 40:
+        value = value[:39] + "…"
+    text = name
+    if value:
+        numeric = value[-1:].isdigit()
+        unit = label.unit if label and numeric else ""
+        prefix = label.value_prefix if label and numeric else ""
+        text += f" {prefix}{value}{unit}"
+    when = iso(last_date)
+    if when:
+        text += f" ({when})"
+    elif not value:
+        text += " (none on record)"
+    if status == "due-soon" and iso(due_date):
+        text += f", due {iso(due_date)}"
+    return text

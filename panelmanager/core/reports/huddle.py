@@ -1,0 +1,238 @@
+"""The huddle sheet: one page (or more) per provider for the morning huddle.
+
+Landscape Letter. Each provider's section starts on a new page with the provider and
+date; the table lists the day's patients in time order (time, name and MRN, age/sex,
+visit type, PCP with a flag when it is another provider, unconfirmed or missing, risk
+tier, and each open gap with a tick box for "addressed"), with room for notes. The
+column headings repeat on every page; every page says "Page x of y" (counted per
+provider) and "Confidential: contains PHI".
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from panelmanager.core.huddle import PCP_FLAGS, HuddleSheet
+from panelmanager.core.reports.common import (
+    target,
+    LETTER_LANDSCAPE,
+    DocumentResult,
+    FontSet,
+    Output,
+    deferred_canvas_maker,
+    draw_list_frame,
+    fonts,
+    long_date,
+    pdf_text,
+    section_marker,
+)
+
+__all__ = ["build_huddle_sheet", "TickItem", "clock"]
+
+_MARGIN = 0.4 * inch
+# Column widths in points; they add up to the landscape frame width (792 - 2 x 28.8).
+_COLUMNS = (
+    ("Time", 50),
+    ("Patient", 122),
+    ("Age/Sex", 48),
+    ("Visit type", 76),
+    ("PCP", 96),
+    ("Risk", 44),
+    ("Open gaps (tick when addressed)", 202),
+    ("Notes", 96.4),
+)
+_FLAG_COLOURS = {"other": "#b00020", "none": "#b00020", "unconfirmed": "#a85a00"}
+
+
+def clock(when) -> str:
+    """``8:30 AM``."""
+    hour = when.hour % 12 or 12
+    return f"{hour}:{when.minute:02d} {'AM' if when.hour < 12 else 'PM'}"
+
+
+class TickItem(Flowable):
+    """A tick box followed by wrapped text (one open gap)."""
+
+    def __init__(self, paragraph: Paragraph, box: float = 7.0, gap: float = 4.0) -> None:
+        super().__init__()
+        self.paragraph = paragraph
+        self.box = box
+        self.indent = box + gap
+        self._text_height = 0.0
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803 (reportlab's names)
+        _w, h = self.paragraph.wrap(availWidth - self.indent, availHeight)
+        self._text_height = h
+        self.height = max(h, self.box + 1)
+        self.width = availWidth
+        return availWidth, self.height + 2
+
+    def draw(self) -> None:
+        c = self.canv
+        top = self.height + 2
+        c.saveState()
+        c.setLineWidth(0.7)
+        c.setStrokeColorRGB(0.2, 0.2, 0.2)
+        c.rect(0, top - self.box - 2.5, self.box, self.box)
+        c.restoreState()
+        self.paragraph.drawOn(c, self.indent, top - self._text_height)
+
+
+def _styles(f: FontSet) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.5, leading=10.2, textColor=colors.HexColor("#1f1f1f"))
+    return {
+        "cell": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9, textColor=colors.HexColor("#555555")),
+        "head": ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white),
+        "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2),
+        "summary": ParagraphStyle("summary", parent=base, fontSize=9, leading=12, spaceAfter=8,
+                                  textColor=colors.HexColor("#444444")),
+        "gap": ParagraphStyle("gap", parent=base, fontSize=8.3, leading=9.8),
+        "none": ParagraphStyle("none", parent=base, textColor=colors.HexColor("#777777")),
+    }
+
+
+def _x(text, f: FontSet) -> str:
+    return escape(pdf_text(text, f))
+
+
+def age_text(dob, day) -> str:
+    """Whole years, or months under two (``8 mo``), as clinicians say it."""
+    if dob is None:
+        return ""
+    months = (day.year - dob.year) * 12 + day.month - dob.month - (day.day < dob.day)
+    if months < 24:
+        return f"{max(months, 0)} mo"
+    return str(months // 12)
+
+
+def _section_story(section, day, f: FontSet, st: dict[str, ParagraphStyle]) -> list:
+    sheet_day = day
+    story: list = [section_marker(section.provider_name)]
+    story.append(Paragraph(_x(f"{section.provider_name}", f), st["title"]))
+    flags = [r.pcp_flag for r in section.rows]
+    gaps = sum(len(r.gaps) for r in section.rows)
+    summary = f"{long_date(day, weekday=True)} · {len(section.rows)} patient{'s' if len(section.rows) != 1 else ''}"
+    summary += f" · {gaps} open gap{'s' if gaps != 1 else ''}"
+    other, unconfirmed, none = flags.count("other"), flags.count("unconfirmed"), flags.count("none")
+    if other or unconfirmed or none:
+        summary += f" · PCP to check: {other} other, {unconfirmed} unconfirmed, {none} none"
+    story.append(Paragraph(_x(summary, f), st["summary"]))
+    if not section.rows:
+        story.append(Paragraph(_x("No visits on the schedule for this day.", f), st["cell"]))
+        return story
+
+    data: list[list] = [[Paragraph(_x(title, f), st["head"]) for title, _w in _COLUMNS]]
+    for r in section.rows:
+        patient = Paragraph(f"<b>{_x(r.name, f)}</b><br/><font size=7.5 color='#555555'>MRN {_x(r.mrn, f)}</font>",
+                            st["cell"])
+        age_sex = f"{age_text(r.dob, sheet_day)}{'/' if r.sex else ''}{r.sex}"
+        pcp_text = _x(r.pcp_name or "", f)
+        if r.pcp_flag:
+            colour = _FLAG_COLOURS.get(r.pcp_flag, "#b00020")
+            label = _x(PCP_FLAGS[r.pcp_flag], f)
+            pcp_text = f"{pcp_text}<br/>" if pcp_text else ""
+            pcp_text += f"<font color='{colour}'><b>&#9873; {label}</b></font>" if f.unicode else \
+                f"<font color='{colour}'><b>! {label}</b></font>"
+        risk = ""
+        if r.risk_tier is not None:
+            risk = f"<b>{r.risk_tier}</b><br/><font size=7>{_x(r.risk_label or '', f)}</font>"
+        if r.gaps:
+            gap_cell = [TickItem(Paragraph(_x(g.text, f), st["gap"])) for g in r.gaps]
+        else:
+            gap_cell = Paragraph(_x("No open gaps", f), st["none"])
+        data.append(
+            [
+                pdf_text(clock(r.start), f),
+                patient,
+                pdf_text(age_sex, f),
+                Paragraph(_x(r.visit_type, f), st["cell"]),
+                Paragraph(pcp_text, st["cell"]),
+                Paragraph(risk, st["cell"]) if risk else "-",
+                gap_cell,
+                Spacer(1, 26),
+            ]
+        )
+    table = Table(data, colWidths=[w for _t, w in _COLUMNS], repeatRows=1)
+    style = [
+        ("FONT", (0, 0), (-1, -1), f.regular, 8.5),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
+        ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
+        ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+    ]
+    for i in range(2, len(data), 2):
+        style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
+    table.setStyle(TableStyle(style))
+    story.append(table)
+    return story
+
+
+def build_huddle_sheet(sheet: HuddleSheet, out: Output, *, fontset: FontSet | None = None) -> DocumentResult:
+    """Write the huddle sheet PDF to ``out`` (a path or a binary file object)."""
+    f = fontset or fonts()
+    st = _styles(f)
+    day_text = long_date(sheet.day, weekday=True)
+    practice = sheet.practice_name or ""
+
+    def decorate(canv, section, page, pages):
+        draw_list_frame(
+            canv,
+            page_size=LETTER_LANDSCAPE,
+            left_title=practice,
+            right_title=f"Huddle sheet · {section or ''} · {day_text}",
+            page=page,
+            pages=pages,
+            margin=_MARGIN,
+            fontset=f,
+        )
+
+    doc = BaseDocTemplate(
+        target(out),
+        pagesize=LETTER_LANDSCAPE,
+        leftMargin=_MARGIN,
+        rightMargin=_MARGIN,
+        topMargin=_MARGIN + 16,
+        bottomMargin=_MARGIN + 18,
+        title=f"Huddle sheet {sheet.day.isoformat()}",
+        author=pdf_text(practice, f),
+        subject="Contains protected health information",
+        invariant=1,
+    )
+    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body", leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="huddle", frames=[frame])])
+    story: list = []
+    sections = sheet.sections or []
+    if not sections:
+        story.append(section_marker("No visits"))
+        story.append(Paragraph(_x(f"No visits on the schedule for {day_text}.", f), st["title"]))
+    for index, section in enumerate(sections):
+        if index:
+            story.append(PageBreak())
+        story.extend(_section_story(section, sheet.day, f, st))
+    canvas_class = deferred_canvas_maker(decorate)
+    doc.build(story, canvasmaker=canvas_class)
+    result = DocumentResult(kind="huddle", pages=doc.page, items=sheet.patients,
+                            patients=len({r.patient_id for s in sections for r in s.rows}))
+    return result

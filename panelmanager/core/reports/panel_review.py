@@ -1,0 +1,225 @@
+"""The provider panel review list: a provider's panel on paper, to tick "mine" or "not mine".
+
+Empanelment asks each provider to confirm their panel. This list shows every patient
+assigned to the provider (name, MRN, date of birth, age/sex, the last completed visit
+and with whom, the assignment status and why the patient was assigned) with two tick
+boxes and room to write who the patient's PCP really is. The answers are recorded as
+provider confirmations (``core.empanelment.confirm_assignment``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+import pandas as pd
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from panelmanager.core import models
+from panelmanager.core.reports.common import (
+    target,
+    LETTER_LANDSCAPE,
+    DocumentResult,
+    FontSet,
+    Letterhead,
+    Output,
+    age_on,
+    deferred_canvas_maker,
+    draw_list_frame,
+    fonts,
+    iso,
+    long_date,
+    pdf_text,
+    section_marker,
+    sorted_name,
+)
+
+__all__ = ["PanelReviewList", "PanelReviewRow", "build_panel_review_pdf", "load_panel_review"]
+
+_MARGIN = 0.4 * inch
+STATUS_TEXT = {
+    "confirmed": "Confirmed",
+    "provider-confirmed": "Confirmed by provider",
+    "patient-confirmed": "Confirmed by patient",
+    "assigned": "Not confirmed",
+    "unassigned": "Unassigned",
+}
+
+
+@dataclass
+class PanelReviewRow:
+    patient_id: int
+    mrn: str
+    name: str
+    dob: dt.date | None
+    age: int | None
+    sex: str
+    last_visit: dt.date | None
+    last_visit_provider: str | None
+    status: str
+    reason: str | None = None
+
+
+@dataclass
+class PanelReviewList:
+    provider_id: int
+    provider_name: str
+    as_of: dt.date
+    rows: list[PanelReviewRow] = field(default_factory=list)
+
+
+def _last_visits(session: Session, as_of: dt.date) -> pd.DataFrame:
+    v, pr = models.Visit, models.Provider
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    done = and_(v.status == models.VisitStatus.COMPLETED.value, v.start < end)
+    latest = select(v.patient_id, func.max(v.start).label("at")).where(done).group_by(v.patient_id).subquery()
+    stmt = (
+        select(v.patient_id, v.start, pr.display_name)
+        .join(latest, and_(v.patient_id == latest.c.patient_id, v.start == latest.c.at))
+        .outerjoin(pr, pr.id == v.provider_id)
+        .where(done)
+    )
+    frame = pd.DataFrame.from_records(session.execute(stmt).all(), columns=["patient_id", "last_visit", "seen_by"])
+    return frame.drop_duplicates("patient_id")
+
+
+def load_panel_review(session: Session, provider_id: int, as_of: dt.date) -> PanelReviewList:
+    """Every active patient on ``provider_id``'s panel, in name order, with their last visit."""
+    from panelmanager.core.empanelment import assignments_frame
+
+    provider = session.get(models.Provider, provider_id)
+    if provider is None:
+        raise ValueError(f"there is no provider with id {provider_id}.")
+    panel = assignments_frame(session, provider_id=provider_id)
+    visits = _last_visits(session, as_of)
+    panel = panel.merge(visits, on="patient_id", how="left")
+    rows = []
+    for r in panel.itertuples(index=False):
+        dob = None if pd.isna(r.dob) else r.dob
+        last = None if pd.isna(r.last_visit) else pd.Timestamp(r.last_visit).date()
+        rows.append(
+            PanelReviewRow(
+                patient_id=int(r.patient_id),
+                mrn=str(r.mrn),
+                name=sorted_name(r.first_name, r.last_name),
+                dob=dob,
+                age=age_on(dob, as_of) if dob else None,
+                sex="" if pd.isna(r.sex) else str(r.sex),
+                last_visit=last,
+                last_visit_provider=None if pd.isna(r.seen_by) else str(r.seen_by),
+                status=str(r.status),
+                reason=None if pd.isna(r.reason) else str(r.reason),
+            )
+        )
+    return PanelReviewList(provider_id, provider.display_name, as_of, rows)
+
+
+class _Box(Flowable):
+    def __init__(self, size: float = 9) -> None:
+        super().__init__()
+        self.size = size
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803
+        return self.size, self.size
+
+    def draw(self) -> None:
+        self.canv.setLineWidth(0.8)
+        self.canv.rect(0, 0, self.size, self.size)
+
+
+def build_panel_review_pdf(
+    panel: PanelReviewList,
+    out: Output,
+    *,
+    letterhead: Letterhead | None = None,
+    fontset: FontSet | None = None,
+) -> DocumentResult:
+    """The panel review list as a landscape PDF (tick boxes "Mine" / "Not mine", a note column, sign-off)."""
+    f = fontset or fonts()
+    practice = letterhead.practice_name if letterhead else ""
+    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.3, leading=10, textColor=colors.HexColor("#1f1f1f"))
+    head = ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white)
+    big = ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2)
+    note = ParagraphStyle("note", parent=base, fontSize=9, leading=12, spaceAfter=8,
+                          textColor=colors.HexColor("#444444"))
+
+    def x(text) -> str:
+        return escape(pdf_text(text, f))
+
+    title = f"Panel review: {panel.provider_name}"
+    story: list = [
+        section_marker(panel.provider_name),
+        Paragraph(x(title), big),
+        Paragraph(
+            x(f"{long_date(panel.as_of)} · {len(panel.rows)} patient{'s' if len(panel.rows) != 1 else ''} "
+              "on this panel")
+            + "<br/>"
+            + x("For each patient tick Mine or Not mine. For Not mine, write the patient's PCP if you know it. "
+                "Return the signed list to the practice manager."),
+            note,
+        ),
+    ]
+    columns = (("Patient", 150), ("DOB", 58), ("Age/Sex", 48), ("Last visit", 114), ("Status", 104),
+               ("Why assigned", 108), ("Mine", 32), ("Not mine", 40), ("PCP if not mine / note", 80.4))
+    data: list[list] = [[Paragraph(x(name), head) for name, _w in columns]]
+    for r in panel.rows:
+        last = ""
+        if r.last_visit:
+            last = iso(r.last_visit) + (f"<br/><font size=7.5 color='#555555'>{x(r.last_visit_provider)}</font>"
+                                        if r.last_visit_provider else "")
+        data.append(
+            [
+                Paragraph(f"<b>{x(r.name)}</b><br/><font size=7.5 color='#555555'>MRN {x(r.mrn)}</font>", base),
+                iso(r.dob),
+                f"{'' if r.age is None else r.age}{'/' if r.sex else ''}{r.sex}",
+                Paragraph(last or "-", base),
+                Paragraph(x(STATUS_TEXT.get(r.status, r.status)), base),
+                Paragraph(f"<font size=7.5>{x(r.reason or '')}</font>", base),
+                _Box(),
+                _Box(),
+                "",
+            ]
+        )
+    if len(data) == 1:
+        story.append(Paragraph(x("No patients are assigned to this provider."), base))
+    else:
+        table = Table(data, colWidths=[w for _n, w in columns], repeatRows=1)
+        style = [
+            ("FONT", (0, 0), (-1, -1), f.regular, 8.3),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("ALIGN", (6, 1), (7, -1), "CENTER"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
+            ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
+            ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]
+        for i in range(2, len(data), 2):
+            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
+        table.setStyle(TableStyle(style))
+        story.append(table)
+    story.append(Spacer(1, 22))
+    story.append(Paragraph(x("Reviewed by: ______________________________    Date: ______________"), base))
+
+    def decorate(canv, _section, page, pages):
+        draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice,
+                        right_title=f"Panel review · {panel.provider_name} · {iso(panel.as_of)}",
+                        page=page, pages=pages, margin=_MARGIN, fontset=f)
+
+    doc = BaseDocTemplate(target(out), pagesize=LETTER_LANDSCAPE, leftMargin=_MARGIN, rightMargin=_MARGIN,
+                          topMargin=_MARGIN + 16, bottomMargin=_MARGIN + 18, title=title,
+                          author=pdf_text(practice, f), subject="Contains protected health information", invariant=1)
+    doc.addPageTemplates([PageTemplate(id="list", frames=[Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height,
+                                                                 leftPadding=0, rightPadding=0, topPadding=0,
+                                                                 bottomPadding=0)])])
+    doc.build(story, canvasmaker=deferred_canvas_maker(decorate))
+    return DocumentResult(kind="panel-review", pages=doc.page, items=len(panel.rows), patients=len(panel.rows))
