@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("QT_QPA_PLATFORM"):
+    # No display on CI machines: an unset or empty platform would abort Qt at start.
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
