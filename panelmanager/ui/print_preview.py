@@ -1,0 +1,441 @@
+"""The PDF preview: every printed document (huddle sheets, letters, labels, call lists) opens
+here first, then goes to Qt's print dialog or is saved as a PDF where the user chooses.
+
+The PDF stays in memory: the bytes the core's reportlab builders wrote are loaded into
+``QPdfDocument`` from a ``QBuffer``, so no temporary file ever holds patient data, and
+they are dropped when the dialog closes. Printing renders each page with
+``QPdfDocument.render`` onto the printer's full paper at up to 300 dpi, at 100% scale and
+from the paper's corner (not its printable area), so the address block still falls in the
+envelope window and labels land on the Avery grid. Saving writes the original bytes.
+
+``delivered`` is emitted once a document was printed or saved, so a screen can log the
+outreach a deliberate print made (a preview alone logs nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, QSizeF, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPalette, QPageLayout, QPageSize, QPainter, QShortcut
+from PySide6.QtPdf import QPdfDocument
+from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = ["PrintPreviewDialog", "open_preview", "MAX_PRINT_DPI"]
+
+MAX_PRINT_DPI = 300  # plenty for text on paper; 600 dpi pages would need 130 MB each
+_ZOOMS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+
+
+class PrintPreviewDialog(QDialog):
+    """Shows a PDF held in memory, with page navigation, zoom, Print... and Save as PDF...."""
+
+    delivered = Signal(str)  # "printed" or "saved"
+
+    # Tests replace these with fakes so no real print or file dialog ever opens.
+    print_dialog_factory: Callable[[QPrinter, QWidget], QDialog] = QPrintDialog
+    save_file_name: Callable[..., tuple[str, str]] = staticmethod(QFileDialog.getSaveFileName)
+
+    def __init__(
+        self,
+        data: bytes,
+        title: str,
+        parent: QWidget | None = None,
+        *,
+        file_name: str = "document.pdf",
+        note: str = "",
+        left_out: Sequence[str] = (),
+        left_out_title: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("printPreview")
+        self.setWindowTitle(title)
+        self.setSizeGripEnabled(True)
+        self._title = title
+        self._file_name = file_name
+        self._printer: QPrinter | None = None
+        self.printed_pages = 0
+        self.saved_path: str | None = None
+
+        self._bytes = QByteArray(data)
+        self._buffer = QBuffer(self._bytes, self)
+        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self.document = QPdfDocument(self)
+        self.document.load(self._buffer)
+
+        layout = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.print_button = QPushButton(self.tr("&Print..."))
+        self.print_button.setToolTip(self.tr("Print (Ctrl+P)"))
+        self.print_button.setDefault(True)
+        self.save_button = QPushButton(self.tr("&Save as PDF..."))
+        self.save_button.setToolTip(self.tr("Save as PDF (Ctrl+S)"))
+        bar.addWidget(self.print_button)
+        bar.addWidget(self.save_button)
+        bar.addSpacing(18)
+
+        self.previous_button = QPushButton(self.tr("◀"))
+        self.previous_button.setToolTip(self.tr("Previous page (Page Up)"))
+        self.previous_button.setAccessibleName(self.tr("Previous page"))
+        self.next_button = QPushButton(self.tr("▶"))
+        self.next_button.setToolTip(self.tr("Next page (Page Down)"))
+        self.next_button.setAccessibleName(self.tr("Next page"))
+        for button in (self.previous_button, self.next_button):
+            button.setFixedWidth(button.fontMetrics().horizontalAdvance("▶") * 2 + 24)
+        page_label = QLabel(self.tr("Pa&ge"))
+        self.page_spin = QSpinBox()
+        self.page_spin.setKeyboardTracking(False)
+        page_label.setBuddy(self.page_spin)
+        self.page_count_label = QLabel()
+        bar.addWidget(self.previous_button)
+        bar.addWidget(page_label)
+        bar.addWidget(self.page_spin)
+        bar.addWidget(self.page_count_label)
+        bar.addWidget(self.next_button)
+        bar.addSpacing(18)
+
+        zoom_label = QLabel(self.tr("&Zoom"))
+        self.zoom_out_button = QPushButton(self.tr("−"))
+        self.zoom_out_button.setToolTip(self.tr("Zoom out (Ctrl+-)"))
+        self.zoom_out_button.setAccessibleName(self.tr("Zoom out"))
+        self.zoom_box = QComboBox()
+        zoom_label.setBuddy(self.zoom_box)
+        self.zoom_box.addItem(self.tr("Fit width"), "width")
+        self.zoom_box.addItem(self.tr("Whole page"), "page")
+        for factor in _ZOOMS:
+            self.zoom_box.addItem(self.tr("{0}%").format(round(factor * 100)), factor)
+        self.zoom_in_button = QPushButton(self.tr("+"))
+        self.zoom_in_button.setToolTip(self.tr("Zoom in (Ctrl++)"))
+        self.zoom_in_button.setAccessibleName(self.tr("Zoom in"))
+        for button in (self.zoom_out_button, self.zoom_in_button):
+            button.setFixedWidth(button.fontMetrics().horizontalAdvance("+") * 2 + 24)
+        bar.addWidget(zoom_label)
+        bar.addWidget(self.zoom_out_button)
+        bar.addWidget(self.zoom_box)
+        bar.addWidget(self.zoom_in_button)
+        bar.addStretch(1)
+        self.close_button = QPushButton(self.tr("Close"))
+        self.close_button.setAutoDefault(False)
+        bar.addWidget(self.close_button)
+        layout.addLayout(bar)
+
+        self.note_label = QLabel(note)
+        self.note_label.setObjectName("previewNote")
+        self.note_label.setWordWrap(True)
+        self.note_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note_label.setVisible(bool(note))
+        layout.addWidget(self.note_label)
+
+        self.view = QPdfView(self)
+        self.view.setObjectName("pdfView")
+        self.view.setPageMode(QPdfView.PageMode.MultiPage)
+        self.view.setPageSpacing(12)
+        self.view.setDocument(self.document)
+        palette = self.view.palette()
+        palette.setColor(QPalette.ColorRole.Dark, QColor("#6b7580"))  # around the pages
+        self.view.setPalette(palette)
+
+        self.left_out = QListWidget()
+        self.left_out.setObjectName("leftOut")
+        self.left_out.setWordWrap(True)
+        self.left_out.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.left_out.addItems(list(left_out))
+        left_box = QWidget()
+        left_layout = QVBoxLayout(left_box)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.left_out_label = QLabel(
+            left_out_title or self.tr("Not in this document ({0})").format(len(left_out))
+        )
+        self.left_out_label.setWordWrap(True)
+        self.left_out_label.setBuddy(self.left_out)
+        left_layout.addWidget(self.left_out_label)
+        left_layout.addWidget(self.left_out, 1)
+        if left_out:
+            splitter = QSplitter(Qt.Orientation.Horizontal)
+            splitter.addWidget(self.view)
+            splitter.addWidget(left_box)
+            splitter.setStretchFactor(0, 4)
+            splitter.setStretchFactor(1, 1)
+            layout.addWidget(splitter, 1)
+        else:
+            left_box.hide()
+            layout.addWidget(self.view, 1)
+
+        self.print_button.clicked.connect(self.print_document)
+        self.save_button.clicked.connect(self.save_pdf)
+        self.close_button.clicked.connect(self.reject)
+        self.previous_button.clicked.connect(lambda: self.go_to_page(self.current_page() - 1))
+        self.next_button.clicked.connect(lambda: self.go_to_page(self.current_page() + 1))
+        self.page_spin.valueChanged.connect(self.go_to_page)
+        self.view.pageNavigator().currentPageChanged.connect(self._page_changed)
+        self.zoom_box.activated.connect(self._zoom_chosen)
+        self.zoom_in_button.clicked.connect(lambda: self.zoom_by(1))
+        self.zoom_out_button.clicked.connect(lambda: self.zoom_by(-1))
+        for keys, slot in (
+            (QKeySequence.StandardKey.Print, self.print_document),
+            (QKeySequence.StandardKey.Save, self.save_pdf),
+            (QKeySequence(Qt.Key.Key_PageDown), lambda: self.go_to_page(self.current_page() + 1)),
+            (QKeySequence(Qt.Key.Key_PageUp), lambda: self.go_to_page(self.current_page() - 1)),
+            (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Home), lambda: self.go_to_page(1)),
+            (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_End), lambda: self.go_to_page(self.page_count())),
+            (QKeySequence.StandardKey.ZoomIn, lambda: self.zoom_by(1)),
+            (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Equal), lambda: self.zoom_by(1)),
+            (QKeySequence.StandardKey.ZoomOut, lambda: self.zoom_by(-1)),
+            (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_0), self.fit_width),
+        ):
+            QShortcut(keys, self, activated=slot)
+
+        pages = self.page_count()
+        self.page_spin.setRange(1, max(pages, 1))
+        self.page_count_label.setText(self.tr("of {0}").format(pages))
+        self.print_button.setEnabled(pages > 0)
+        self.save_button.setEnabled(pages > 0)
+        self.fit_width()
+        self._update_navigation()
+        self.resize(self._initial_size())
+
+    # -- document
+    def page_count(self) -> int:
+        return self.document.pageCount()
+
+    def pdf_bytes(self) -> bytes:
+        return bytes(self._bytes.data())
+
+    def is_landscape(self, page: int = 0) -> bool:
+        size = self.document.pagePointSize(page)
+        return size.width() > size.height()
+
+    def _initial_size(self) -> QSize:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = (1180, 900) if self.page_count() and self.is_landscape() else (960, 980)
+        if screen is not None:
+            width = min(width, int(screen.width() * 0.9))
+            height = min(height, int(screen.height() * 0.9))
+        return QSize(width, height)
+
+    # -- navigation and zoom
+    def current_page(self) -> int:
+        """1-based."""
+        return self.view.pageNavigator().currentPage() + 1
+
+    def go_to_page(self, page: int, *, force: bool = False) -> None:
+        pages = self.page_count()
+        if not pages:
+            return
+        page = max(1, min(int(page), pages))
+        navigator = self.view.pageNavigator()
+        if force or navigator.currentPage() != page - 1:
+            navigator.jump(page - 1, QPointF(), navigator.currentZoom())
+        self._page_changed(page - 1)
+
+    def _page_changed(self, index: int) -> None:
+        self.page_spin.blockSignals(True)
+        self.page_spin.setValue(index + 1)
+        self.page_spin.blockSignals(False)
+        self._update_navigation()
+
+    def _update_navigation(self) -> None:
+        page, pages = self.current_page(), self.page_count()
+        self.previous_button.setEnabled(page > 1)
+        self.next_button.setEnabled(page < pages)
+
+    def _keep_page(self, change: Callable[[], None]) -> None:
+        """Zoom without losing the page the user is looking at."""
+        page = self.current_page()
+        change()
+        if self.page_count():
+            self.go_to_page(page, force=True)
+
+    def fit_width(self) -> None:
+        self._keep_page(lambda: self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth))
+        self.zoom_box.setCurrentIndex(0)
+
+    def fit_page(self) -> None:
+        self._keep_page(lambda: self.view.setZoomMode(QPdfView.ZoomMode.FitInView))
+        self.zoom_box.setCurrentIndex(1)
+
+    def set_zoom(self, factor: float) -> None:
+        def change() -> None:
+            self.view.setZoomMode(QPdfView.ZoomMode.Custom)
+            self.view.setZoomFactor(factor)
+
+        self._keep_page(change)
+        index = self.zoom_box.findData(factor)
+        if index < 0:
+            self.zoom_box.addItem(self.tr("{0}%").format(round(factor * 100)), factor)
+            index = self.zoom_box.count() - 1
+        self.zoom_box.setCurrentIndex(index)
+
+    def zoom_factor(self) -> float:
+        return self.view.zoomFactor()
+
+    def zoom_by(self, steps: int) -> None:
+        current = self.view.zoomFactor() if self.view.zoomMode() == QPdfView.ZoomMode.Custom else 1.0
+        if steps > 0:
+            bigger = [z for z in _ZOOMS if z > current + 1e-6]
+            self.set_zoom(bigger[0] if bigger else _ZOOMS[-1])
+        else:
+            smaller = [z for z in _ZOOMS if z < current - 1e-6]
+            self.set_zoom(smaller[-1] if smaller else _ZOOMS[0])
+
+    def _zoom_chosen(self, index: int) -> None:
+        value = self.zoom_box.itemData(index)
+        if value == "width":
+            self.fit_width()
+        elif value == "page":
+            self.fit_page()
+        else:
+            self.set_zoom(float(value))
+
+    # -- printing
+    def _prepare_printer(self, printer: QPrinter) -> None:
+        """Paper and orientation from the document's first page (Letter portrait or landscape)."""
+        if not self.page_count():
+            return
+        size = self.document.pagePointSize(0)
+        portrait = QPageSize(QSizeF(min(size.width(), size.height()), max(size.width(), size.height())),
+                             QPageSize.Unit.Point, "", QPageSize.SizeMatchPolicy.FuzzyMatch)
+        printer.setPageSize(portrait)
+        printer.setPageOrientation(
+            QPageLayout.Orientation.Landscape if self.is_landscape() else QPageLayout.Orientation.Portrait
+        )
+        printer.setDocName(self._title)
+        printer.setFullPage(True)
+
+    def print_document(self) -> bool:
+        """Show the print dialog and print the chosen pages; True when something was printed."""
+        if not self.page_count():
+            return False
+        if self._printer is None:
+            self._printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+            self._prepare_printer(self._printer)
+        printer = self._printer
+        dialog = self.print_dialog_factory(printer, self)
+        dialog.setWindowTitle(self.tr("Print {0}").format(self._title))
+        if isinstance(dialog, QAbstractPrintDialog):
+            dialog.setMinMax(1, self.page_count())
+            dialog.setOption(QAbstractPrintDialog.PrintDialogOption.PrintPageRange, True)
+            dialog.setOption(QAbstractPrintDialog.PrintDialogOption.PrintCurrentPage, True)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        first, last = 1, self.page_count()
+        if printer.printRange() == QPrinter.PrintRange.PageRange and printer.fromPage() > 0:
+            first, last = printer.fromPage(), min(printer.toPage() or last, last)
+        elif printer.printRange() == QPrinter.PrintRange.CurrentPage:
+            first = last = self.current_page()
+        return self.print_to(printer, first, last) > 0
+
+    def print_to(self, printer: QPrinter, first: int = 1, last: int | None = None) -> int:
+        """Render pages ``first``-``last`` (1-based) onto ``printer``; returns the pages printed."""
+        pages = self.page_count()
+        last = pages if last is None else min(last, pages)
+        first = max(1, first)
+        if first > last:
+            return 0
+        printer.setFullPage(True)
+        copies = 1 if printer.supportsMultipleCopies() else max(1, printer.copyCount())
+        order = [p for _copy in range(copies) for p in range(first - 1, last)]
+        painter = QPainter()
+        if not painter.begin(printer):
+            QMessageBox.warning(self, self._title, self.tr("The printer could not be started. Nothing was printed."))
+            return 0
+        progress = QProgressDialog(self.tr("Printing..."), self.tr("Cancel"), 0, len(order), self)
+        progress.setWindowTitle(self.tr("Print {0}").format(self._title))
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(500)
+        printed = 0
+        cancelled = False
+        try:
+            dpi = min(printer.resolution(), MAX_PRINT_DPI)
+            for n, index in enumerate(order):
+                if progress.wasCanceled():
+                    cancelled = True
+                    printer.abort()
+                    break
+                if n:
+                    printer.newPage()
+                paper = printer.paperRect(QPrinter.Unit.DevicePixel)
+                size = self.document.pagePointSize(index)
+                image = self.document.render(
+                    index, QSize(max(1, round(size.width() / 72 * dpi)), max(1, round(size.height() / 72 * dpi)))
+                )
+                # Same physical size as the PDF page, from the paper's top-left corner (no fit-to-margins).
+                scale = printer.resolution() / 72
+                target = QRectF(paper.left(), paper.top(), size.width() * scale, size.height() * scale)
+                if target.width() > paper.width() * 1.02 or target.height() > paper.height() * 1.02:
+                    # Smaller paper than the document: shrink to fit rather than cut a page.
+                    shrink = min(paper.width() / target.width(), paper.height() / target.height())
+                    target.setSize(target.size() * shrink)
+                painter.drawImage(target, image)
+                printed += 1
+                progress.setValue(n + 1)
+                QApplication.processEvents()
+        finally:
+            painter.end()
+            progress.canceled.disconnect()
+            progress.hide()
+            progress.deleteLater()
+        if cancelled:
+            return 0
+        self.printed_pages += printed
+        if printed:
+            self.delivered.emit("printed")
+        return printed
+
+    # -- saving
+    def save_pdf(self) -> str | None:
+        """Ask where to save the PDF and write it there; the path, or None when cancelled."""
+        if not self.page_count():
+            return None
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        suggested = str(Path(folder) / self._file_name) if folder else self._file_name
+        path, _filter = type(self).save_file_name(self, self.tr("Save as PDF"), suggested, self.tr("PDF files (*.pdf)"))
+        if not path:
+            return None
+        if not path.lower().endswith(".pdf"):
+            path += ".pdf"
+        try:
+            self.save_to(path)
+        except OSError as exc:
+            QMessageBox.warning(self, self._title, self.tr("Could not save {0}: {1}").format(path, exc.strerror or exc))
+            return None
+        return path
+
+    def save_to(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.pdf_bytes())
+        self.saved_path = str(path)
+        self.delivered.emit("saved")
+
+    # -- closing: drop the patient data
+    def done(self, result: int) -> None:
+        self.document.close()
+        self._buffer.close()
+        self._bytes.clear()
+        super().done(result)
+
+
+def open_preview(parent: QWidget | None, data: bytes, title: str, **options) -> PrintPreviewDialog:
+    """Open a non-blocking preview of ``data`` (PDF bytes); it deletes itself when closed."""
+    dialog = PrintPreviewDialog(data, title, parent, **options)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.show()
+    return dialog

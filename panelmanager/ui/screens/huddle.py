@@ -1,0 +1,374 @@
+"""Huddle: one clinic day's scheduled patients, for one provider or all, with their open care
+gaps, risk tier, last A1c and blood pressure, PCP and whether it is confirmed; and the
+printed huddle sheet (previewed, then printed or saved as PDF).
+
+The day defaults to the as-of date. Days with visits are bold in the calendar, and
+Alt+Left / Alt+Right jump to the previous / next day with visits. Reading the day and
+building the sheet run off the GUI thread (``run_job``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QKeySequence, QShortcut, QTextCharFormat
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+)
+
+from panelmanager.core.clinic_days import adjacent_visit_day, busiest_visit_day, visit_days
+from panelmanager.core.huddle import HuddleSheet, huddle_data
+from panelmanager.core.latest_results import latest_a1c_bp
+from panelmanager.core.providers import list_providers
+from panelmanager.core.reports.common import long_date
+from panelmanager.core.reports.huddle import build_huddle_sheet
+from panelmanager.ui.jobs import run_job
+from panelmanager.ui.models.huddle import HuddleTableModel
+from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
+from panelmanager.ui.screens.base import Screen, heading
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class HuddleScreen(Screen):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(ctx, parent)
+        self.sheet: HuddleSheet | None = None
+        self.preview: PrintPreviewDialog | None = None
+        self._loaded_key: tuple | None = None
+        self._request = 0
+        self._date_chosen = False  # until the user picks a day, follow the as-of date
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("Huddle")))
+        intro = QLabel(self.tr(
+            "The day's scheduled patients with the care gaps to close at the visit. Flags show patients "
+            "whose PCP is another provider, not confirmed, or missing. Enter or double-click opens the patient."
+        ))
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        controls = QHBoxLayout()
+        date_label = QLabel(self.tr("&Date:"))
+        self.previous_day_button = QPushButton(self.tr("◀"))
+        self.previous_day_button.setToolTip(self.tr("Previous day with visits (Alt+Left)"))
+        self.previous_day_button.setAccessibleName(self.tr("Previous day with visits"))
+        self.date_edit = QDateEdit()
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
+        self.date_edit.setMinimumWidth(self.date_edit.fontMetrics().horizontalAdvance("Wed 2000-00-00") + 48)
+        date_label.setBuddy(self.date_edit)
+        self.next_day_button = QPushButton(self.tr("▶"))
+        self.next_day_button.setToolTip(self.tr("Next day with visits (Alt+Right)"))
+        self.next_day_button.setAccessibleName(self.tr("Next day with visits"))
+        for button in (self.previous_day_button, self.next_day_button):
+            button.setFixedWidth(button.fontMetrics().horizontalAdvance("▶") * 2 + 24)
+            button.setAutoDefault(False)
+        self.today_button = QPushButton(self.tr("&As-of day"))
+        self.today_button.setToolTip(self.tr("Back to the as-of date"))
+        provider_label = QLabel(self.tr("P&rovider:"))
+        self.provider_box = QComboBox()
+        self.provider_box.setMinimumContentsLength(22)
+        self.provider_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        provider_label.setBuddy(self.provider_box)
+        self.due_soon_box = QCheckBox(self.tr("Include gaps due &soon"))
+        self.due_soon_box.setChecked(True)
+        self.due_soon_box.setToolTip(self.tr("Also list care that is met today but falls due within the due-soon period"))
+        self.print_button = QPushButton(self.tr("&Preview / print huddle sheet..."))
+        self.print_button.setToolTip(self.tr("Build the printed huddle sheet and open it in the preview (Ctrl+P)"))
+        controls.addWidget(date_label)
+        controls.addWidget(self.previous_day_button)
+        controls.addWidget(self.date_edit)
+        controls.addWidget(self.next_day_button)
+        controls.addWidget(self.today_button)
+        controls.addSpacing(16)
+        controls.addWidget(provider_label)
+        controls.addWidget(self.provider_box)
+        controls.addSpacing(16)
+        controls.addWidget(self.due_soon_box)
+        controls.addStretch(1)
+        controls.addWidget(self.print_button)
+        self.print_button.setEnabled(False)  # until a day with visits is shown
+        layout.addLayout(controls)
+
+        self.summary = QLabel()
+        self.summary.setObjectName("huddleSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.summary.font()
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.summary.setFont(font)
+        layout.addWidget(self.summary)
+
+        self.model = HuddleTableModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("huddleTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(self.model.column_index("gaps"), QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        self._set_column_widths()
+        layout.addWidget(self.table, 1)
+
+        self.previous_day_button.clicked.connect(lambda: self.step_day(-1))
+        self.next_day_button.clicked.connect(lambda: self.step_day(1))
+        self.today_button.clicked.connect(self.go_to_as_of)
+        self.date_edit.dateChanged.connect(self._date_changed)
+        self.provider_box.currentIndexChanged.connect(lambda _i: self._filters_changed())
+        self.due_soon_box.toggled.connect(lambda _on: self._filters_changed())
+        self.print_button.clicked.connect(self.preview_sheet)
+        self.table.activated.connect(
+            lambda index: self.open_patient(self.model.data(index, HuddleTableModel.PATIENT_ID_ROLE)))
+        calendar = self.date_edit.calendarWidget()
+        calendar.currentPageChanged.connect(self._mark_visit_days)
+        QShortcut(QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_Left), self, activated=lambda: self.step_day(-1))
+        QShortcut(QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_Right), self, activated=lambda: self.step_day(1))
+        QShortcut(QKeySequence.StandardKey.Print, self, activated=self.preview_sheet)
+        self.setTabOrder(self.date_edit, self.provider_box)
+        self.setTabOrder(self.provider_box, self.due_soon_box)
+        self.setTabOrder(self.due_soon_box, self.print_button)
+        self.setTabOrder(self.print_button, self.table)
+
+    def title(self) -> str:
+        return self.tr("Huddle")
+
+    def focus_search(self) -> None:
+        self.date_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.date_edit.selectAll()
+
+    def _set_column_widths(self) -> None:
+        metrics = self.table.fontMetrics()
+        em = metrics.horizontalAdvance("M")
+        pad = 2 * em
+        samples = {"time": "10:40 AM", "age_sex": "22 mo/F", "risk": "4 Complex", "a1c": "(2025-02-03)",
+                   "bp": "(2025-02-03)", "pcp": "⚑ PCP not confirmed"}
+        for key, sample in samples.items():
+            self.table.setColumnWidth(self.model.column_index(key), metrics.horizontalAdvance(sample) + pad)
+        for key, ems in {"patient": 13, "visit_type": 13}.items():
+            self.table.setColumnWidth(self.model.column_index(key), int(ems * em))
+
+    def open_patient(self, patient_id: int) -> None:
+        """Show the patient on the Patients screen (Enter or double-click on a row)."""
+        show = getattr(self.window(), "show_screen", None)
+        if show is None:
+            return
+        target = show("patients")
+        select = getattr(target, "select_patient", None)
+        if callable(select):
+            select(int(patient_id))
+
+    # -- what is chosen
+    def day(self) -> dt.date:
+        return self.date_edit.date().toPython()
+
+    def provider_id(self) -> int | None:
+        return self.provider_box.currentData()
+
+    def set_day(self, day: dt.date) -> None:
+        """Show ``day`` (as if the user picked it)."""
+        self._date_chosen = True
+        if self.day() == day:
+            self.load()
+        else:
+            self.date_edit.setDate(_qdate(day))  # dateChanged loads
+
+    def set_provider(self, provider_id: int | None) -> None:
+        index = self.provider_box.findData(provider_id)
+        if index >= 0:
+            self.provider_box.setCurrentIndex(index)
+
+    def go_to_as_of(self) -> None:
+        self.set_day(self.ctx.as_of)
+
+    def step_day(self, step: int) -> None:
+        """To the previous (-1) or next (+1) day with visits for the chosen provider."""
+        with self.ctx.registry.session() as session:
+            day = adjacent_visit_day(session, self.day(), step, self.provider_id())
+        if day is None:
+            message = self.tr("No earlier day has visits.") if step < 0 else self.tr("No later day has visits.")
+            self._status(message)
+            return
+        self.set_day(day)
+
+    def _status(self, message: str) -> None:
+        bar = getattr(self.window(), "statusBar", None)
+        if callable(bar):
+            bar().showMessage(message, 5000)
+
+    def _date_changed(self, _date: QDate) -> None:
+        self._date_chosen = True
+        self.load()
+
+    def _filters_changed(self) -> None:
+        self._mark_visit_days()
+        self.load()
+
+    # -- reading the registry
+    def reload(self) -> None:
+        with self.ctx.registry.session() as session:
+            providers = list_providers(session, active_only=True)
+        current = self.provider_id()
+        self.provider_box.blockSignals(True)
+        self.provider_box.clear()
+        self.provider_box.addItem(self.tr("All providers"), None)
+        for p in providers:
+            self.provider_box.addItem(p.display_name, p.id)
+        index = self.provider_box.findData(current)
+        self.provider_box.setCurrentIndex(max(index, 0))
+        self.provider_box.blockSignals(False)
+        if not self._date_chosen:
+            self.date_edit.blockSignals(True)
+            self.date_edit.setDate(_qdate(self.ctx.as_of))
+            self.date_edit.blockSignals(False)
+        self._mark_visit_days()
+        self._loaded_key = None
+        self.load()
+
+    def _mark_visit_days(self, year: int | None = None, month: int | None = None) -> None:
+        """Bold the days with visits in the calendar page shown."""
+        calendar = self.date_edit.calendarWidget()
+        year = year or calendar.yearShown()
+        month = month or calendar.monthShown()
+        first = dt.date(year, month, 1)
+        # The page shows a few days of the neighbouring months too.
+        start, end = first - dt.timedelta(days=7), (first + dt.timedelta(days=40))
+        with self.ctx.registry.session() as session:
+            days = visit_days(session, start, end, self.provider_id())
+        calendar.setDateTextFormat(QDate(), QTextCharFormat())  # clear earlier marks
+        bold = QTextCharFormat()
+        bold.setFontWeight(700)
+        for day, count in days.items():
+            fmt = QTextCharFormat(bold)
+            fmt.setToolTip(self.tr("{0} visits").format(count))
+            calendar.setDateTextFormat(_qdate(day), fmt)
+
+    def _key(self) -> tuple:
+        return (self.day(), self.provider_id(), self.due_soon_box.isChecked())
+
+    def load(self) -> None:
+        """Read the chosen day's huddle (off the GUI thread) and show it."""
+        key = self._key()
+        day, provider_id, due_soon = key
+        registry = self.ctx.registry
+        self._request += 1
+        request = self._request
+        reading = self.tr("Reading the schedule")
+        results = self.tr("Reading the last A1c and blood pressure")
+
+        def job(progress, cancel):
+            progress(0, 2, reading)
+            with registry.session() as session:
+                sheet = huddle_data(session, day, provider_id, include_due_soon=due_soon)
+                cancel.raise_if_cancelled()
+                progress(1, 2, results)
+                ids = [r.patient_id for s in sheet.sections for r in s.rows]
+                latest = latest_a1c_bp(session, ids, day)
+            progress(2, 2, "")
+            return sheet, latest
+
+        def done(result) -> None:
+            if request != self._request:
+                return  # the user picked another day meanwhile
+            self._show(key, *result)
+
+        run_job(self, self.tr("Loading the huddle"), job, on_success=done)
+
+    def _show(self, key: tuple, sheet: HuddleSheet, latest) -> None:
+        self.sheet = sheet
+        self._loaded_key = key
+        self.model.set_huddle(sheet, latest, show_provider=self.provider_id() is None)
+        em = self.table.fontMetrics().horizontalAdvance("M")
+        for key, most in (("patient", 18), ("visit_type", 18)):
+            column = self.model.column_index(key)
+            self.table.resizeColumnToContents(column)
+            self.table.setColumnWidth(column, max(min(self.table.columnWidth(column), most * em), 9 * em))
+        self.table.resizeRowsToContents()
+        self.summary.setText(self._summary(sheet))
+        self.print_button.setEnabled(sheet.patients > 0)
+
+    def _summary(self, sheet: HuddleSheet) -> str:
+        day_text = long_date(sheet.day, weekday=True)
+        who = self.provider_box.currentText() if self.provider_id() is not None else self.tr("all providers")
+        rows = [r for s in sheet.sections for r in s.rows]
+        if not rows:
+            return self.tr("{0}: no visits on the schedule for {1}. Alt+Right: the next day with visits.").format(
+                day_text, who)
+        flags = [r.pcp_flag for r in rows]
+        text = self.tr("{0} · {1}: {2} patients, {3} open gaps").format(day_text, who, len(rows), sheet.open_gaps)
+        other, unconfirmed, none = flags.count("other"), flags.count("unconfirmed"), flags.count("none")
+        if other or unconfirmed or none:
+            text += self.tr(" · PCP to check: {0} another provider's, {1} unconfirmed, {2} without a PCP").format(
+                other, unconfirmed, none)
+        if not sheet.risk_available:
+            text += self.tr(" · risk tiers unavailable")
+        return text
+
+    # -- printing
+    def preview_sheet(self) -> None:
+        """Build the huddle sheet PDF (off the GUI thread) and open it in the preview."""
+        if not self.print_button.isEnabled():
+            return  # nobody on the schedule (Ctrl+P still arrives here)
+        key = self._key()
+        day, provider_id, due_soon = key
+        registry = self.ctx.registry
+        sheet = self.sheet if self._loaded_key == key else None
+        reading = self.tr("Reading the schedule")
+        laying_out = self.tr("Laying out the huddle sheet")
+
+        def job(progress, cancel):
+            data = sheet
+            if data is None:
+                progress(0, 2, reading)
+                with registry.session() as session:
+                    data = huddle_data(session, day, provider_id, include_due_soon=due_soon)
+            cancel.raise_if_cancelled()
+            progress(1, 2, laying_out)
+            buffer = io.BytesIO()
+            result = build_huddle_sheet(data, buffer)
+            return buffer.getvalue(), result, data
+
+        who = self.provider_box.currentText() if provider_id is not None else self.tr("All providers")
+        slug = "all" if provider_id is None else str(provider_id)
+        run_job(self, self.tr("Building the huddle sheet"), job,
+                on_success=lambda result: self._open_preview(result, who, slug))
+
+    def _open_preview(self, result, who: str, slug: str) -> None:
+        data, document, sheet = result
+        title = self.tr("Huddle sheet: {0}, {1}").format(who, sheet.day.isoformat())
+        note = self.tr("{0} patients on {1} pages. The sheet contains PHI: print it for the huddle and shred it after.")
+        self.preview = open_preview(
+            self, data, title, file_name=f"huddle-{sheet.day.isoformat()}-{slug}.pdf",
+            note=note.format(document.items, document.pages),
+        )
+
+    # -- screenshots
+    def prepare_screenshot(self) -> None:
+        """Show the busiest day of the coming two weeks, every provider, first patient selected."""
+        with self.ctx.registry.session() as session:
+            day = busiest_visit_day(session, self.ctx.as_of, 14)
+        self.set_provider(None)
+        if day is not None:
+            self.set_day(day)
+        if self.model.rowCount():
+            self.table.selectRow(0)

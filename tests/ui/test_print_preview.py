@@ -1,0 +1,174 @@
+"""The PDF preview: pages and zoom, printing onto a (PDF-output) QPrinter, saving, and no PHI left behind."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QDialog
+from reportlab.lib.pagesizes import letter, landscape
+from reportlab.pdfgen import canvas
+
+from panelmanager.ui.print_preview import PrintPreviewDialog
+
+
+def _pdf(pages: int, *, wide: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    size = landscape(letter) if wide else letter
+    c = canvas.Canvas(buffer, pagesize=size)
+    for n in range(1, pages + 1):
+        c.setFont("Helvetica", 24)
+        c.drawString(72, size[1] - 108, f"Test page {n}")
+        c.rect(36, 36, 72, 72, fill=1)  # something dark in a known corner
+        c.showPage()
+    c.save()
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def preview(qtbot):
+    def make(pages=3, **options):
+        dialog = PrintPreviewDialog(_pdf(pages, wide=options.pop("wide", False)), "Test document", **options)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        return dialog
+
+    return make
+
+
+def _shortcut(dialog, keys: QKeySequence) -> QShortcut:
+    """The dialog's shortcut for ``keys`` (offscreen test windows are not always active, so keys are not sent)."""
+    return next(s for s in dialog.findChildren(QShortcut) if s.key() == keys)
+
+
+def _pdf_printer(path) -> QPrinter:
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(path))
+    printer.setResolution(150)
+    return printer
+
+
+def test_pages_navigation_and_zoom(qtbot, preview):
+    dialog = preview(3)
+    assert dialog.page_count() == 3
+    assert dialog.page_count_label.text() == "of 3"
+    assert dialog.current_page() == 1 and not dialog.previous_button.isEnabled()
+
+    qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
+    assert dialog.current_page() == 2 and dialog.page_spin.value() == 2
+    _shortcut(dialog, QKeySequence(Qt.Key.Key_PageDown)).activated.emit()
+    assert dialog.current_page() == 3 and not dialog.next_button.isEnabled()
+    _shortcut(dialog, QKeySequence(Qt.Key.Key_PageUp)).activated.emit()
+    assert dialog.current_page() == 2
+    dialog.page_spin.setValue(1)
+    assert dialog.current_page() == 1
+
+    dialog.set_zoom(1.0)
+    qtbot.mouseClick(dialog.zoom_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.zoom_factor() == pytest.approx(1.25)
+    qtbot.mouseClick(dialog.zoom_out_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.zoom_out_button, Qt.MouseButton.LeftButton)
+    assert dialog.zoom_factor() == pytest.approx(0.75)
+    assert dialog.zoom_box.currentText() == "75%"
+    dialog.fit_width()
+    assert dialog.zoom_box.currentData() == "width"
+
+
+def test_printing_renders_every_page_at_full_size(qtbot, preview, tmp_path):
+    dialog = preview(3, wide=True)
+    out = tmp_path / "printed.pdf"
+    printer = _pdf_printer(out)
+    dialog._prepare_printer(printer)
+    with qtbot.waitSignal(dialog.delivered) as delivered:
+        assert dialog.print_to(printer) == 3
+    assert delivered.args == ["printed"]
+    pages = PdfReader(out).pages
+    assert len(pages) == 3
+    box = pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (792, 612)  # landscape Letter, as the document
+
+
+def test_the_print_dialog_decides_the_pages(qtbot, preview, tmp_path, monkeypatch):
+    dialog = preview(4)
+    seen = {}
+
+    class AcceptPagesTwoToThree(QDialog):
+        def __init__(self, printer, parent=None):
+            super().__init__(parent)
+            seen["printer"] = printer
+            printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+            printer.setOutputFileName(str(tmp_path / "range.pdf"))
+            printer.setResolution(100)
+            printer.setPrintRange(QPrinter.PrintRange.PageRange)
+            printer.setFromTo(2, 3)
+
+        def exec(self):
+            return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", AcceptPagesTwoToThree)
+    assert dialog.print_document() is True
+    assert len(PdfReader(tmp_path / "range.pdf").pages) == 2
+    assert dialog.printed_pages == 2
+    assert seen["printer"].fullPage()  # positions on the paper, not inside the printable margins
+
+
+def test_a_cancelled_print_dialog_prints_nothing(qtbot, preview, monkeypatch):
+    dialog = preview(2)
+
+    class Cancel(QDialog):
+        def __init__(self, printer, parent=None):
+            super().__init__(parent)
+
+        def exec(self):
+            return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", Cancel)
+    delivered = []
+    dialog.delivered.connect(delivered.append)
+    assert dialog.print_document() is False
+    assert delivered == [] and dialog.printed_pages == 0
+
+
+def test_save_as_pdf_writes_the_original_bytes_where_the_user_chose(qtbot, preview, tmp_path, monkeypatch):
+    dialog = preview(2)
+    target = tmp_path / "chosen"  # no extension: .pdf is added
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name", staticmethod(lambda *a, **k: (str(target), "")))
+    with qtbot.waitSignal(dialog.delivered) as delivered:
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert delivered.args == ["saved"]
+    saved = tmp_path / "chosen.pdf"
+    assert saved.read_bytes() == dialog.pdf_bytes()
+    assert "Test page 2" in PdfReader(saved).pages[1].extract_text()
+
+
+def test_cancelling_the_save_dialog_writes_nothing(qtbot, preview, tmp_path, monkeypatch):
+    dialog = preview(1)
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name", staticmethod(lambda *a, **k: ("", "")))
+    assert dialog.save_pdf() is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pdf_is_held_in_memory_and_dropped_on_close(qtbot, preview, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dialog = preview(2, left_out=["Lee, Ann (M3): no ZIP code"], left_out_title="No letter (1)")
+    assert dialog.document.status().name == "Ready"
+    assert dialog.left_out.count() == 1 and dialog.left_out.item(0).text() == "Lee, Ann (M3): no ZIP code"
+    assert list(tmp_path.iterdir()) == []  # nothing written next to the app
+    dialog.close()
+    assert dialog.pdf_bytes() == b""
+
+
+def test_an_empty_document_cannot_be_printed(qtbot):
+    dialog = PrintPreviewDialog(b"not a pdf", "Broken")
+    qtbot.addWidget(dialog)
+    assert dialog.page_count() == 0
+    assert not dialog.print_button.isEnabled() and not dialog.save_button.isEnabled()
+    assert dialog.print_document() is False
