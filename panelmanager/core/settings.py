@@ -62,6 +62,20 @@ class PracticeSettings:
     continuity_months: int = 12
 
 
+# A measure without a goal of its own in settings: most practices start from the HRSA UDS
+# national averages, rounded (screenings and control around 70%); an inverse measure (HbA1c
+# poor control) counts the patients doing badly, so its goal is a ceiling (about 20%).
+DEFAULT_GOAL_PERCENT = 70.0
+DEFAULT_INVERSE_GOAL_PERCENT = 20.0
+
+
+def measure_goal(settings: PracticeSettings, measure_id: str, *, inverse: bool = False) -> float:
+    """The practice's goal for a measure in percent (a ceiling when ``inverse``)."""
+    if measure_id in settings.measure_goals:
+        return float(settings.measure_goals[measure_id])
+    return DEFAULT_INVERSE_GOAL_PERCENT if inverse else DEFAULT_GOAL_PERCENT
+
+
 def _upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:
     # version -> function that returns the next version's dict. None yet: v1 is the first.
     _UPGRADES: dict[int, Any] = {}

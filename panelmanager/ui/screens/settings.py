@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
+from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,6 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from panelmanager.core.providers import ProviderRow, list_providers, update_provider
+from panelmanager.core.reports.common import Letterhead
+from panelmanager.core.reports.letters import DEFAULT_WINDOW, EnvelopeWindow, build_calibration_page
+from panelmanager.core.settings import measure_goal
 from panelmanager.ui.screens.base import Screen, heading
 
 
@@ -185,7 +191,66 @@ class SettingsScreen(Screen):
         form.addRow(self.tr("Gap is 'due soon' within"), self.due_soon)
         layout.addWidget(dates)
 
-        goals = QGroupBox(self.tr("Measure goals (dashboard: red below, green at or above)"))
+        empanel = QGroupBox(self.tr("Empanelment milestone"))
+        form = QFormLayout(empanel)
+        self.assigned_threshold = QSpinBox()
+        self.assigned_threshold.setRange(50, 100)
+        self.assigned_threshold.setSuffix(self.tr(" % of active patients"))
+        self.confirmed_threshold = QSpinBox()
+        self.confirmed_threshold.setRange(10, 100)
+        self.confirmed_threshold.setSuffix(self.tr(" % of active patients"))
+        for spin in (self.assigned_threshold, self.confirmed_threshold):
+            spin.setMaximumWidth(220)
+        form.addRow(self.tr("Counts as 'all assigned' from"), self.assigned_threshold)
+        form.addRow(self.tr("Counts as 'confirmed' from"), self.confirmed_threshold)
+        layout.addWidget(empanel)
+
+        letters = QGroupBox(self.tr("Letters and labels"))
+        form = QFormLayout(letters)
+        self.one_letter_per_gap = QCheckBox(self.tr("One letter per care gap (single-topic letters get more response)"))
+        form.addRow(self.one_letter_per_gap)
+        self.logo_path = _FileField(self.tr("Choose the letterhead logo"), self)
+        self.signature_path = _FileField(self.tr("Choose the signature image"), self)
+        self.signer_name = QLineEdit()
+        self.signer_name.setPlaceholderText(self.tr("(empty: the patient's provider signs)"))
+        self.signer_title = QLineEdit()
+        form.addRow(self.tr("Letterhead &logo"), self.logo_path)
+        form.addRow(self.tr("Si&gnature image"), self.signature_path)
+        form.addRow(self.tr("Signed by"), self.signer_name)
+        form.addRow(self.tr("Signer's title"), self.signer_title)
+        window_row = QHBoxLayout()
+        self.window_spins: dict[str, QDoubleSpinBox] = {}
+        for key, label in (
+            ("window_left", self.tr("left")),
+            ("window_top", self.tr("top")),
+            ("window_width", self.tr("width")),
+            ("window_height", self.tr("height")),
+        ):
+            spin = QDoubleSpinBox()
+            spin.setRange(0.0, 11.0)
+            spin.setDecimals(3)
+            spin.setSingleStep(0.0625)
+            spin.setSuffix(' in')
+            spin.setPrefix(label + " ")
+            spin.setToolTip(self.tr("Envelope window {0}, in inches from the page's top-left corner").format(label))
+            self.window_spins[key] = spin
+            window_row.addWidget(spin)
+        self.calibration_button = QPushButton(self.tr("Print &calibration page..."))
+        self.calibration_button.setToolTip(
+            self.tr("Print it on plain paper, fold it in thirds and slide it into a #10 window envelope")
+        )
+        self.calibration_button.clicked.connect(self.print_calibration_page)
+        window_row.addWidget(self.calibration_button)
+        window_row.addStretch(1)
+        form.addRow(self.tr("#10 envelope window"), window_row)
+        self.label_start = QSpinBox()
+        self.label_start.setRange(1, 30)
+        self.label_start.setToolTip(self.tr("First free label on a partly used Avery 5160 sheet (1-30, across then down)"))
+        self.label_start.setMaximumWidth(120)
+        form.addRow(self.tr("Labels start at position"), self.label_start)
+        layout.addWidget(letters)
+
+        goals = QGroupBox(self.tr("Measure goals (dashboard: green when a goal is met, red when not)"))
         goals_layout = QVBoxLayout(goals)
         self.goals = QTableWidget(0, 2)
         self.goals.setHorizontalHeaderLabels([self.tr("Measure"), self.tr("Goal %")])
@@ -222,13 +287,13 @@ class SettingsScreen(Screen):
     def title(self) -> str:
         return self.tr("Settings")
 
-    def _measure_titles(self) -> list[tuple[str, str]]:
+    def _measure_titles(self) -> list[tuple[str, str, bool]]:
         try:
             from panelmanager.core.measures import load_measures
         except ImportError:
             return []
         definitions, _errors = load_measures()
-        return [(m.id, m.title) for m in definitions]
+        return [(m.id, m.title, m.inverse) for m in definitions]
 
     def reload(self) -> None:
         s = self.ctx.settings
@@ -244,10 +309,23 @@ class SettingsScreen(Screen):
         self.review_period.setValue(s.review_period_months)
         self.inactive_after.setValue(s.inactive_after_years)
         self.due_soon.setValue(s.due_soon_days)
+        self.assigned_threshold.setValue(round(s.milestone_assigned_threshold * 100))
+        self.confirmed_threshold.setValue(round(s.milestone_confirmed_threshold * 100))
+        self.one_letter_per_gap.setChecked(s.letters_one_per_gap)
+        self.logo_path.setText(s.letter_logo_path)
+        self.signature_path.setText(s.letter_signature_path)
+        self.signer_name.setText(s.letter_signer_name)
+        self.signer_title.setText(s.letter_signer_title)
+        window = {**DEFAULT_WINDOW, **s.letter_offsets_in}
+        for key, spin in self.window_spins.items():
+            spin.setValue(float(window[key]))
+        self.label_start.setValue(s.label_start_position)
         measures = self._measure_titles()
         self.goals.setRowCount(len(measures))
-        for row, (measure_id, title) in enumerate(measures):
-            item = QTableWidgetItem(title)
+        for row, (measure_id, title, inverse) in enumerate(measures):
+            item = QTableWidgetItem(
+                self.tr("{0} (lower is better: the goal is a ceiling)").format(title) if inverse else title
+            )
             item.setData(Qt.ItemDataRole.UserRole, measure_id)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             self.goals.setItem(row, 0, item)
@@ -255,7 +333,8 @@ class SettingsScreen(Screen):
             spin.setRange(0, 100)
             spin.setDecimals(0)
             spin.setSuffix(" %")
-            spin.setValue(float(s.measure_goals.get(measure_id, 70.0)))
+            spin.setPrefix(self.tr("at most ") if inverse else self.tr("at least "))
+            spin.setValue(measure_goal(s, measure_id, inverse=inverse))
             self.goals.setCellWidget(row, 1, spin)
         self.provider_model.reload()
 
@@ -277,6 +356,75 @@ class SettingsScreen(Screen):
             inactive_after_years=self.inactive_after.value(),
             due_soon_days=self.due_soon.value(),
             measure_goals=goals,
+            milestone_assigned_threshold=self.assigned_threshold.value() / 100,
+            milestone_confirmed_threshold=self.confirmed_threshold.value() / 100,
+            letters_one_per_gap=self.one_letter_per_gap.isChecked(),
+            letter_logo_path=self.logo_path.text(),
+            letter_signature_path=self.signature_path.text(),
+            letter_signer_name=self.signer_name.text().strip(),
+            letter_signer_title=self.signer_title.text().strip(),
+            letter_offsets_in=self._window_offsets(),
+            label_start_position=self.label_start.value(),
         )
+        try:
+            EnvelopeWindow.from_offsets(updated.letter_offsets_in)
+        except ValueError as exc:
+            QMessageBox.warning(self, self.tr("Settings"), self.tr("Not saved: {0}").format(exc))
+            return
+        for path in (updated.letter_logo_path, updated.letter_signature_path):
+            if path and not Path(path).is_file():
+                QMessageBox.warning(self, self.tr("Settings"), self.tr("Not saved: there is no image file at {0}.").format(path))
+                return
         self.ctx.save_settings(updated)
         self.window().statusBar().showMessage(self.tr("Settings saved."), 4000)
+
+    def _window_offsets(self) -> dict[str, float]:
+        """Only the offsets that differ from the defaults are stored."""
+        return {
+            key: round(spin.value(), 4)
+            for key, spin in self.window_spins.items()
+            if abs(spin.value() - DEFAULT_WINDOW[key]) > 1e-9
+        }
+
+    def print_calibration_page(self) -> None:
+        """A one-page PDF to check the window position on the practice's printer (unsaved values count)."""
+        try:
+            window = EnvelopeWindow.from_offsets(self._window_offsets())
+        except ValueError as exc:
+            QMessageBox.warning(self, self.tr("Calibration page"), str(exc))
+            return
+        letterhead = Letterhead.from_settings(self.ctx.settings)
+        buffer = io.BytesIO()
+        build_calibration_page(buffer, letterhead=letterhead, window=window)
+        from panelmanager.ui.print_preview import open_preview
+
+        self.calibration_preview = open_preview(
+            self, buffer.getvalue(), self.tr("Envelope calibration page"), file_name="calibration.pdf"
+        )
+
+
+class _FileField(QWidget):
+    """A path box with a Browse button (images for the letterhead)."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._caption = caption
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(self.tr("(none)"))
+        browse = QPushButton(self.tr("Browse..."))
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.edit, 1)
+        row.addWidget(browse)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.edit.setText(text)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self._caption, self.text(), self.tr("Images (*.png *.jpg *.jpeg)"))
+        if path:
+            self.edit.setText(path)
