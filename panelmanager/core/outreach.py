@@ -594,8 +594,8 @@ def build_outreach_list(
                                       frame["last_value"], frame["status"], frame["due_date"])
     ]
     frame["_order"] = order
-    frame["_last"] = frame["last_name"].fillna("").str.lower()
-    frame["_first"] = frame["first_name"].fillna("").str.lower()
+    frame["_last"] = name_sort_key(frame["last_name"])
+    frame["_first"] = name_sort_key(frame["first_name"])
     frame = frame.sort_values(["_last", "_first", "mrn", "patient_id", "_order", "measure"], kind="stable")
     for column in LIST_COLUMNS:
         if column not in frame.columns:
@@ -675,3 +675,9 @@ def gaps_closed_after_outreach(
     for column in ("contacted", "closed", "pending", "not_closed"):
         table[column] = table[column].astype("int64")
     return table[EFFECT_COLUMNS].reset_index(drop=True)
+
+
+def name_sort_key(names: pd.Series) -> pd.Series:
+    """Lower case without accents, so Álvarez sorts with Alvarez, not after Zhang."""
+    text = names.astype(object).where(names.notna(), "").astype(str)
+    return text.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from panelmanager.core.outreach import OutreachList, describe_last_outreach, last_outreach
+from panelmanager.core.outreach import OutreachList, describe_last_outreach, last_outreach, name_sort_key
 from panelmanager.core.reports.calllist import language_name
 from panelmanager.core.reports.common import Contact, sorted_name
 from panelmanager.core.reports.letters import mailing_problem
@@ -142,8 +142,7 @@ def outreach_patient_order(patients: pd.DataFrame, key: str | None, descending: 
 
 
 def _folded(series: pd.Series) -> pd.Series:
-    """Lower case without accents, so Álvarez sorts with Alvarez, not after Zhang."""
-    return _text(series).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower()
+    return name_sort_key(_text(series))
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

@@ -218,3 +218,15 @@ def test_no_outreach_gives_an_empty_report(fresh_registry):
     with fresh_registry.session() as session:
         table = gaps_closed_after_outreach(session, AS_OF)
     assert table.empty and "closed_rate" in table.columns
+
+
+def test_accented_surnames_sort_with_their_letter_not_after_z(fresh_registry):
+    with fresh_registry.session() as session:
+        _practice(session)
+        for mrn, last in (("Z1", "Zhang"), ("A1", "Ávila")):
+            session.add(m.Patient(mrn=mrn, first_name="Ida", last_name=last, dob=dt.date(1965, 3, 3), sex="F",
+                                  source="t", status="active", address1="2 Oak St", city="Springfield",
+                                  state="MA", postal_code="01103"))
+        session.flush()
+        names = [c.list_name for c in build_outreach_list(session, AS_OF, measure_ids=[COLON]).contacts()]
+    assert names.index("Ávila, Ida") < names.index("Baker, Ruth") and names[-1] == "Zhang, Ida"
