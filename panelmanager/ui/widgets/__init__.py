@@ -1,0 +1,1 @@
+"""Widgets the screens share: the check-in confirm panel, the patient view."""
