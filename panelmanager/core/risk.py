@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from panelmanager.core import models
 from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress, no_progress
-from panelmanager.core.measures.definitions import definitions_fingerprint
-from panelmanager.core.measures.engine import EvaluationContext, evaluate_measures, read_frame
+from panelmanager.core.measures.definitions import definitions_fingerprint, load_measures
+from panelmanager.core.measures.engine import EvaluationContext, evaluate_in_context, read_frame, select_measures
 from panelmanager.core.measures.gaps import data_version, prune_runs
 from panelmanager.core.measures.valuesets import ValueSet, load_valuesets
 from panelmanager.core.resources import ResourceError, load_toml, resources_dir
@@ -238,7 +238,8 @@ def score_patients(
     steps.step("Emergency and hospital use")
     since = ctx.months_before(rules.lookback_months)
     v = models.Visit
-    rows = session.execute(
+    use = read_frame(
+        session,
         select(v.patient_id, v.visit_class, func.count())
         .where(
             v.status == models.VisitStatus.COMPLETED.value,
@@ -246,9 +247,10 @@ def score_patients(
             v.start >= since.to_pydatetime(),
             v.start < ctx.end,
         )
-        .group_by(v.patient_id, v.visit_class)
-    ).all()
-    use = pd.DataFrame.from_records(rows, columns=["patient_id", "visit_class", "n"])
+        .group_by(v.patient_id, v.visit_class),
+        ["patient_id", "visit_class", "n"],
+    )
+    use = use.astype({"patient_id": "int64", "n": "int64"})
     use = use.pivot_table(index="patient_id", columns="visit_class", values="n", aggfunc="sum", fill_value=0)
     er = use["emergency"].reindex(frame.index, fill_value=0) if "emergency" in use else pd.Series(0, index=frame.index)
     ip = use["inpatient"].reindex(frame.index, fill_value=0) if "inpatient" in use else pd.Series(0, index=frame.index)
@@ -260,7 +262,9 @@ def score_patients(
     steps.step("Blood sugar and blood pressure control")
     measure_ids = [measure for _label, measure, _points in rules.control]
     if measure_ids:
-        results = evaluate_measures(session, as_of, measure_ids=measure_ids, due_soon_days=0, resources_dir=resources_dir)
+        # On the same context: patients and conditions are not read a second time.
+        measures, _errors = load_measures(resources_dir)
+        results = evaluate_in_context(ctx, select_measures(measures, measure_ids))
         for label, measure, points in rules.control:
             rows_m = results[results["measure"] == measure]
             uncontrolled = rows_m[

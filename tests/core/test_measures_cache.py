@@ -221,3 +221,26 @@ def test_only_the_latest_three_as_of_dates_stay_cached(practice, fresh_registry)
         cached = set(session.scalars(select(models.MeasureResult.as_of).distinct()).all())
         runs = set(session.scalars(select(models.MeasureRun.as_of).where(models.MeasureRun.kind == "gaps")).all())
     assert cached == runs == set(days[1:])
+
+
+def _rows_per_date(registry) -> dict:
+    r = models.MeasureResult
+    with registry.session() as session:
+        return dict(session.execute(select(r.as_of, func.count()).group_by(r.as_of)).all())
+
+
+def test_refreshing_a_date_again_replaces_only_that_dates_rows(practice, fresh_registry):
+    _two_panels(practice)
+    earlier = AS_OF - dt.timedelta(days=7)
+    with fresh_registry.session() as session:
+        first = refresh_gaps(session, AS_OF)
+    with fresh_registry.session() as session:
+        again = refresh_gaps(session, AS_OF)  # the only cached date: the table is emptied
+    assert _rows_per_date(fresh_registry) == {AS_OF: again.rows} and again.rows == first.rows
+    with fresh_registry.session() as session:
+        other = refresh_gaps(session, earlier)
+    with fresh_registry.session() as session:
+        third = refresh_gaps(session, AS_OF)  # another date is cached: only this date's rows go
+    assert _rows_per_date(fresh_registry) == {AS_OF: third.rows, earlier: other.rows}
+    with fresh_registry.session() as session:
+        assert gaps(session, earlier, refresh=False).shape[0] == other.rows

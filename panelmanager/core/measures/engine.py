@@ -1,13 +1,16 @@
 """The care-gap engine: every measure for every active patient as of a date, set-wise.
 
-Nothing here loops over patients. Each value set is looked up once per run, with SQL
-that does the grouping and returns about one row per patient: the latest event per
-patient, grouped one code at a time along the covering indexes that migration
-0003_measures adds (``ix_observations_gap_lookup`` and friends); for results
-(HbA1c, blood pressure) the database also finds each patient's latest day and the
-values of that day. Only the children due for the childhood series have their
-immunizations read row by row. The rest is pandas over whole columns. At 100,000
-patients a run is about 5 s of CPU (tests/benchmarks/bench_gaps.py).
+Nothing here loops over patients, in Python or in pandas (no per-row ``apply`` or
+per-group lambda). Each value set is looked up once per run, with SQL that does the
+grouping and returns about one row per patient: the latest event per patient,
+grouped one code at a time along the covering indexes that migration 0003_measures
+adds (``ix_observations_gap_lookup`` and friends). Results (HbA1c, blood pressure)
+are read as every reading of the value sets inside the look-back, for the measure's
+eligible patients, and pandas finds each patient's most recent complete day (sort,
+groupby min/max, pivot). Only the children due for the childhood series have their
+immunizations read row by row. Codes that pandas groups on are categoricals (text
+would be reduced group by group in Python). At 100,000 patients a run takes about
+3 s of CPU and 400 MB (tests/benchmarks/bench_gaps.py).
 
 Status of an eligible patient for a measure:
 
@@ -29,12 +32,13 @@ exactly ``lookback`` before the as-of date still counts (its due date is the as-
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, case, exists, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import String, and_, bindparam, exists, func, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
@@ -48,13 +52,24 @@ from panelmanager.core.measures.definitions import (
 )
 from panelmanager.core.measures.valuesets import ValueSet
 
-__all__ = ["RESULT_COLUMNS", "STATUSES", "EvaluationContext", "evaluate_measures", "evaluate_definitions"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "STATUSES",
+    "EvaluationContext",
+    "evaluate_definitions",
+    "evaluate_in_context",
+    "evaluate_measures",
+    "select_measures",
+]
 
 STATUSES = ("open", "due-soon", "met", "excluded")
 RESULT_COLUMNS = ["patient_id", "mrn", "measure", "status", "due_date", "last_date", "last_code", "last_value"]
 DEFAULT_DUE_SOON_DAYS = 60
 # Above this many patient ids, filter after reading instead of binding an IN list.
 _MAX_SQL_IDS = 5_000
+# A measure's eligible patients are passed to SQL (as literal ids) when they are fewer
+# than this share of the active patients: seeking their rows beats reading everyone's.
+_AMONG_SHARE = 0.8
 # Visit statuses that mean an appointment is still ahead of the patient.
 _UPCOMING_STATUSES = (models.VisitStatus.SCHEDULED.value, models.VisitStatus.ARRIVED.value)
 
@@ -127,6 +142,23 @@ class _Context:
         if self.patient_ids is not None and len(self.patient_ids) <= _MAX_SQL_IDS:
             return stmt.where(column.in_(self.patient_ids))
         return stmt
+
+    def among(self, column, patient_ids: pd.Series | None) -> tuple[list, str | None]:
+        """A WHERE clause limiting ``column`` to ``patient_ids``, and a cache key for it.
+
+        Only when the ids are clearly fewer than the active patients (hypertension, a
+        fifth of a practice): the database then seeks their rows in the covering index
+        instead of reading everyone's. The ids are written into the statement as
+        literal integers, so there is no limit on bound parameters (SQLite: 32,766).
+        """
+        if patient_ids is None or self.patient_ids is not None:
+            return [], None
+        ids = np.unique(np.asarray(patient_ids, dtype="int64"))
+        if len(ids) >= _AMONG_SHARE * len(self.patients()):
+            return [], None
+        key = hashlib.blake2b(ids.tobytes(), digest_size=16).hexdigest()
+        values = bindparam(f"among_{key[:8]}", value=ids.tolist(), expanding=True, literal_execute=True)
+        return [column.in_(values)], key
 
     def frame(self, stmt, columns: Sequence[str]) -> pd.DataFrame:
         """Run ``stmt`` and return its rows as a DataFrame named ``columns``."""
@@ -272,80 +304,102 @@ class _Context:
         self.cache[key] = result
         return result
 
-    def latest_day_summary(self, components: Sequence[ValueSet], same_day: str) -> pd.DataFrame:
-        """Per patient: the latest day with the first component, and every component's value that day.
+    def result_readings(
+        self, components: Sequence[ValueSet], since: pd.Timestamp, among: pd.Series | None = None
+    ) -> pd.DataFrame:
+        """Every reading of ``components`` from ``since`` to the end of the as-of day.
 
-        Columns: patient_id, datetime (the first component's latest reading), date (its
-        day), and per component i: value{i} (the lowest reading of the day, or with
-        ``same_day="latest"`` the reading at that very time), count{i} (readings) and
-        code{i}. Computed in the database: one row per patient comes back.
+        One read of the observations table, filtered to the value sets' codes and the
+        look-back window (and to the patients ``among``, see ``among()``) in SQL.
+        Columns: patient_id (int64), component (int8: which value set), code (a
+        categorical), datetime, value_num (NaN: no number, e.g. "refused").
         """
-        key = ("latest-day", tuple(vs.id for vs in components), same_day)
+        o = models.Observation
+        only, only_key = self.among(o.patient_id, among)
+        key = ("readings", tuple(vs.id for vs in components), since, only_key)
         if key in self.cache:
             return self.cache[key]
+        codes = sorted({c for vs in components for c in self.present_codes("observation", vs)})
+        names = ["patient_id", "code", "datetime", "value_num"]
+        if codes:
+            stmt = select(o.patient_id, o.code, _raw(o.date), o.value_num).where(
+                o.code.in_(codes), o.date >= since.to_pydatetime(), o.date < self.end, *only
+            )
+            # In the order of the (code, patient_id, date, value_num, value) covering index:
+            # SQLite then reads that index alone, rather than the (code, date) index plus
+            # one table lookup per reading (three times slower at 100,000 patients).
+            stmt = self.restrict(stmt, o.patient_id).order_by(o.code, o.patient_id)
+            frame = self.frame(stmt, names)
+        else:
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
+        result = self._readings(frame, components)
+        self.cache[key] = result
+        return result
+
+    def last_readings_before(
+        self, vs: ValueSet, since: pd.Timestamp, same_day: str, among: pd.Series | None = None
+    ) -> pd.DataFrame:
+        """For patients whose most recent reading in ``vs`` is older than ``since``: that reading.
+
+        With ``same_day="lowest"`` every reading of that day, else the readings at that
+        very moment. Same columns as ``result_readings`` (component 0). The database
+        finds each patient's latest reading along the covering index, keeps only those
+        before ``since`` and seeks that day's rows: one row or two per lapsed patient.
+        """
         o = models.Observation
-        anchor = self._per_patient_max("observation", components[0], o.date, [o.date < self.end])
-        codes = [self.present_codes("observation", vs) for vs in components]
-        names = ["patient_id", "datetime"]
-        for i in range(len(components)):
-            names += [f"value{i}", f"count{i}", f"code{i}"]
-        if anchor is None or not all(codes):
+        only, only_key = self.among(o.patient_id, among)
+        key = ("readings-before", vs.id, since, same_day, only_key)
+        if key in self.cache:
+            return self.cache[key]
+        names = ["patient_id", "code", "datetime", "value_num"]
+        codes = self.present_codes("observation", vs)
+        parts = self._per_code_max("observation", vs, o.date, [o.date < self.end, *only])
+        if not parts:
             frame = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
         else:
+            if len(parts) == 1:
+                anchor = parts[0].having(func.max(o.date) < since.to_pydatetime()).subquery()
+            else:
+                united = union_all(*parts).subquery()
+                latest = func.max(united.c.latest)
+                anchor = (
+                    select(united.c.pid, latest.label("latest"))
+                    .group_by(united.c.pid)
+                    .having(latest < since.to_pydatetime())
+                    .subquery()
+                )
             if same_day == "latest":
                 when = o.date == anchor.c.latest
             else:
-                when = and_(o.date >= func.date(anchor.c.latest), o.date < self.end)
-            columns = [anchor.c.pid, anchor.c.latest]
-            pick = func.min if same_day == "lowest" else func.max
-            for component_codes in codes:
-                in_component = o.code.in_(component_codes)
-                columns += [
-                    pick(case((in_component, o.value_num))),
-                    func.count(case((in_component, 1))),
-                    func.min(case((in_component, o.code))),
-                ]
+                when = and_(o.date >= func.date(anchor.c.latest), o.date < since.to_pydatetime())
             # A LEFT JOIN from the per-patient subquery: SQLite keeps that order and seeks
-            # each patient's day in the (code, patient_id, date) index; a plain JOIN lets
-            # it scan every reading ever instead.
-            joined = anchor.outerjoin(
-                o, and_(o.patient_id == anchor.c.pid, o.code.in_(sorted({c for cs in codes for c in cs})), when)
-            )
-            stmt = select(*columns).select_from(joined).group_by(anchor.c.pid, anchor.c.latest)
-            frame = self.frame(stmt, names)
-        frame = frame.assign(patient_id=frame["patient_id"].astype("int64"), datetime=_to_datetime(frame["datetime"]))
-        frame["date"] = frame["datetime"].dt.normalize()
-        for i in range(len(components)):
-            frame[f"value{i}"] = pd.to_numeric(frame[f"value{i}"], errors="coerce")
-            frame[f"count{i}"] = pd.to_numeric(frame[f"count{i}"], errors="coerce").fillna(0).astype(int)
-        self.cache[key] = frame
-        return frame
-
-    def window_readings(self, components: Sequence[ValueSet], start: pd.Timestamp, patient_ids: Sequence[int]) -> pd.DataFrame:
-        """Every reading of ``components`` in the window, for a few patients (a fallback)."""
-        o = models.Observation
-        any_component = or_(*(vs.sql_filter(o.code) for vs in components))
-        frames = []
-        ids = list(patient_ids)
-        for first in range(0, len(ids), _MAX_SQL_IDS):
-            chunk = ids[first : first + _MAX_SQL_IDS]
-            stmt = select(o.patient_id, o.code, _raw(o.date), o.value_num).where(
-                any_component, o.date >= start.to_pydatetime(), o.date < self.end, o.patient_id.in_(chunk)
-            )
-            frames.append(self.frame(stmt, ["patient_id", "code", "datetime", "value_num"]))
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["patient_id", "code", "datetime", "value_num"])
-        return self._readings(frame, components)
+            # each lapsed patient's day in the covering index.
+            joined = anchor.outerjoin(o, and_(o.patient_id == anchor.c.pid, o.code.in_(codes), when))
+            stmt = select(o.patient_id, o.code, _raw(o.date), o.value_num).select_from(joined)
+            frame = self.frame(stmt, names).dropna(subset=["patient_id"])
+        result = self._readings(frame, [vs])
+        self.cache[key] = result
+        return result
 
     @staticmethod
     def _readings(frame: pd.DataFrame, components: Sequence[ValueSet]) -> pd.DataFrame:
-        frame = frame.assign(
-            patient_id=frame["patient_id"].astype("int64"),
-            datetime=_to_datetime(frame["datetime"]),
-            value_num=pd.to_numeric(frame["value_num"], errors="coerce"),
+        # Codes as a categorical with sorted categories: each distinct code is matched to
+        # its value set once, and "the lowest code" of a group is the lowest integer
+        # (pandas would reduce text group by group in Python).
+        codes = pd.Categorical(frame["code"].astype(object).to_numpy())
+        lookup = _component_of(pd.Series(codes.categories.astype(object)), components)
+        per_category = np.array([lookup.get(c, -1) for c in codes.categories], dtype="int8")
+        component = per_category[codes.codes] if len(codes) else np.array([], dtype="int8")
+        keep = component >= 0
+        return pd.DataFrame(
+            {
+                "patient_id": frame["patient_id"].to_numpy(dtype="int64")[keep],
+                "component": component[keep],
+                "code": codes[keep],
+                "datetime": _to_datetime(frame["datetime"]).to_numpy()[keep],
+                "value_num": pd.to_numeric(frame["value_num"], errors="coerce").to_numpy(dtype="float64")[keep],
+            }
         )
-        frame["date"] = frame["datetime"].dt.normalize()
-        frame["component"] = frame["code"].map(_component_of(frame["code"], components)).fillna(-1).astype(int)
-        return frame[frame["component"] >= 0].reset_index(drop=True)
 
     def patients_with_result(self, vs: ValueSet, operator: str, bound: float) -> pd.Index:
         """Patients with any result in ``vs`` (on or before the as-of date) meeting the bound."""
@@ -394,10 +448,14 @@ class _Context:
             c = models.Condition
             stmt = select(c.patient_id, c.code, _raw(c.onset), _raw(c.resolved)).where(c.onset < self.end_date)
             frame = self.frame(self.restrict(stmt, c.patient_id), ["patient_id", "code", "onset", "resolved"])
-            self.cache["conditions"] = frame.assign(
-                patient_id=frame["patient_id"].astype("int64"),
-                onset=_to_datetime(frame["onset"]),
-                resolved=_to_datetime(frame["resolved"]),
+            # Codes as a categorical: each value set is then matched against the distinct codes.
+            self.cache["conditions"] = pd.DataFrame(
+                {
+                    "patient_id": frame["patient_id"].to_numpy(dtype="int64"),
+                    "code": pd.Categorical(frame["code"].astype(object).to_numpy()),
+                    "onset": _to_datetime(frame["onset"]).to_numpy(),
+                    "resolved": _to_datetime(frame["resolved"]).to_numpy(),
+                }
             )
         return self.cache["conditions"]
 
@@ -406,8 +464,10 @@ class _Context:
         key = ("conditions", vs.id)
         if key not in self.cache:
             rows = self.all_conditions()
-            lookup = _component_of(rows["code"], [vs])
-            self.cache[key] = rows[rows["code"].isin(list(lookup))].reset_index(drop=True)
+            categories = rows["code"].cat.categories
+            member = vs.contains(pd.Series(categories.astype(object))).to_numpy(dtype=bool)
+            wanted = np.flatnonzero(member)
+            self.cache[key] = rows[np.isin(rows["code"].cat.codes.to_numpy(), wanted)].reset_index(drop=True)
         return self.cache[key]
 
     def active_condition_patients(self, vs: ValueSet, since: pd.Timestamp | None = None) -> pd.Index:
@@ -479,7 +539,10 @@ class _Context:
 
 def _component_of(codes: pd.Series, valuesets: Sequence[ValueSet]) -> dict:
     """{code: index of the first value set holding it}, worked out on the distinct codes only."""
-    distinct = pd.Series(codes.dropna().unique())
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        distinct = pd.Series(codes.cat.categories.astype(object))
+    else:
+        distinct = pd.Series(codes.dropna().unique())
     lookup: dict = {}
     for i in reversed(range(len(valuesets))):
         for code in distinct[valuesets[i].contains(distinct)]:
@@ -710,68 +773,87 @@ def _appointment_candidates(ctx: _Context, s: Satisfier, patients: pd.DataFrame)
     )
 
 
-def _day_values(rows: pd.DataFrame, n_components: int, same_day: str) -> pd.DataFrame:
-    """Per patient: each component's value and code on the chosen day (wide, one row per patient)."""
-    if same_day == "lowest":
-        # The lowest reading of the day (CMS165); a day with only missing values keeps NaN (fails).
-        ordered = rows.sort_values(["patient_id", "component", "value_num"], kind="stable", na_position="last")
-        picked = ordered.drop_duplicates(["patient_id", "component"], keep="first")
-    else:
-        ordered = rows.sort_values(["patient_id", "component", "datetime"], kind="stable")
-        picked = ordered.drop_duplicates(["patient_id", "component"], keep="last")
-    wide = picked.pivot(index="patient_id", columns="component", values=["value_num", "code"])
-    days = picked.groupby("patient_id")["date"].max()
-    out = pd.DataFrame({"date": days})
+def _no_result_days(n_components: int) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {"date": pd.Series(dtype="datetime64[ns]")}, index=pd.Index([], dtype="int64", name="patient_id")
+    )
     for i in range(n_components):
-        out[f"value{i}"] = pd.to_numeric(wide[("value_num", i)], errors="coerce") if ("value_num", i) in wide else np.nan
-        out[f"code{i}"] = wide[("code", i)].astype(object) if ("code", i) in wide else None
+        out[f"value{i}"] = pd.Series(dtype="float64")
+        out[f"code{i}"] = pd.Series(dtype=object)
     return out
 
 
-def _complete_days(rows: pd.DataFrame, n_components: int, anchor_only: bool) -> pd.DataFrame:
-    """The rows of each patient's most recent day that has every component.
+def _result_days(readings: pd.DataFrame, n_components: int, same_day: str) -> pd.DataFrame:
+    """Per patient, the most recent day with a reading of every component, and that day's values.
 
-    With ``anchor_only`` only the latest day with the first component is considered
-    (the rows came from the latest day with it); patients whose day is incomplete are
-    left out for the caller to look further back.
+    Index patient_id; columns date (the day) and per component i: value{i} and code{i}.
+    A day counts when each component has a reading that day, even one without a number
+    (its value is then missing and fails the bound). ``same_day="lowest"`` (CMS165) takes
+    each component's lowest value of the day; ``"latest"`` the value of its last reading
+    that day (the highest when several share that moment). The code is the lowest code
+    among the readings chosen. Whole-column pandas: sorts and groupbys, no per-patient step.
     """
-    per_day = rows.groupby(["patient_id", "date"])["component"].nunique()
-    complete = per_day[per_day == n_components].reset_index()
-    if anchor_only:
-        anchor_day = rows.loc[rows["component"] == 0].groupby("patient_id")["date"].max()
-        complete = complete[complete["date"] == complete["patient_id"].map(anchor_day)]
-    best = complete.groupby("patient_id")["date"].max()
-    return rows[rows["date"] == rows["patient_id"].map(best)]
+    if readings.empty:
+        return _no_result_days(n_components)
+    categories = readings["code"].cat.categories
+    rows = pd.DataFrame(
+        {
+            "patient_id": readings["patient_id"].to_numpy(),
+            "date": readings["datetime"].dt.normalize().to_numpy(),
+            "component": readings["component"].to_numpy(),
+            "datetime": readings["datetime"].to_numpy(),
+            "value_num": readings["value_num"].to_numpy(),
+            "code_id": readings["code"].cat.codes.to_numpy(),
+        }
+    )
+    keys = ["patient_id", "date", "component"]
+    if same_day == "latest":
+        last = rows.groupby(keys, sort=False)["datetime"].transform("max")
+        rows = rows[rows["datetime"].to_numpy() == last.to_numpy()]
+        per = rows.groupby(keys, sort=False).agg(value=("value_num", "max"), code_id=("code_id", "min"))
+    else:
+        per = rows.groupby(keys, sort=False).agg(value=("value_num", "min"), code_id=("code_id", "min"))
+    per = per.reset_index()
+    per["code"] = categories.take(per["code_id"].to_numpy()).astype(object)
+    # Complete days (every component present), then each patient's most recent one.
+    present = per.groupby(["patient_id", "date"], sort=False)["component"].transform("size")
+    complete = per[present.to_numpy() == n_components]
+    latest = complete.groupby("patient_id", sort=False)["date"].transform("max")
+    chosen = complete[complete["date"] == latest]
+    if chosen.empty:
+        return _no_result_days(n_components)
+    wide = chosen.pivot(index="patient_id", columns="component", values=["value", "code"])
+    out = pd.DataFrame({"date": chosen.groupby("patient_id")["date"].first()})
+    wide = wide.reindex(out.index)
+    for i in range(n_components):
+        out[f"value{i}"] = pd.to_numeric(wide[("value", i)], errors="coerce").to_numpy(dtype="float64")
+        out[f"code{i}"] = wide[("code", i)].astype(object).to_numpy()
+    return out
 
 
 def _result_candidates(ctx: _Context, s: Satisfier, patients: pd.DataFrame) -> pd.DataFrame:
+    """The most recent result day in the look-back (every component the same day), or the lapsed last reading.
+
+    Patients whose latest reading of the first component is older than the look-back get
+    that reading, overdue since it lapsed; patients with readings in the look-back but no
+    complete day there get no candidate (open, due now).
+    """
     months = s.lookback_months or 12
     since = ctx.months_before(months)
     valuesets = [c.valueset for c in s.components]
     n = len(valuesets)
-    summary = ctx.latest_day_summary(valuesets, s.same_day)
-    summary = summary[summary["patient_id"].isin(patients["patient_id"])]
-    recent = summary[summary["date"] >= since]
-    complete = np.ones(len(recent), dtype=bool)
-    for i in range(n):
-        complete &= recent[f"count{i}"].to_numpy() > 0
-    days = recent[complete].set_index("patient_id")
-    if n > 1 and (~complete).any():
-        # Rare: the latest day with the first component lacks another one; look further back.
-        missing = recent.loc[~complete, "patient_id"].to_numpy()
-        older = ctx.window_readings(valuesets, since, [int(i) for i in missing])
-        chosen = _complete_days(older, n, anchor_only=False)
-        if not chosen.empty:
-            days = pd.concat([days, _day_values(chosen, n, s.same_day)])
+    wanted = patients["patient_id"]
+
+    readings = ctx.result_readings(valuesets, since, among=wanted)
+    days = _result_days(readings[readings["patient_id"].isin(wanted)], n, s.same_day)
     met = pd.Series(True, index=days.index)
     for i, component in enumerate(s.components):
         met &= component.passes(days[f"value{i}"]).fillna(False).astype(bool)
-    if n == 1:
-        codes = days["code0"].astype(object)
-        values = _format_values(days["value0"])
-    else:
-        codes = days["code0"].astype(str)
-        values = _format_values(days["value0"]).fillna("?")
+    codes = days["code0"].astype(object)
+    values = _format_values(days["value0"])
+    if n > 1:
+        codes = codes.astype(str)
+        values = values.fillna("?")
         for i in range(1, n):
             codes = codes + "/" + days[f"code{i}"].astype(str)
             values = values + "/" + _format_values(days[f"value{i}"]).fillna("?")
@@ -788,13 +870,14 @@ def _result_candidates(ctx: _Context, s: Satisfier, patients: pd.DataFrame) -> p
     passing_due = in_window["last_date"] + pd.DateOffset(months=months)
     in_window["due"] = passing_due.where(in_window["met"], ctx.as_of_ts)
 
-    # Nothing in the window: the most recent reading, overdue since it lapsed.
-    old = summary[summary["date"] < since]
+    # Nothing of the first component in the look-back: its last reading, overdue since it lapsed.
+    before = ctx.last_readings_before(valuesets[0], since, s.same_day, among=wanted)
+    old = _result_days(before[before["patient_id"].isin(wanted)], 1, s.same_day)
     lapsed = pd.DataFrame(
         {
-            "patient_id": old["patient_id"].to_numpy(dtype="int64"),
+            "patient_id": old.index.to_numpy(dtype="int64"),
             "met": False,
-            "last_date": old["date"].to_numpy(),
+            "last_date": pd.to_datetime(old["date"]).to_numpy(),
             "last_code": old["code0"].astype(object).to_numpy(),
             "last_value": _format_values(old["value0"]).to_numpy(),
         }
@@ -830,7 +913,10 @@ def _dose_candidates(ctx: _Context, s: Satisfier, patients: pd.DataFrame) -> pd.
         needed = requirement.options[0][1]
         text = f"{requirement.label} " + primary_count.astype(str) + f"/{needed}"
         shortfalls.append(text.where(~enough, ""))
-    missing = pd.concat(shortfalls, axis=1).apply(lambda row: ", ".join(x for x in row if x), axis=1)
+    # "DTaP 2/4, MMR 0/1": the shortfalls joined column-wise (no per-child Python).
+    missing = pd.Series("", index=index, dtype=object)
+    for text in shortfalls:
+        missing = missing.where(text == "", missing.where(missing == "", missing + ", ") + text)
     last_dose = pd.concat(latest, axis=1).max(axis=1) if latest else pd.Series(pd.NaT, index=index)
     frame = pd.DataFrame(
         {
@@ -924,6 +1010,21 @@ def evaluate_definitions(
         due_soon_days = load_settings(session).due_soon_days
     ids = None if patient_ids is None else sorted({int(i) for i in patient_ids})
     ctx = _Context(session, as_of, ids, int(due_soon_days))
+    return evaluate_in_context(ctx, measures, progress=progress, cancel=cancel)
+
+
+def evaluate_in_context(
+    ctx: _Context,
+    measures: Sequence[MeasureDefinition],
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> pd.DataFrame:
+    """``evaluate_definitions`` on a context that may already hold what was read.
+
+    Risk stratification scores patients and conditions through one context and then
+    evaluates the control measures on it, so each table is read once.
+    """
     clinical = [m for m in measures if not m.eligible.requires_open_gap]
     panel = [m for m in measures if m.eligible.requires_open_gap]
     steps = StepProgress(progress, len(measures) + 1, cancel)
@@ -954,6 +1055,25 @@ def evaluate_definitions(
     return result
 
 
+def select_measures(measures: Sequence[MeasureDefinition], measure_ids: Iterable[str] | None) -> list[MeasureDefinition]:
+    """The measures to evaluate for ``measure_ids`` (all when None), in the measures' order.
+
+    A panel gap such as no-upcoming-appointment brings every clinical measure along: it
+    depends on their open gaps. An unknown id raises ``ValueError``.
+    """
+    if measure_ids is None:
+        return list(measures)
+    wanted = list(dict.fromkeys(measure_ids))
+    known = {m.id for m in measures}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise ValueError(f"unknown measure {unknown[0]!r}; known measures: {', '.join(sorted(known))}")
+    selected = [m for m in measures if m.id in wanted]
+    if any(m.eligible.requires_open_gap for m in selected):
+        selected = [m for m in measures if m.id in wanted or not m.eligible.requires_open_gap]
+    return selected
+
+
 def evaluate_measures(
     session: Session,
     as_of: dt.date,
@@ -978,17 +1098,7 @@ def evaluate_measures(
     """
     measures, _errors = load_measures(resources_dir)
     wanted = None if measure_ids is None else list(dict.fromkeys(measure_ids))
-    if wanted is not None:
-        known = {m.id for m in measures}
-        unknown = [w for w in wanted if w not in known]
-        if unknown:
-            raise ValueError(f"unknown measure {unknown[0]!r}; known measures: {', '.join(sorted(known))}")
-        selected = [m for m in measures if m.id in wanted]
-        if any(m.eligible.requires_open_gap for m in selected):
-            # A panel gap depends on every clinical measure's open gaps.
-            selected = [m for m in measures if m.id in wanted or not m.eligible.requires_open_gap]
-    else:
-        selected = measures
+    selected = select_measures(measures, wanted)
     result = evaluate_definitions(
         session,
         as_of,
