@@ -132,3 +132,155 @@ def test_the_console_script_imports_and_reports_stats(tmp_path, synthea_small):
     bad = subprocess.run([script, "import", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode == 1
     assert "no such file or folder" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- every kind of bad input, through the CLI
+
+
+def _xlsx(path: Path, rows: list[list]) -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Patients"
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    return path
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _synthea(folder: Path, patients: bytes, **files: bytes) -> Path:
+    folder.mkdir()
+    (folder / "patients.csv").write_bytes(patients)
+    for name, data in files.items():
+        (folder / f"{name}.csv").write_bytes(data)
+    return folder
+
+
+SYNTHEA_PATIENTS = "Id,BIRTHDATE,FIRST,LAST,GENDER\np1,1990-01-01,José,Peña,F\np2,1990-13-45,Bo,Ray,M\n"
+PM_PATIENTS = "MRN,Last Name,First Name,DOB\n000123,Peña,José,04/12/1975\n000124,Lee,Ann,13/45/1980\n"
+PM_DATE = "DOB '13/45/1980' is not a date; expected MM/DD/YYYY (also M/D/YY, YYYY-MM-DD or YYYYMMDD)"
+
+# (what goes wrong, how to make the input, exit code, lines the user must see, patients imported)
+BAD_INPUTS = [
+    (
+        "pm: a PDF",
+        lambda d: _file(d / "report.pdf", b"%PDF-1.4\n"),
+        1,
+        ["report.pdf: Panel Manager imports .csv and .xlsx PM exports", "Export the report as CSV"],
+        0,
+    ),
+    (
+        "pm csv: binary data named .csv",
+        lambda d: _file(d / "report.csv", bytes(range(256)) * 40),
+        1,
+        ["report.csv: this is not a text export", "Export the report from the PM system as CSV or Excel (.xlsx)"],
+        0,
+    ),
+    (
+        "pm xlsx: a password-protected workbook",
+        lambda d: _file(d / "p.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)),
+        1,
+        ["p.xlsx: this is an old-format Excel workbook (.xls) or a password-protected one", "save it as .xlsx (or as CSV)"],
+        0,
+    ),
+    (
+        "pm csv: UTF-16 without a byte-order mark",
+        lambda d: _file(d / "p.csv", PM_PATIENTS.encode("utf-16-le")),
+        0,
+        ["Imported:", f"rejected p.csv row 3: {PM_DATE}"],
+        1,
+    ),
+    (
+        "pm csv: Windows-1252",
+        lambda d: _file(d / "p.csv", PM_PATIENTS.encode("cp1252")),
+        0,
+        ["Imported:", f"rejected p.csv row 3: {PM_DATE}"],
+        1,
+    ),
+    (
+        "pm csv: no date-of-birth column",
+        lambda d: _file(d / "p.csv", b"MRN,Last Name\n1,Lee\n"),
+        1,
+        ["p.csv: cannot import this file with the generic profile", "Columns found (line 1): MRN, Last Name",
+         "--map dob=COLUMN"],
+        0,
+    ),
+    (
+        "pm xlsx: no date-of-birth column",
+        lambda d: _xlsx(d / "p.xlsx", [["Patients"], ["MRN", "Last Name"], ["1", "Lee"]]),
+        1,
+        ["p.xlsx: cannot import this file (sheet 'Patients')", "Columns found (line 2): MRN, Last Name",
+         "--map dob=COLUMN"],
+        0,
+    ),
+    (
+        "pm xlsx: a bad date",
+        lambda d: _xlsx(d / "p.xlsx", [["MRN", "Last Name", "DOB"], ["1", "Lee", "04/12/1975"], ["2", "Ray", "13/45/1980"]]),
+        0,
+        ["Imported:", f"rejected p.xlsx row 3: {PM_DATE}"],
+        1,
+    ),
+    (
+        "synthea: a workbook named patients.csv",
+        lambda d: _synthea(d / "export", b"PK\x03\x04" + bytes(range(256))),
+        1,
+        ["patients.csv: this is an Excel workbook (or another packed file) with a .csv name",
+         "save it again as CSV UTF-8"],
+        0,
+    ),
+    (
+        "synthea: Windows-1252 bytes",
+        lambda d: _synthea(d / "export", SYNTHEA_PATIENTS.encode("cp1252")),
+        1,
+        ["patients.csv: line 2 is not UTF-8 text (byte 0xE9", "save it again as CSV UTF-8"],
+        0,
+    ),
+    (
+        "synthea: UTF-16",
+        lambda d: _synthea(d / "export", SYNTHEA_PATIENTS.encode("utf-16")),
+        1,
+        ["patients.csv: this file holds UTF-16 text, not UTF-8 CSV text", "save it again as CSV UTF-8"],
+        0,
+    ),
+    (
+        "synthea: no START column in encounters",
+        lambda d: _synthea(d / "export", SYNTHEA_PATIENTS.encode(), encounters=b"Id,BEGIN,PATIENT\ne1,2020-01-01,p1\n"),
+        1,
+        ["encounters.csv: this Synthea file lacks the column START", "Columns found: Id, BEGIN, PATIENT",
+         "exporter.csv.export = true"],
+        0,
+    ),
+    (
+        "synthea: a bad date",
+        lambda d: _synthea(d / "export", SYNTHEA_PATIENTS.encode()),
+        0,
+        ["Imported:", "rejected patients.csv row 3: BIRTHDATE '1990-13-45' is not a date (expected e.g. 2023-01-27"],
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "code", "expected", "patients"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_gives_an_exit_code_and_a_message_naming_file_row_and_fix(
+    tmp_path, capsys, case, make, code, expected, patients
+):
+    source = tmp_path / "input"
+    source.mkdir()
+    path = make(source)
+    db = tmp_path / "r.sqlite3"
+
+    assert main(["--db", str(db), "import", str(path)]) == code
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    for text in expected:
+        assert text in shown, f"{case}: {text!r} not in {shown!r}"
+    assert "Traceback" not in shown
+    if code:
+        assert captured.err.startswith(f"NOT IMPORTED  {path}")
+    # All or nothing: a refused input leaves nothing behind.
+    assert stats_json(db, capsys)["patients"] == patients

@@ -449,3 +449,154 @@ def test_parse_timestamps_gives_naive_utc():
                                    pd.Timestamp("2023-01-27 16:17:47")]
     assert parsed[3:].isna().all()
     assert parsed.dt.tz is None
+
+
+def test_events_of_a_rejected_patient_name_the_patients_own_row(fresh_registry, tmp_path):
+    folder = tmp_path / "rejected-patient"
+    write_csv(
+        folder,
+        "patients.csv",
+        ["Id", "BIRTHDATE", "FIRST", "LAST", "GENDER"],
+        [
+            {"Id": "p1", "BIRTHDATE": "1990-01-01", "FIRST": "Ann", "LAST": "Lee", "GENDER": "F"},
+            {"Id": "p2", "BIRTHDATE": "1990-13-45", "FIRST": "Bo", "LAST": "Ray", "GENDER": "M"},  # line 3
+        ],
+    )
+    write_csv(
+        folder,
+        "encounters.csv",
+        ["Id", "START", "PATIENT", "ENCOUNTERCLASS"],
+        [
+            {"Id": "e1", "START": "2023-01-01T10:00:00Z", "PATIENT": "p1", "ENCOUNTERCLASS": "ambulatory"},
+            {"Id": "e2", "START": "2023-01-02T10:00:00Z", "PATIENT": "p2", "ENCOUNTERCLASS": "ambulatory"},  # line 3
+            {"Id": "e3", "START": "2023-01-03T10:00:00Z", "PATIENT": "p9", "ENCOUNTERCLASS": "ambulatory"},  # line 4
+        ],
+    )
+    write_csv(
+        folder,
+        "observations.csv",
+        ["DATE", "PATIENT", "ENCOUNTER", "CODE", "VALUE", "TYPE"],
+        [
+            {"DATE": "2023-01-02T10:00:00Z", "PATIENT": "p2", "ENCOUNTER": "e2", "CODE": "4548-4", "VALUE": "7.1",
+             "TYPE": "numeric"},  # line 2
+            {"DATE": "2023-01-01T10:00:00Z", "PATIENT": "p1", "ENCOUNTER": "e1", "CODE": "4548-4", "VALUE": "6.1",
+             "TYPE": "numeric"},
+        ],
+    )
+
+    outcome = import_one(fresh_registry, folder, write_rejects=False)
+
+    assert outcome.ok, outcome.error
+    reasons = {(Path(r.file_name).name, r.source_row): r.reason for r in outcome.rejections}
+    assert set(reasons) == {("patients.csv", 3), ("encounters.csv", 3), ("encounters.csv", 4), ("observations.csv", 2)}
+    own = (
+        "patient 'p2' was not imported because that patient's own row was rejected (patients.csv row 3: "
+        "BIRTHDATE '1990-13-45' is not a date (expected e.g. 2023-01-27 or 2023-01-27T16:17:47Z)); "
+        "correct patients.csv row 3 and import again"
+    )
+    assert reasons[("encounters.csv", 3)] == own
+    assert reasons[("observations.csv", 2)] == own
+    assert reasons[("encounters.csv", 4)] == "patient 'p9' is not in this file or the registry; import the patients first"
+    counts = stats(fresh_registry)
+    assert (counts["patients"], counts["visits"], counts["observations"]) == (1, 1, 1)
+
+
+# --------------------------------------------------------------------------- files that are not what they seem
+
+PATIENTS_HEADER = ["Id", "BIRTHDATE", "FIRST", "LAST", "GENDER"]
+
+
+def test_a_windows_1252_byte_names_the_file_the_line_and_the_fix_and_imports_nothing(fresh_registry, tmp_path):
+    folder = tmp_path / "edited-in-excel"
+    write_csv(folder, "patients.csv", PATIENTS_HEADER,
+              [{"Id": "p1", "BIRTHDATE": "1990-01-01", "FIRST": "Ann", "LAST": "Lee", "GENDER": "F"}])
+    (folder / "encounters.csv").write_bytes(
+        "Id,START,PATIENT,DESCRIPTION\ne1,2023-01-01T10:00:00Z,p1,Checkup\ne2,2023-01-02T10:00:00Z,p1,Caf\xe9 visit\n".encode("cp1252")
+    )
+
+    outcome = import_one(fresh_registry, folder)
+
+    assert not outcome.ok
+    assert outcome.error == (
+        f"{folder / 'encounters.csv'}: line 3 is not UTF-8 text (byte 0xE9; an accented letter saved by Excel or another "
+        "program as Windows-1252, for example). Synthea writes UTF-8: save it again as CSV UTF-8 (or export the folder "
+        "again from Synthea) and import the folder again."
+    )
+    assert stats(fresh_registry)["patients"] == 0  # patients.csv was fine, but the folder is all or nothing
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("utf-16", "this file holds UTF-16 text, not UTF-8 CSV text; save it again as CSV UTF-8"),
+        ("workbook", "this is an Excel workbook (or another packed file) with a .csv name, not CSV text"),
+    ],
+)
+def test_a_patients_file_that_is_not_utf8_csv_text_is_refused_with_the_fix(fresh_registry, tmp_path, content, expected):
+    folder = tmp_path / content
+    folder.mkdir()
+    text = "Id,BIRTHDATE,FIRST,LAST,GENDER\np1,1990-01-01,Ann,Lee,F\n"
+    data = text.encode("utf-16") if content == "utf-16" else b"PK\x03\x04" + bytes(range(256))
+    (folder / "patients.csv").write_bytes(data)
+
+    outcome = import_one(fresh_registry, folder)
+
+    assert not outcome.ok
+    assert outcome.error.startswith(f"{folder / 'patients.csv'}: {expected}")
+    assert stats(fresh_registry)["patients"] == 0
+
+
+def test_a_date_with_an_impossible_year_is_rejected_as_not_a_date(fresh_registry, tmp_path):
+    folder = tmp_path / "odd-years"
+    write_csv(folder, "patients.csv", PATIENTS_HEADER, [
+        {"Id": "p1", "BIRTHDATE": "1990-01-01", "FIRST": "Ann", "LAST": "Lee", "GENDER": "F"},
+        {"Id": "p2", "BIRTHDATE": "0001-01-01", "FIRST": "Bo", "LAST": "Ray", "GENDER": "M"},  # line 3
+        {"Id": "p3", "BIRTHDATE": "9999-12-31", "FIRST": "Cy", "LAST": "Day", "GENDER": "M"},  # line 4
+    ])
+
+    outcome = import_one(fresh_registry, folder, write_rejects=False)
+
+    assert outcome.ok, outcome.error
+    reasons = {r.source_row: r.reason for r in outcome.rejections}
+    assert reasons == {
+        3: "BIRTHDATE '0001-01-01' is not a date (expected e.g. 2023-01-27 or 2023-01-27T16:17:47Z)",
+        4: "BIRTHDATE '9999-12-31' is not a date (expected e.g. 2023-01-27 or 2023-01-27T16:17:47Z)",
+    }
+    assert stats(fresh_registry)["patients"] == 1
+
+
+def test_a_surplus_field_on_the_first_data_line_rejects_that_line_and_shifts_nothing(fresh_registry, tmp_path):
+    folder = tmp_path / "surplus"
+    folder.mkdir()
+    (folder / "patients.csv").write_text(
+        "Id,BIRTHDATE,FIRST,LAST,GENDER\n"
+        "p1,1990-01-01,Ann,Lee,F,extra\n"  # line 2: pandas would read "p1" as a row label
+        "p2,1980-05-06,Bo,Ray,M\n"
+        "p3,1970-01-01,Cy,Day,M,extra\n",  # line 4
+        encoding="utf-8",
+    )
+
+    outcome = import_one(fresh_registry, folder, write_rejects=False)
+
+    assert outcome.ok, outcome.error
+    assert [(r.source_row, r.reason) for r in outcome.rejections] == [
+        (2, "the line has the wrong number of fields (expected 5 fields, saw 6); is there an unquoted comma?"),
+        (4, "the line has the wrong number of fields (expected 5 fields, saw 6); is there an unquoted comma?"),
+    ]
+    with fresh_registry.session() as session:
+        bo = patient_by_mrn(session, "p2")
+        assert (bo.first_name, bo.last_name, bo.dob, bo.sex) == ("Bo", "Ray", dt.date(1980, 5, 6), "M")
+    assert stats(fresh_registry)["patients"] == 1
+
+
+@pytest.mark.parametrize("text", ['"Id,BIRTHDATE,FIRST,LAST,GENDER\n', 'Id,BIRTHDATE,FIRST,LAST,GENDER\np1,"1990-01-01,Ann,Lee,F\n'])
+def test_a_quote_mark_without_its_partner_names_the_file_and_the_fix(fresh_registry, tmp_path, text):
+    folder = tmp_path / "unclosed"
+    folder.mkdir()
+    (folder / "patients.csv").write_text(text, encoding="utf-8")
+
+    outcome = import_one(fresh_registry, folder)
+
+    assert not outcome.ok
+    assert outcome.error.startswith(f"{folder / 'patients.csv'}: the file is not a readable CSV (")
+    assert "A quote mark may be missing its partner; save it again as CSV UTF-8" in outcome.error

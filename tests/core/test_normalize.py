@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import re
 
 import pandas as pd
 import pytest
@@ -203,3 +205,48 @@ def test_provider_text_splits_into_names_and_credentials():
     assert names["display_name"].tolist() == ["John Smith, MD", "Jane Doe, NP", "Ravi Patel", "Ann Lee, MD", "jsmith", "User 17"]
     assert as_list(names["last_name"]) == ["Smith", "Doe", "Patel", "Lee", None, None]
     assert as_list(names["credentials"]) == ["MD", "NP", None, "MD", None, None]
+
+
+# --------------------------------------------------------------------------- whole-column shortcuts
+
+
+def test_the_whitespace_the_shortcuts_look_for_is_all_the_whitespace_python_knows():
+    every = {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    assert set(nz._ASCII_SPACES + nz._OTHER_SPACES + " ") == every
+
+
+def _messy_column(rows: int, seed: int = 3) -> pd.Series:
+    """Mostly distinct values (so the column is cleaned whole, not per distinct value)."""
+    rng = random.Random(seed)
+    layouts = ["{a}-{b}-{c}", "({a}) {b}{c}", "{a}.{b}.{c}", "1-{a}-{b}-{c}", "+1 ({a}) {b} {c}", "{a}{b}{c}.0",
+               "{a}-{b}-{c} x{e}", "({a}) {b}-{c} ext. {e}", "{a}\u00a0{b}\t{c}", "  {a} {b}  {c} "]
+    values = []
+    for i in range(rows):
+        pick = rng.random()
+        if pick < 0.05:
+            values.append(None)
+        elif pick < 0.1:
+            values.append(rng.choice(["", "  ", "No Phone", "n/a", "N/A", "0000000000", "call mom", "x", "MAILTO:Ann@X.org"]))
+        elif pick < 0.2:
+            values.append(f"Person{i}@Mail.COM" if rng.random() < 0.5 else f"noemail{i}@none.com")
+        else:
+            a, b, c = rng.randint(100, 999), rng.randint(100, 999), rng.randint(1000, 9999)
+            values.append(rng.choice(layouts).format(a=a, b=b, c=c, e=rng.randint(1, 999)))
+    return pd.Series(values, dtype=object)
+
+
+def test_whole_column_shortcuts_give_what_cell_by_cell_cleaning_gives():
+    raw = _messy_column(20_000)
+    assert nz._mostly_distinct(raw, 0.5)
+    expected_blank = [None if v is None else (re.sub(r"\s+", " ", v).strip() or None) for v in raw.tolist()]
+    blank = nz.blank_to_na(raw)
+    assert as_list(blank) == expected_blank
+
+    keys = {"no phone", "n/a", "0000000000", "x"}
+    pattern = re.compile(r"^no[._-]?e?-?mail\b", re.IGNORECASE)
+    dropped = nz.drop_placeholders(blank, sorted(keys), [r"^no[._-]?e?-?mail\b"])
+    assert as_list(dropped) == [None if v is None or v.lower() in keys or pattern.match(v.lower()) else v for v in expected_blank]
+
+    assert as_list(nz.format_phone(dropped)) == as_list(nz._format_phone_cells(dropped))
+    emails = [None if v is None else v.lower().removeprefix("mailto:").strip() for v in as_list(dropped)]
+    assert as_list(nz.clean_email(dropped)) == [v if v and re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", v) else None for v in emails]

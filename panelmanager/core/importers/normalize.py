@@ -11,6 +11,13 @@ into a rejected row with a reason (dates, times).
 
 Works with pandas 2 (object dtype, None) and pandas 3 (str dtype, NaN) alike: only
 ``isna``/``notna``/``where``/``mask`` and the ``.str`` accessor are used on values.
+
+Without pyarrow every ``.str`` method is a Python call per cell, and a regular
+expression per cell is the slowest of them. The busiest cleaners (spacing,
+placeholders, phones, lengths) therefore first look at the whole column joined into
+one string (``_Cells``): a substring search or ``str.translate`` over a million
+characters runs in C in about a millisecond and tells whether any cell needs the
+per-cell work at all; most columns of a real export do not.
 """
 
 from __future__ import annotations
@@ -27,18 +34,25 @@ import pandas as pd
 # --------------------------------------------------------------------------- each distinct value once
 
 
-def per_unique(func: Callable[..., Any]) -> Callable[..., Any]:
+def per_unique(func: Callable[..., Any] | None = None, *, distinct_share: float = 0.9) -> Any:
     """Run an element-wise column function on the column's distinct values only.
 
     Exports repeat themselves (cities, dates of birth, visit types, statuses), and
     pandas string methods cost a Python call per value without pyarrow; factorising
     first (in C) and mapping the results back keeps a 100,000-row file fast. The
     function sees one extra missing value at the end, so missing input gets whatever
-    it gives for a missing value.
+    it gives for a missing value. A long column whose values hardly repeat (more than
+    ``distinct_share`` of a sample distinct: phones, addresses) is passed whole, as
+    factorising it would cost more than it saves; cheap functions use a lower share.
     """
+    if func is None:
+        return functools.partial(per_unique, distinct_share=distinct_share)
 
     @functools.wraps(func)
     def wrapper(series: pd.Series, *args: Any, **kwargs: Any) -> Any:
+        if _mostly_distinct(series, distinct_share):
+            # Phones, addresses, e-mails: factorising would cost more than it saves.
+            return func(series, *args, **kwargs)
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         if len(uniques) == len(series) and not (codes < 0).any():
             return func(series, *args, **kwargs)
@@ -54,25 +68,135 @@ def per_unique(func: Callable[..., Any]) -> Callable[..., Any]:
             return taken
 
         if isinstance(result, tuple):
-            return tuple(spread(part) for part in result)
+            done: dict[int, Any] = {}  # a part returned twice is spread once
+            for part in result:
+                if id(part) not in done:
+                    done[id(part)] = spread(part)
+            return tuple(done[id(part)] for part in result)
         return spread(result)
 
     return wrapper
 
 
+def _mostly_distinct(series: pd.Series, share: float, sample: int = 4096) -> bool:
+    """Whether more than ``share`` of a long column's present values are distinct.
+
+    Estimated from an evenly spread sample: with D distinct values, equally common, a
+    sample of m values repeats itself about m*m/(2D) times.
+    """
+    rows = len(series)
+    if rows < 4 * sample:
+        return False
+    picked = series.iloc[:: rows // sample]
+    present = picked.dropna().tolist()
+    if len(present) < sample // 4:  # mostly empty: few distinct values
+        return False
+    try:
+        repeats = len(present) - len(set(present))
+    except TypeError:  # unhashable cells: no shortcut
+        return True
+    if repeats == 0:
+        return True
+    distinct = len(present) ** 2 / (2 * repeats)
+    return distinct > share * rows * len(present) / len(picked)
+
+
+# --------------------------------------------------------------------------- whole-column text
+
+_SEP = "\x00"  # not in text exports; a cell holding it sends its column down the per-cell path
+# Every character str.isspace() (and so str.strip() and the regex \s) treats as white space.
+_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+_OTHER_SPACES = (
+    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+class _Cells:
+    """The present cells of a text column as a list, and joined into one string.
+
+    ``joined`` is None when a cell is not text or holds the separator; callers then
+    take the per-cell path for every cell.
+    """
+
+    __slots__ = ("series", "present", "complete", "values", "joined")
+
+    def __init__(self, series: pd.Series) -> None:
+        cells = series.to_numpy(dtype=object)
+        self.series = series
+        self.present = pd.notna(cells)
+        self.complete = bool(self.present.all())
+        self.values: list = cells.tolist() if self.complete else cells[self.present].tolist()
+        try:
+            joined = _SEP.join(self.values)
+        except TypeError:  # a number or date among the text
+            joined = None
+        if joined is not None and joined.count(_SEP) != max(len(self.values) - 1, 0):
+            joined = None
+        self.joined = joined
+
+    def has(self, *needles: str) -> bool:
+        """Whether any cell holds any of ``needles`` (True when that cannot be checked)."""
+        return self.joined is None or any(needle in self.joined for needle in needles)
+
+    def odd_spacing(self) -> bool:
+        """Whether any cell holds white space other than single spaces (leading and
+        trailing spaces aside: ``str.strip`` per cell is cheaper than looking for them)."""
+        if self.joined is None:
+            return True
+        joined = self.joined
+        if any(c in joined for c in _ASCII_SPACES) or "  " in joined:
+            return True
+        return not joined.isascii() and any(c in joined for c in _OTHER_SPACES)
+
+    def rebuild(self, values: list, *, missing: np.ndarray | None = None) -> pd.Series:
+        """A column like the input: ``values`` in the present cells, NaN elsewhere and where
+        ``missing`` (one flag per present cell) is set."""
+        if self.complete and missing is None:
+            return pd.Series(values, index=self.series.index, dtype=object)
+        out = np.full(len(self.present), np.nan, dtype=object)
+        out[self.present] = values
+        if missing is not None and missing.any():
+            gone = np.zeros(len(out), dtype=bool)
+            gone[self.present] = missing
+            out[gone] = np.nan
+        return pd.Series(out, index=self.series.index, dtype=object)
+
+
 # --------------------------------------------------------------------------- text
 
 
-@per_unique
+@per_unique(distinct_share=0.5)
 def blank_to_na(series: pd.Series) -> pd.Series:
     """Strip, collapse inner whitespace, and make empty cells missing."""
-    text = series.astype("object").where(series.notna(), None)
-    text = pd.Series(text, index=series.index, dtype="object")
-    stripped = text.str.replace(r"\s+", " ", regex=True).str.strip()
-    return stripped.mask(stripped.isna() | (stripped == ""))
+    cells = _Cells(series)
+    if cells.joined is None:  # a cell that is not text is no value here
+        values = [_WHITESPACE.sub(" ", v).strip() if isinstance(v, str) else "" for v in cells.values]
+    elif cells.odd_spacing():
+        values = [_WHITESPACE.sub(" ", v).strip() for v in cells.values]
+    else:
+        values = [v.strip() for v in cells.values]
+    missing = np.array([v == "" for v in values], dtype=bool) if "" in values else None
+    return cells.rebuild(values, missing=missing)
 
 
-@per_unique
+@functools.lru_cache(maxsize=64)
+def _compiled_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    """The patterns as one alternation (one regex pass per cell), or one by one when they
+    cannot be joined (back-references, inline flags)."""
+    if len(patterns) > 1 and not any(re.search(r"\\\d|\(\?P=|\(\?[aiLmsux]", p) for p in patterns):
+        try:
+            return (re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE),)
+        except re.error:
+            pass
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
+def _one_pattern(patterns: list[str]) -> tuple[re.Pattern, ...]:
+    return _compiled_patterns(tuple(patterns)) if patterns else ()
+
+
+@per_unique(distinct_share=0.5)
 def drop_placeholders(
     series: pd.Series,
     placeholders: Iterable[str] = (),
@@ -83,11 +207,27 @@ def drop_placeholders(
     ``placeholders`` are compared ignoring case and surrounding spaces; ``patterns`` are
     regular expressions matched (ignoring case) from the start of the value.
     """
-    lowered = series.str.lower()
-    bad = lowered.isin({p.strip().lower() for p in placeholders})
-    for pattern in patterns:
-        bad |= lowered.str.match(pattern, na=False, flags=re.IGNORECASE)
-    return series.mask(bad)
+    keys = {p.strip().lower() for p in placeholders}
+    patterns = list(patterns)
+    if not len(series) or (not keys and not patterns):
+        return series.copy()
+    cells = _Cells(series)
+    if cells.joined is None:  # a cell that is not text is never a placeholder
+        lowered = [v.lower() if isinstance(v, str) else _SEP for v in cells.values]
+    else:
+        joined = cells.joined.lower()
+        # Digits, phones, lower-case text: nothing to lower, so nothing to split either.
+        lowered = cells.values if joined == cells.joined else joined.split(_SEP)
+    if not patterns and keys.isdisjoint(lowered):
+        return series.copy()
+    bad = np.array([v in keys for v in lowered], dtype=bool)
+    for pattern in _one_pattern(patterns):
+        bad |= np.array([pattern.match(v) is not None for v in lowered], dtype=bool)
+    if not bad.any():
+        return series.copy()
+    gone = np.zeros(len(series), dtype=bool)
+    gone[cells.present] = bad
+    return series.mask(pd.Series(gone, index=series.index))
 
 
 @per_unique
@@ -104,6 +244,30 @@ def map_values(series: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series
     matched = key.isin(set(lookup))
     mapped = mapped.mask(matched & (mapped == ""))
     return mapped.astype("object"), series.notna() & ~matched
+
+
+@per_unique(distinct_share=0.5)
+def clean_field(
+    series: pd.Series,
+    *,
+    placeholders: Iterable[str] = (),
+    patterns: Iterable[str] = (),
+    values: Mapping[str, str] | None = None,
+    then: Callable[[pd.Series], pd.Series] | None = None,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """One field's cells through the usual steps in one pass over its distinct values.
+
+    Returns (raw, translated, text, cleaned): ``blank_to_na``; then ``values`` applied
+    as in ``map_values`` (unmatched values kept); then ``drop_placeholders``; then the
+    element-wise ``then`` (``format_phone``...; ``text`` again when None).
+    """
+    raw = blank_to_na(series)
+    translated = raw
+    if values:
+        mapped, unmatched = map_values(raw, values)
+        translated = mapped.where(~unmatched, raw)
+    text = drop_placeholders(translated, placeholders, patterns)
+    return raw, translated, text, (then(text) if then is not None else text)
 
 
 def map_words(series: pd.Series, words: Mapping[str, str]) -> pd.Series:
@@ -228,9 +392,38 @@ def split_provider_names(series: pd.Series, *, id_label: str = "Provider {id}") 
 _EXTENSION = re.compile(r"(?i)\s*(?:x|ext\.?|extension|#)\s*(\d{1,6})\s*$")
 
 
-@per_unique
+_PHONE_PUNCTUATION = str.maketrans("", "", "()-+. ")
+_EXCEL_NUMBER = re.compile(r"\d+\.0+")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+@per_unique(distinct_share=0.5)
 def format_phone(series: pd.Series) -> pd.Series:
     """Any US phone layout -> "(555) 555-1234", extensions kept as " x123"; unusable -> missing."""
+    cells = _Cells(series)
+    if cells.joined is None or not cells.values:
+        return _format_phone_cells(series)
+    # Most cells are digits and punctuation only: their digits come from one translate of
+    # the whole column. The rest (extensions, letters, Excel's "5555551234.0") take the
+    # regular-expression path below.
+    digits = cells.joined.translate(_PHONE_PUNCTUATION).split(_SEP)
+    simple = np.array([d.isascii() and d.isdigit() for d in digits], dtype=bool)
+    if cells.has("."):
+        simple &= ~np.array([("." in v and _EXCEL_NUMBER.fullmatch(v) is not None) for v in cells.values], dtype=bool)
+    digits = [d[1:] if len(d) == 11 and d[0] == "1" else d for d in digits]
+    formatted = [
+        f"({d[:3]}) {d[3:6]}-{d[6:]}" if len(d) == 10 and d[0] not in "01" and d != d[0] * 10 else np.nan
+        for d in digits
+    ]
+    result = cells.rebuild(formatted)
+    if not simple.all():
+        rest = np.zeros(len(series), dtype=bool)
+        rest[cells.present] = ~simple
+        result.loc[rest] = _format_phone_cells(series.loc[rest]).to_numpy()
+    return result
+
+
+def _format_phone_cells(series: pd.Series) -> pd.Series:
     text = series.astype("object").where(series.notna(), None)
     text = pd.Series(text, index=series.index, dtype="object")
     # Excel hands over numbers as "5555551234.0"; drop the fraction before taking digits.
@@ -245,12 +438,20 @@ def format_phone(series: pd.Series) -> pd.Series:
     return formatted.where(usable.fillna(False).astype(bool)).astype("object")
 
 
-@per_unique
+@per_unique(distinct_share=0.5)
 def clean_email(series: pd.Series) -> pd.Series:
     """Lower-case addresses that look like addresses; anything else -> missing."""
-    text = series.str.lower().str.replace(r"^mailto:", "", regex=True).str.strip()
-    ok = text.str.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", na=False)
-    return text.where(ok).astype("object")
+    cells = _Cells(series)
+    if cells.joined is None:
+        text = series.str.lower().str.replace(r"^mailto:", "", regex=True).str.strip()
+        return text.where(text.str.match(_EMAIL, na=False)).astype("object")
+    joined = cells.joined.lower()
+    lowered = joined.split(_SEP) if cells.values else []
+    if "mailto:" in joined:
+        lowered = [v[7:] if v.startswith("mailto:") else v for v in lowered]
+    lowered = [v.strip() for v in lowered]
+    ok = np.array([_EMAIL.match(v) is not None for v in lowered], dtype=bool)
+    return cells.rebuild(lowered, missing=~ok)
 
 
 @per_unique
@@ -315,11 +516,21 @@ _TRAILING_TIME = re.compile(
     r"(?i)(?:[T\s]+)(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m?\.?)?)$"
 )
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Dates outside these are typing slips (0202, 2520), not history or plans; they also
+# would not fit datetime64[ns] on pandas 2.
+EARLIEST_DATE = pd.Timestamp("1700-01-01")
+LATEST_DATE = pd.Timestamp("2199-12-31 23:59:59")
 
 
 @per_unique
 def split_date_time(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ "03/05/2024 9:30 AM" -> ("03/05/2024", "9:30 AM"); a date alone keeps a missing time."""
+    cells = _Cells(series)
+    if cells.joined is not None and ":" not in cells.joined:
+        # No cell holds a time: the dates are the cells, trimmed.
+        dates = [v.strip() for v in cells.values]
+        missing = np.array([v == "" for v in dates], dtype=bool) if "" in dates else None
+        return cells.rebuild(dates, missing=missing), pd.Series(np.nan, index=series.index, dtype=object)
     time_part = series.str.extract(_TRAILING_TIME, expand=False)
     date_part = series.str.replace(_TRAILING_TIME, "", regex=True).str.strip()
     return date_part.mask(date_part == ""), time_part
@@ -341,7 +552,9 @@ def parse_dates(
     ``excel_serials`` reads 5-digit numbers as Excel day counts (XLSX number cells).
     """
     date_text, _ = split_date_time(series)
-    date_text = date_text.str.replace(",", " ", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
+    cells = _Cells(date_text)
+    if cells.joined is None or "," in cells.joined or cells.odd_spacing():
+        date_text = date_text.str.replace(",", " ", regex=False).str.replace(r"\s+", " ", regex=True).str.strip()
     result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     two_digit = pd.Series(False, index=series.index)
     todo = date_text.notna()
@@ -352,7 +565,8 @@ def parse_dates(
         if not candidates.any():
             continue
         parsed = pd.to_datetime(date_text[candidates], format=fmt, errors="coerce")
-        ok = parsed.notna()
+        # A typed year such as 0202 or 2520 is no usable date (and would not fit datetime64[ns]).
+        ok = parsed.notna() & (parsed >= EARLIEST_DATE) & (parsed <= LATEST_DATE)
         hit = ok[ok].index
         result.loc[hit] = parsed[ok].astype("datetime64[ns]")
         if fmt in TWO_DIGIT_YEAR_FORMATS:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,7 @@ __all__ = ["FORMAT_CSV", "FORMAT_XLSX", "PmFileDescription", "describe_pm_file",
 FORMAT_CSV = "pm-csv"
 FORMAT_XLSX = "pm-xlsx"
 HEADER_SCAN_ROWS = 25
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and .xlsx files saved with a password
 DELIMITERS = (",", "\t", ";", "|")
 EARLIEST_DOB = pd.Timestamp("1900-01-01")
 SHEET_NAMES = re.compile(r"patient|appoint|appt|schedul|visit|encounter|demograph", re.IGNORECASE)
@@ -106,12 +108,60 @@ class _Table:
     sheet: str | None = None
 
 
-def _decode(raw: bytes, path: Path) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """Text saved as UTF-16 with no byte-order mark ("Unicode text" from some Windows tools):
+    every other byte of plain letters and digits is zero."""
+    sample = raw[:8192]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd > 0.3 * half and even < 0.02 * half:
+        codec = "utf-16-le"
+    elif even > 0.3 * half and odd < 0.02 * half:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = raw[: len(raw) - len(raw) % 2].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    # An export is mostly plain characters (digits, dates, commas); binary data is not.
+    sample_text = text[:4000]
+    plain = sum(1 for ch in sample_text if " " <= ch <= "~" or ch in "\t\r\n")
+    return text if plain >= 0.5 * len(sample_text) else None
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, bytes]:
+    """The file's text, and that text as UTF-8 bytes for the CSV parser (the file's own
+    bytes when it was UTF-8 already)."""
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b"\x00" not in body[:8192]:
+        try:
+            return body.decode("utf-8"), body
+        except UnicodeDecodeError:
+            pass
+    text = _decode_text(raw, path)
+    return text, text.encode("utf-8")
+
+
+def _decode_text(raw: bytes, path: Path) -> str:
+    try:
+        if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+            return raw.decode("utf-32")
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return raw.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path}: the file says it is Unicode (UTF-16/32) text but byte {exc.start} cannot be read as such. "
+            "Export the report again as CSV (CSV UTF-8 if the program offers it) and import the new file."
+        ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if b"\x00" in raw[:8192]:
+        text = _utf16_without_bom(raw)
+        if text is not None:
+            return text
         raise ImportFileError(
             f"{path}: this is not a text export (it holds binary data). Export the report from the PM "
             "system as CSV or Excel (.xlsx) and import that file."
@@ -149,7 +199,11 @@ def _decode(raw: bytes, path: Path) -> str:
 
 def _sniff_delimiter(text: str) -> tuple[str, int]:
     """The delimiter that splits the most sample lines into the same number of fields."""
-    lines = [line for line in text.splitlines()[:200] if line.strip()][:60]
+    head = text[: 1 << 20]
+    lines = head.splitlines()
+    if len(head) < len(text):
+        lines = lines[:-1]  # cut short at the end of the sample
+    lines = [line for line in lines[:200] if line.strip()][:60]
     best = (",", 1)
     best_score = (-1, -1)
     for delimiter in DELIMITERS:
@@ -165,19 +219,20 @@ def _sniff_delimiter(text: str) -> tuple[str, int]:
 
 
 def _read_text_grid(path: Path, raw: bytes) -> _Grid:
-    text = _decode(raw, path)
-    if not text.strip():
+    text, encoded = _decode(raw, path)
+    if not text or text.isspace():
         raise ImportFileError(f"{path}: the file is empty. Export the report again and import the new file.")
     delimiter, width = _sniff_delimiter(text)
     for _attempt in range(8):
         try:
-            cells = pd.read_csv(
-                io.StringIO(text),
+            cells = pd.read_csv(  # UTF-8 bytes: a StringIO would be encoded again, chunk by chunk
+                io.BytesIO(encoded),
+                encoding="utf-8",
                 sep=delimiter,
                 header=None,
                 names=list(range(width)),
                 index_col=False,
-                dtype=str,
+                dtype=object,
                 keep_default_na=False,
                 na_filter=False,
                 skip_blank_lines=False,
@@ -245,7 +300,13 @@ def _read_excel_grids(path: Path, cancel: CancelToken) -> list[_Grid]:
         for sheet in sheets:
             cancel.raise_if_cancelled()
             sheet.reset_dimensions()  # some writers record wrong dimensions; read every row there is
-            rows = list(sheet.iter_rows(min_row=1, values_only=True))
+            try:
+                rows = list(sheet.iter_rows(min_row=1, values_only=True))
+            except Exception as exc:  # damaged sheet XML, unknown cell types...
+                raise ImportFileError(
+                    f"{path}: sheet {sheet.title!r} of this Excel file cannot be read ({type(exc).__name__}). Open it "
+                    "in Excel, save it again as .xlsx (or as CSV) and import that file."
+                ) from None
             width = max((len(r) for r in rows), default=0)
             padding = (None,) * width
             cells = pd.DataFrame([tuple(r) + padding[len(r) :] for r in rows], dtype=object) if width else pd.DataFrame()
@@ -296,10 +357,16 @@ def _widest_row(grid: _Grid) -> tuple[int, list[str]]:
     return int(grid.lines[position]), _row_cells(grid, position)
 
 
-@nz.per_unique
-def _strip(series: pd.Series) -> pd.Series:
-    text = series.astype(object)
-    return text.where(text.notna(), "").str.strip()
+def _strip(series: pd.Series) -> np.ndarray:
+    """Cells trimmed, missing cells as "" (one Python pass: cheaper than factorising)."""
+    cells = series.to_numpy(dtype=object).tolist()
+    try:
+        stripped = [v.strip() for v in cells]
+    except AttributeError:  # a missing cell (only XLSX and other callers have them)
+        stripped = [v.strip() if isinstance(v, str) else ("" if pd.isna(v) else np.nan) for v in cells]
+    out = np.empty(len(stripped), dtype=object)
+    out[:] = stripped
+    return out
 
 
 def _unique_names(cells: list[str]) -> list[str]:
@@ -320,32 +387,44 @@ def _make_table(grid: _Grid, position: int) -> tuple[_Table, int]:
     """The data under the header at ``position``; blank, footer and repeated-header rows dropped."""
     header_cells = [str(c) for c in grid.cells.iloc[position].tolist()]
     names = _unique_names(header_cells)
-    data = grid.cells.iloc[position + 1 :].copy()
-    data.columns = names
-    data.index = pd.Index(grid.lines[position + 1 :], name=ROW)
-    stripped = pd.DataFrame({name: _strip(data[name]) for name in names}, index=data.index)
-    filled = stripped != ""
+    data = grid.cells.iloc[position + 1 :]
+    index = pd.Index(grid.lines[position + 1 :], name=ROW)
+    columns = {name: _strip(data.iloc[:, i]) for i, name in enumerate(names)}
+    # A cell is filled unless it is "" (truthiness per cell, in C).
+    filled = {name: values.astype(bool) for name, values in columns.items()}
     # Columns with no header and nothing in them are padding from ragged rows.
     unnamed = [n for n, cell in zip(names, header_cells) if not cell.strip()]
     empty_unnamed = [n for n in unnamed if not filled[n].any()]
     if empty_unnamed:
-        stripped = stripped.drop(columns=empty_unnamed)
-        filled = filled.drop(columns=empty_unnamed)
         names = [n for n in names if n not in empty_unnamed]
-    count = filled.sum(axis=1)
+    stripped = pd.DataFrame({name: columns[name] for name in names}, index=index, dtype=object)
+    filled_cells = np.column_stack([filled[n] for n in names]) if names else np.zeros((len(index), 0), dtype=bool)
+    count = pd.Series(filled_cells.sum(axis=1), index=index)
     if len(names) and len(stripped):
-        cells = stripped.to_numpy(dtype=object)
-        first_filled = filled.to_numpy(dtype=bool).argmax(axis=1)
-        first_value = pd.Series(cells[np.arange(len(cells)), first_filled], index=stripped.index, dtype=object)
+        first_filled = filled_cells.argmax(axis=1)
+        cells = np.column_stack([columns[n] for n in names])
+        first_value = pd.Series(cells[np.arange(len(cells)), first_filled], index=index, dtype=object)
     else:
-        first_value = pd.Series("", index=stripped.index, dtype=object)
-    footer = (count <= 1) | (first_value.str.match(FOOTER, na=False) & (count <= max(2, len(names) // 2)))
+        first_value = pd.Series("", index=index, dtype=object)
+    # Only rows with few cells filled can be a footer ("Total: 1,234"); the pattern is
+    # checked on those alone.
+    sparse = (count <= max(2, len(names) // 2)).to_numpy(dtype=bool)
+    worded = np.zeros(len(first_value), dtype=bool)
+    if sparse.any():
+        worded[sparse] = first_value[sparse].str.match(FOOTER, na=False).to_numpy(dtype=bool)
+    footer = (count <= 1) | pd.Series(worded, index=first_value.index)
     # Reports printed page by page repeat the header row on every page.
     header_texts = {cell.strip().casefold() for cell in header_cells if cell.strip()}
-    suspects = first_value.str.casefold().isin(header_texts)
+    suspects = pd.Series(
+        [isinstance(v, str) and v.casefold() in header_texts for v in first_value.tolist()],
+        index=first_value.index,
+        dtype=bool,
+    )
     repeated = pd.Series(0, index=stripped.index)
     if suspects.any():
-        for name, cell in zip(names, header_cells):
+        header_of = dict(zip(_unique_names(header_cells), header_cells))
+        for name in names:
+            cell = header_of[name]
             if cell.strip():
                 repeated += (stripped.loc[suspects, name].str.casefold() == cell.strip().casefold()).astype(int)
         repeated = repeated.fillna(0)
@@ -355,7 +434,7 @@ def _make_table(grid: _Grid, position: int) -> tuple[_Table, int]:
         label=grid.label,
         header_line=int(grid.lines[position]),
         columns=names,
-        data=stripped.loc[keep],
+        data=stripped if keep.all() else stripped.loc[keep],
         excel=grid.excel,
         sheet=grid.sheet,
     )
@@ -404,6 +483,8 @@ class _TableResult:
     locations: pd.DataFrame | None = None
     rejected: list[Rejection] = field(default_factory=list)
     combined: bool = False
+    # Patient id -> the rejection of a row that would have given that patient.
+    rejected_patients: dict[str, Rejection] = field(default_factory=dict)
 
 
 class _TableParser:
@@ -424,7 +505,7 @@ class _TableParser:
         self.profile = profile
         self.columns = columns
         self.fallbacks = fallbacks or {}
-        self._raw: dict[str, pd.Series] = {}
+        self._raw: dict[str, tuple[pd.Series, ...]] = {}
         self.visit_types = visit_types
         self.as_of = as_of
         self.frames = frames
@@ -439,29 +520,37 @@ class _TableParser:
     def header(self, name: str) -> str:
         return self.columns[name]
 
+    def _clean(self, name: str, then: Callable[[pd.Series], pd.Series] | None = None) -> tuple[pd.Series, ...]:
+        """(raw, translated, text, cleaned) of a field, in one pass over its distinct values."""
+        options = {
+            "placeholders": self.profile.name_placeholders if name in NAME_FIELDS else self.profile.placeholders,
+            "patterns": self.profile.placeholder_patterns if name == "email" else (),
+            "values": self.profile.values.get(name),
+            "then": then,
+        }
+        parts = nz.clean_field(self.data[self.columns[name]], **options)
+        for extra in self.fallbacks.get(name, ()):
+            more = nz.clean_field(self.data[extra], **options)
+            present = parts[0].notna()
+            parts = tuple(part.where(present, other) for part, other in zip(parts, more))
+        self._raw[name] = parts
+        return parts
+
     def raw(self, name: str) -> pd.Series:
         """The field's cells, trimmed, empty as missing; gaps filled from fallback columns."""
-        if name not in self._raw:
-            values = nz.blank_to_na(self.data[self.columns[name]])
-            for extra in self.fallbacks.get(name, ()):
-                values = values.where(values.notna(), nz.blank_to_na(self.data[extra]))
-            self._raw[name] = values
-        return self._raw[name]
+        return (self._raw.get(name) or self._clean(name))[0]
 
     def translated(self, name: str) -> pd.Series:
         """Raw text with the profile's [values.<field>] translations applied (unmatched kept)."""
-        values = self.raw(name)
-        table = self.profile.values.get(name)
-        if table:
-            mapped, unmatched = nz.map_values(values, table)
-            values = mapped.where(~unmatched, values)
-        return values
+        return (self._raw.get(name) or self._clean(name))[1]
 
     def text(self, name: str) -> pd.Series:
-        values = self.translated(name)
-        placeholders = self.profile.name_placeholders if name in NAME_FIELDS else self.profile.placeholders
-        patterns = self.profile.placeholder_patterns if name == "email" else ()
-        return nz.drop_placeholders(values, placeholders, patterns)
+        """Translated text with the profile's placeholders ("N/A", "No Email") made missing."""
+        return (self._raw.get(name) or self._clean(name))[2]
+
+    def cleaned(self, name: str, then: Callable[[pd.Series], pd.Series]) -> pd.Series:
+        """``then(self.text(name))``, computed in the same pass over the distinct values."""
+        return self._clean(name, then)[3]
 
     def vocabulary(self, name: str) -> tuple[pd.Series, pd.Series]:
         """Coded values through [values.X] then [words.X]; returns (value, unmatched-present mask)."""
@@ -547,17 +636,19 @@ class _TableParser:
             if self.has(column):
                 frame[column] = self.text(column)
         if self.has("state"):
-            frame["state"] = nz.clean_state(self.text("state"), self.profile.values.get("state"))
+            states = self.profile.values.get("state")
+            frame["state"] = self.cleaned("state", functools.partial(nz.clean_state, names=states))
         if self.has("postal_code"):
-            frame["postal_code"] = nz.clean_postal_code(self.text("postal_code"))
+            frame["postal_code"] = self.cleaned("postal_code", nz.clean_postal_code)
         for column in ("phone_home", "phone_mobile", "phone_work"):
             if self.has(column):
-                frame[column] = nz.format_phone(self.text(column))
+                frame[column] = self.cleaned(column, nz.format_phone)
         if self.has("email"):
-            frame["email"] = nz.clean_email(self.text("email"))
+            frame["email"] = self.cleaned("email", nz.clean_email)
         if self.has("preferred_language"):
-            frame["preferred_language"] = nz.normalize_language(
-                self.text("preferred_language"), self.profile.values.get("preferred_language", {})
+            frame["preferred_language"] = self.cleaned(
+                "preferred_language",
+                functools.partial(nz.normalize_language, languages=self.profile.values.get("preferred_language", {})),
             )
         deceased = None
         if self.has("deceased_date"):
@@ -678,6 +769,10 @@ class _TableParser:
                 Rejection(file_name=self.table.label, source_row=int(row), reason=str(reason))
                 for row, reason in joined.items()
             ]
+            if patients is not None:
+                for ident, rejection in zip(ids.loc[rejected_rows].tolist(), result.rejected):
+                    if isinstance(ident, str) and ident not in result.rejected_patients:
+                        result.rejected_patients[ident] = rejection
         ok = rows & ~self.index.isin(rejected_rows) & ids.notna()
         label = self.table.label
         provider_parts = []
@@ -714,9 +809,17 @@ class _TableParser:
         return part.dropna(subset=["key"])
 
 
-@nz.per_unique
 def _cut(series: pd.Series, length: int) -> pd.Series:
-    return series.str.slice(0, length)
+    """Text cut to ``length`` characters; only the few cells that are longer are touched."""
+    cells = series.to_numpy(dtype=object)
+    try:
+        longest = max(map(len, cells[pd.notna(cells)].tolist()), default=0)
+    except TypeError:  # a cell that is not text
+        longest = length + 1
+    if longest <= length:
+        return series
+    too_long = (series.str.len() > length).fillna(False).to_numpy(dtype=bool)
+    return series.mask(too_long, series[too_long].str.slice(0, length))
 
 
 def _fit_lengths(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -964,6 +1067,12 @@ def _plan_file(
     profiles = _choose_profiles(path, profile)
     progress(0, 100, "Reading the file")
     raw = path.read_bytes()
+    if raw.startswith(OLE2_MAGIC):
+        raise ImportFileError(
+            f"{path}: this is an old-format Excel workbook (.xls) or a password-protected one, which cannot be "
+            "read. Open it in Excel, remove the password if it has one, save it as .xlsx (or as CSV) and import "
+            "that file."
+        )
     is_excel = raw.startswith(b"PK\x03\x04")
     grids = _read_excel_grids(path, cancel) if is_excel else [_read_text_grid(path, raw)]
     if not grids:
@@ -1095,6 +1204,10 @@ def parse_pm_file(
     progress(90, 100, "Preparing the rows")
     frames_out: dict[str, pd.DataFrame] = {}
     rejected = [r for res in results for r in res.rejected]
+    rejected_patients: dict[str, Rejection] = {}
+    for res in results:
+        for ident, rejection in res.rejected_patients.items():
+            rejected_patients.setdefault(ident, rejection)
     patients = [r.patients for r in results if r.patients is not None]
     if patients:
         # A patient-list sheet wins over demographics repeated in an appointment sheet.
@@ -1108,8 +1221,9 @@ def parse_pm_file(
                 part = part.loc[~part["external_id"].isin(listed["external_id"])]
             parts.append(part)
         frame = pd.concat(parts, ignore_index=True)
-        frame, mrn_rejects = _reject_shared_mrns(frame, raw_rows)
-        rejected += mrn_rejects
+        frame, mrn_rejects = _reject_shared_mrns(frame)
+        rejected += mrn_rejects.values()
+        rejected_patients.update(mrn_rejects)  # what finally kept these patients out
         if not frame.empty:
             frames_out["patients"] = frame
     visits = [r.visits for r in results if r.visits is not None and not r.visits.empty]
@@ -1136,21 +1250,25 @@ def parse_pm_file(
         rejected=rejected,
         raw_rows=raw_rows,  # type: ignore[arg-type]  # a lazy Mapping: only rejected rows are ever read
         files=[p.table.label for p in usable],
+        rejected_ids={"patients": rejected_patients},
     )
 
 
-def _reject_shared_mrns(frame: pd.DataFrame, raw_rows: _RawRows) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Two different patients with one MRN cannot both be kept: the later row wins."""
+def _reject_shared_mrns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Rejection]]:
+    """Two different patients with one MRN cannot both be kept: the later row wins.
+
+    Returns the patients kept and, per patient id dropped, the rejection of its row.
+    """
     if "mrn" not in frame.columns:
-        return frame, []
+        return frame, {}
     distinct = frame.drop_duplicates("external_id", keep="last")
     shared = distinct["mrn"].notna() & distinct["mrn"].duplicated(keep="last")
     if not shared.any():
-        return frame, []
+        return frame, {}
     losers = distinct.loc[shared]
     winners = distinct.loc[distinct["mrn"].notna()].drop_duplicates("mrn", keep="last").set_index("mrn")
-    rejections = [
-        Rejection(
+    rejections = {
+        str(row["external_id"]): Rejection(
             file_name=str(row[FILE]),
             source_row=int(row[ROW]),
             reason=(
@@ -1159,6 +1277,6 @@ def _reject_shared_mrns(frame: pd.DataFrame, raw_rows: _RawRows) -> tuple[pd.Dat
             ),
         )
         for _, row in losers.iterrows()
-    ]
+    }
     drop = frame["external_id"].isin(losers["external_id"])
     return frame.loc[~drop].reset_index(drop=True), rejections

@@ -17,6 +17,8 @@ Timestamps carry a ``Z``: they are stored as naive UTC datetimes.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import re
 import warnings
 from collections.abc import Callable
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.normalize import EARLIEST_DATE, LATEST_DATE
 from panelmanager.core.importers.writer import FILE, ROW, ParsedImport, Rejection
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
@@ -150,6 +153,11 @@ def parse_timestamps(text: pd.Series) -> pd.Series:
         again = pd.to_datetime(text[retry], format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
         stamps = stamps.copy()
         stamps[retry] = again.astype(stamps.dtype)
+    # A year such as 0001 or 9999 is an edit gone wrong, not a date (and would not fit
+    # datetime64[ns] on pandas 2): it is reported as not a date.
+    usable = stamps.isna() | ((stamps >= EARLIEST_DATE) & (stamps <= LATEST_DATE))
+    if not usable.all():
+        stamps = stamps.where(usable)
     return stamps
 
 
@@ -236,13 +244,63 @@ class _ReadFile:
     headers: dict[str, str]  # upper-case name -> the header as the file spells it
 
 
+_RESAVE = "save it again as CSV UTF-8 (or export the folder again from Synthea) and import the folder again"
+
+
+def _check_text_file(path: Path) -> None:
+    """Refuse, with the fix, a file that is not UTF-8 CSV text at all (a workbook, UTF-16)."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise ImportFileError(
+            f"{path}: this is an Excel workbook (or another packed file) with a .csv name, not CSV text. "
+            f"Synthea writes plain CSV: if the file was opened in Excel, {_RESAVE}."
+        )
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(0) > len(head) // 4
+    if utf16 or b"\x00" in head:
+        what = "UTF-16 text" if utf16 else "binary data"
+        raise ImportFileError(f"{path}: this file holds {what}, not UTF-8 CSV text; {_RESAVE}.")
+
+
+def _not_utf8_error(path: Path) -> ImportFileError:
+    """Which line first holds a byte that is not UTF-8, and how to fix the file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is the undecoded tail of the last chunk plus this one; the
+                # tail holds no line break (it is part of one character).
+                line = lines_before + exc.object[: exc.start].count(b"\n") + 1
+                byte = exc.object[exc.start]
+                return ImportFileError(
+                    f"{path}: line {line} is not UTF-8 text (byte 0x{byte:02X}; an accented letter saved by Excel or "
+                    f"another program as Windows-1252, for example). Synthea writes UTF-8: {_RESAVE}."
+                )
+            if not chunk:
+                break
+            lines_before += chunk.count(b"\n")
+    return ImportFileError(f"{path}: the file is not UTF-8 text; {_RESAVE}.")
+
+
 def _header(path: Path) -> list[str]:
     try:
         return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str, engine="c", encoding="utf-8").columns]
     except pd.errors.EmptyDataError:
         return []
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{path}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    except UnicodeDecodeError:
+        raise _not_utf8_error(path) from None
+    except pd.errors.ParserError as exc:
+        raise _unreadable_csv_error(path, exc) from None
+
+
+def _unreadable_csv_error(path: Path, exc: Exception) -> ImportFileError:
+    return ImportFileError(
+        f"{path}: the file is not a readable CSV ({exc}). A quote mark may be missing its partner; {_RESAVE}."
+    )
 
 
 def _normalise(name: str) -> str:
@@ -301,7 +359,29 @@ def _bad_line_rejections(path: Path, messages: list[str]) -> tuple[list[int], li
     return sorted(skipped), rejections
 
 
+def _surplus_first_lines(path: Path, width: int) -> dict[int, str]:
+    """Lines right under the header with more fields than it has.
+
+    pandas would take the first data line's extra field as a row label and shift that
+    line's values, and every later line's, one column to the left (or fail); these
+    lines are skipped and rejected instead, like any later line with too many fields.
+    """
+    found: dict[int, str] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            next(reader, None)
+            for fields in reader:
+                if len(fields) <= width:
+                    break
+                found[reader.line_num] = f"expected {width} fields, saw {len(fields)}"
+        except csv.Error:  # a cell beyond the csv module's size limit: pandas reads it
+            pass
+    return found
+
+
 def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Callable[[int], None]) -> _ReadFile:
+    _check_text_file(path)
     header = _header(path)
     if not header and spec.file_name != "patients.csv":
         # An empty optional file is the same as no file.
@@ -310,6 +390,7 @@ def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Calla
     chunks: list[pd.DataFrame] = []
     messages: list[str] = []
     try:
+        surplus = _surplus_first_lines(path, len(header))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
             reader = pd.read_csv(
@@ -321,6 +402,7 @@ def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Calla
                 na_values=[""],
                 skip_blank_lines=False,  # keeps the index in step with the line numbers
                 on_bad_lines="warn",
+                skiprows=[line - 1 for line in surplus] or None,
                 chunksize=CHUNK_ROWS,
             )
             with reader:
@@ -333,10 +415,11 @@ def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Calla
                     rows += len(chunk)
                     on_chunk(rows)
             messages = [str(w.message) for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{path}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+            messages += [f"Skipping line {line}: {reason}" for line, reason in surplus.items()]
+    except UnicodeDecodeError:
+        raise _not_utf8_error(path) from None
     except pd.errors.ParserError as exc:
-        raise ImportFileError(f"{path}: the file is not a readable CSV ({exc}).") from None
+        raise _unreadable_csv_error(path, exc) from None
     frame = pd.concat(chunks) if chunks else pd.DataFrame(columns=list(columns.values()))
     skipped, rejected = _bad_line_rejections(path, messages)
     lines = frame.index.to_numpy(dtype=np.int64) + 2
@@ -582,6 +665,7 @@ def parse_synthea_folder(
     raw_rows: dict[tuple[str, int], dict[str, str]] = {}
     rows_read = 0
     patient_ids: pd.Index | None = None
+    rejected_patients: dict[str, Rejection] = {}
     for index, spec in enumerate(present):
         cancel.raise_if_cancelled()
         progress(index, len(present), f"Reading {spec.file_name}")
@@ -603,12 +687,18 @@ def parse_synthea_folder(
         bad = checks.bad
         if bad.any():
             rows = raw.loc[bad]
-            rejected.extend(
+            fresh = [
                 Rejection(file_name=str(f), source_row=int(r), reason=str(reason), raw=values)
                 for f, r, reason, values in zip(
                     rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, read.headers)
                 )
-            )
+            ]
+            rejected.extend(fresh)
+            if spec.table == "patients":
+                # Events of these patients are rejected by the writer; it names this row.
+                for ident, rejection in zip(rows["ID"].tolist(), fresh):
+                    if isinstance(ident, str) and ident not in rejected_patients:
+                        rejected_patients[ident] = rejection
             built = built.loc[~bad]
             raw = raw.loc[~bad]
         # Keep the input of rows the writer may still reject: repeated ids, and events
@@ -635,4 +725,5 @@ def parse_synthea_folder(
         rejected=rejected,
         raw_rows=raw_rows,
         files=[str(path / spec.file_name) for spec in present],
+        rejected_ids={"patients": rejected_patients},
     )
