@@ -86,6 +86,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def begin_for_savepoints(conn) -> None:
+    """Make the transaction just begun on ``conn`` real before savepoints are nested in it.
+
+    The sqlite3 driver starts its transaction lazily, before the first INSERT/UPDATE/DELETE;
+    a SAVEPOINT issued first would open a transaction of its own whose RELEASE commits, so
+    the outer rollback would undo nothing. On SQLite this emits BEGIN now; other databases
+    begin at once and need nothing.
+    """
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: URL) -> Engine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":

@@ -750,3 +750,155 @@ def test_a_patient_inactivated_in_the_registry_stays_inactive_when_an_export_lis
     run_import(fresh_registry, [deceased], write_rejects=False)
     with fresh_registry.session() as session:
         assert session.scalars(select(models.Patient.status).where(models.Patient.mrn == "1")).one() == "deceased"
+
+
+# --------------------------------------------------------------------------- events of rejected patients
+
+
+def test_appointments_of_a_patient_whose_own_row_was_rejected_name_that_row(fresh_registry, tmp_path):
+    path = _workbook(
+        tmp_path / "export.xlsx",
+        {
+            "Patients": [
+                ["MRN", "Last Name", "DOB"],
+                ["1", "Garcia", dt.datetime(1975, 4, 12)],
+                ["2", "Lee", "13/45/1980"],  # line 3: not a date
+            ],
+            "Appointments": [
+                ["MRN", "Appt Date", "Status"],
+                ["1", dt.datetime(2024, 5, 1, 9, 0), "Completed"],
+                ["2", dt.datetime(2024, 5, 2, 9, 0), "Completed"],  # line 3: patient 2 was rejected
+                ["9", dt.datetime(2024, 5, 3, 9, 0), "Completed"],  # line 4: nobody has patient 9
+            ],
+        },
+    )
+    [outcome] = run_import(fresh_registry, [path], write_rejects=False)
+    assert outcome.ok and outcome.tables["visits"]["new"] == 1
+    patients, appointments = f"{path} [Patients]", f"{path} [Appointments]"
+    reasons = {(r.file_name, r.source_row): r.reason for r in outcome.rejections}
+    assert set(reasons) == {(patients, 3), (appointments, 3), (appointments, 4)}
+    assert reasons[(appointments, 3)] == (
+        "patient '2' was not imported because that patient's own row was rejected (export.xlsx [Patients] row 3: "
+        "DOB '13/45/1980' is not a date; expected MM/DD/YYYY (also M/D/YY, YYYY-MM-DD or YYYYMMDD)); "
+        "correct export.xlsx [Patients] row 3 and import again"
+    )
+    assert reasons[(appointments, 4)] == "patient '9' is not in this file or the registry; import the patients first"
+
+
+def test_an_appointment_of_a_patient_dropped_for_a_shared_mrn_names_the_dropped_row(fresh_registry, tmp_path):
+    text = (
+        "Patient ID,MRN,Last Name,DOB,Appt Date,Appt Time\n"
+        "A1,100,Garcia,04/12/1975,05/01/2024,9:00 AM\n"  # line 2: loses MRN 100 to B2
+        "B2,100,Lee,01/02/1990,05/02/2024,9:00 AM\n"
+    )
+    [outcome] = run_import(fresh_registry, [write(tmp_path, "report.csv", text)], write_rejects=False)
+    assert outcome.ok and outcome.tables["patients"]["new"] == 1 and outcome.tables["visits"]["new"] == 1
+    reasons = sorted((r.source_row, r.reason) for r in outcome.rejections)
+    assert reasons == [
+        (2, "MRN '100' is also given to patient 'B2' at row 3; one MRN cannot belong to two patients"),
+        (
+            2,
+            "patient 'A1' was not imported because that patient's own row was rejected (report.csv row 2: MRN '100' "
+            "is also given to patient 'B2' at row 3; one MRN cannot belong to two patients); correct report.csv row 2 "
+            "and import again",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- files that are not what they seem
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_without_a_byte_order_mark_is_read(tmp_path, encoding):
+    parsed = parse(write(tmp_path, "p.csv", ACCENTED, encoding=encoding))
+    assert column(parsed, "patients", "last_name") == ["Peña", "Müller", "Søren"]
+    assert column(parsed, "patients", "mrn") == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("name", ["export.xlsx", "export.csv"])
+def test_an_old_format_or_password_protected_workbook_is_refused_with_the_fix(fresh_registry, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    [outcome] = run_import(fresh_registry, [path])
+    assert not outcome.ok
+    assert outcome.error.startswith(f"{path}: this is an old-format Excel workbook (.xls) or a password-protected one")
+    assert "save it as .xlsx (or as CSV)" in outcome.error
+
+
+def test_a_damaged_excel_sheet_is_refused_naming_the_sheet_and_the_fix(fresh_registry, tmp_path):
+    import zipfile
+
+    good = _workbook(tmp_path / "good.xlsx", {"Patients": [["MRN", "Last Name", "DOB"], ["1", "Lee", "01/02/1980"]]})
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, data[: len(data) // 2] if item.filename.startswith("xl/worksheets/") else data)
+    [outcome] = run_import(fresh_registry, [damaged])
+    assert not outcome.ok and "Traceback" not in outcome.error
+    assert outcome.error.startswith(f"{damaged}: sheet 'Patients' of this Excel file cannot be read")
+    assert "save it again as .xlsx (or as CSV)" in outcome.error
+    with fresh_registry.session() as session:
+        assert registry_stats(session)["patients"] == 0
+
+
+def test_a_date_with_an_impossible_year_is_a_rejected_row_not_a_failed_file(fresh_registry, tmp_path):
+    text = (
+        "MRN,Last Name,DOB,Appt Date,Appt Time\n"
+        "1,Garcia,04/12/1975,05/01/2024,9:00 AM\n"
+        "2,Lee,04/13/0202,05/02/2024,9:00 AM\n"  # line 3: a year typed short
+        "3,Khan,01/02/1990,05/03/3024,9:00 AM\n"  # line 4
+    )
+    [outcome] = run_import(fresh_registry, [write(tmp_path, "report.csv", text)], write_rejects=False)
+    assert outcome.ok, outcome.error
+    assert outcome.tables["patients"]["new"] == 1 and outcome.tables["visits"]["new"] == 1
+    expected = "is not a date; expected MM/DD/YYYY (also M/D/YY, YYYY-MM-DD or YYYYMMDD)"
+    assert [(r.source_row, r.reason) for r in outcome.rejections] == [
+        (3, f"DOB '04/13/0202' {expected}"),
+        (4, f"Appt Date '05/03/3024' {expected}"),
+    ]
+
+
+def test_new_patients_get_identifiers_pointing_at_their_own_rows(fresh_registry, tmp_path):
+    first = "Patient ID,MRN,Last Name,DOB\nA,100,Garcia,04/12/1975\nB,200,Lee,01/02/1990\n"
+    run_import(fresh_registry, [write(tmp_path, "a.csv", first)])
+    later = "Patient ID,MRN,Last Name,DOB\nC,300,Khan,03/03/1983\nA,100,Garcia,04/12/1975\nD,400,Ray,04/04/1984\n"
+    [outcome] = run_import(fresh_registry, [write(tmp_path, "b.csv", later)], write_rejects=False)
+    assert (outcome.new, outcome.unchanged) == (2, 1)
+    with fresh_registry.session() as session:
+        pairs = session.execute(
+            select(models.PatientIdentifier.identifier, models.Patient.mrn)
+            .join(models.Patient, models.Patient.id == models.PatientIdentifier.patient_id)
+            .order_by(models.PatientIdentifier.identifier)
+        ).all()
+    assert pairs == [("A", "100"), ("B", "200"), ("C", "300"), ("D", "400")]
+
+
+def test_inserted_ids_fall_back_to_the_mrn_when_the_rows_do_not_line_up(fresh_registry, tmp_path):
+    from panelmanager.core.importers.writer import TABLES, _IdMaps, _inserted_ids
+
+    run_import(fresh_registry, [write(tmp_path, "a.csv", "MRN,Last Name,DOB\n100,Garcia,04/12/1975\n200,Lee,01/02/1990\n")])
+    with fresh_registry.engine.connect() as conn:
+        stored = dict(conn.execute(select(models.Patient.mrn, models.Patient.id)).all())
+        asked = pd.Series(["200", "100"], index=[7, 3])  # not the insertion order
+        ids = _inserted_ids(conn, TABLES["patients"], asked, None, _IdMaps(conn, "pm"))
+    assert ids.to_dict() == {7: stored["200"], 3: stored["100"]}
+
+
+def test_a_dry_run_previews_files_as_one_batch_and_keeps_nothing(fresh_registry, tmp_path):
+    patients = write(tmp_path, "p.csv", "MRN,Last Name,DOB\n1,A,01/01/1980\n2,B,01/01/1980\n3,C,01/01/1980\n")
+    appts = write(tmp_path, "appts.csv", APPOINTMENTS)
+    preview = run_import(fresh_registry, [patients, appts], dry_run=True)
+    real_registry = run_import(fresh_registry, [patients, appts], write_rejects=False)
+    # The preview sees the patients file before the appointments file, exactly as the import does.
+    assert [(o.new, o.rejected) for o in preview] == [(o.new, o.rejected) for o in real_registry]
+    assert preview[1].tables["visits"]["new"] == 4
+
+
+def test_a_dry_run_writes_nothing_even_for_several_files(fresh_registry, tmp_path):
+    patients = write(tmp_path, "p.csv", "MRN,Last Name,DOB\n1,A,01/01/1980\n")
+    appts = write(tmp_path, "appts.csv", "MRN,Appt Date,Appt Time,Provider\n1,05/01/2024,9:30,Jane Doe NP\n")
+    run_import(fresh_registry, [patients, appts], dry_run=True)
+    with fresh_registry.session() as session:
+        stats = registry_stats(session)
+    assert stats["patients"] == 0 and stats["visits"] == 0 and stats["providers"] == 0 and stats["import_batches"] == 0

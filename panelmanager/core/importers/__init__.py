@@ -17,6 +17,7 @@ import getpass
 import hashlib
 import json
 import os
+from contextlib import nullcontext
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from panelmanager.core import models
-from panelmanager.core.db import Registry
+from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
@@ -202,6 +203,26 @@ def run_import(
     user = user or default_user()
     outcomes: list[ImportOutcome] = []
     path_list = [Path(p) for p in paths]
+    # A dry run previews the files as one batch: each file is written inside a savepoint of
+    # one outer transaction that is rolled back at the end, so an appointments file sees
+    # the patients file previewed before it, and nothing is ever kept.
+    dry_conn = registry.engine.connect() if dry_run else None
+    dry_tx = dry_conn.begin() if dry_conn is not None else None
+    if dry_conn is not None:
+        begin_for_savepoints(dry_conn)
+    try:
+        _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
+                     rejects_dir, write_rejects, progress, cancel)
+    finally:
+        if dry_conn is not None:
+            dry_tx.rollback()
+            dry_conn.close()
+    progress(len(path_list) * 1000, max(1, len(path_list) * 1000), "Import finished")
+    return outcomes
+
+
+def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
+                 rejects_dir, write_rejects, progress, cancel) -> None:
     for index, path in enumerate(path_list):
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
@@ -227,8 +248,8 @@ def run_import(
             outcome.format = parsed.format
             outcome.profile = parsed.profile
             outcome.rows_read = parsed.rows_read
-            with registry.engine.connect() as conn:
-                transaction = conn.begin()
+            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn:
+                transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
                 try:
                     result = write_parsed(
                         conn,
@@ -245,7 +266,7 @@ def run_import(
                     outcome.tables = {name: asdict(c) for name, c in result.tables.items()}
                     cancel.raise_if_cancelled()
                     if dry_run:
-                        transaction.rollback()
+                        transaction.commit()  # releases the savepoint; the outer rollback undoes it all
                     else:
                         from sqlalchemy.orm import Session
 
@@ -277,8 +298,6 @@ def run_import(
                 "Nothing from this file was kept; the registry is as it was before."
             )
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
-    progress(len(path_list) * 1000, max(1, len(path_list) * 1000), "Import finished")
-    return outcomes
 
 
 def _record_failure(registry: Registry, outcome: ImportOutcome, started, user: str, sha: str, result: str, message: str, dry_run: bool) -> None:

@@ -184,6 +184,26 @@ class ImportScreen(Screen):
         self.remove_button.setEnabled(has)
 
     # -- mapping
+    def prepare_screenshot(self) -> None:
+        """For tests/ui/screenshots.py: a small synthetic athenahealth export, previewed.
+
+        The files are written from the demo generator (made-up patients, no real data) into
+        a temporary folder that lives as long as this screen."""
+        import datetime as dt
+        import tempfile
+
+        from panelmanager.core.demo import generate_practice, write_pm_csvs
+
+        self._screenshot_dir = tempfile.TemporaryDirectory(prefix="panelmanager-screenshot-")
+        practice = generate_practice(60, seed=7, as_of=self.ctx.as_of or dt.date.today())
+        patients_csv, appointments_csv = write_pm_csvs(practice, self._screenshot_dir.name)
+        self.add_paths([str(patients_csv), str(appointments_csv)])
+        self.files.setCurrentRow(1)
+        self.start(dry_run=True)
+        self.files.setCurrentRow(1)
+        self.show_mapping()
+        self.tabs.setCurrentWidget(self.results_table)
+
     def show_mapping(self) -> None:
         """How the selected file's columns map to registry fields (profile detection result)."""
         item = self.files.currentItem()
