@@ -45,6 +45,7 @@ class IdTableModel(QAbstractTableModel):
         self._query = query
         self._fetch = fetch
         self._ids: list[int] = []
+        self._loaded = False
         self._pages: OrderedDict[int, dict[int, Row]] = OrderedDict()
         self._sort_key: str | None = None
         self._descending = False
@@ -61,6 +62,7 @@ class IdTableModel(QAbstractTableModel):
     def reload(self) -> None:
         self.beginResetModel()
         self._ids = list(self._query(self._sort_key, self._descending))
+        self._loaded = True
         self._pages.clear()
         self.endResetModel()
 
@@ -137,6 +139,9 @@ class IdTableModel(QAbstractTableModel):
         key = self.columns[column].sort_key
         if key is None:
             return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if self._loaded and (key, descending) == (self._sort_key, self._descending):
+            return  # already in this order (QTableView re-applies its sort indicator on set-up)
         self._sort_key = key
-        self._descending = order == Qt.SortOrder.DescendingOrder
+        self._descending = descending
         self.reload()
