@@ -368,8 +368,8 @@ class OutreachList:
         if self.rows.empty:
             return out
         rows = self.rows
-        gap_dates = rows["last_date"].map(_as_date)
-        due_dates = rows["due_date"].map(_as_date)
+        gap_dates = rows["last_date"].map(as_date)
+        due_dates = rows["due_date"].map(as_date)
         current: Contact | None = None
         gaps: list[GapItem] = []
         records = rows.to_dict("records")
@@ -381,25 +381,25 @@ class OutreachList:
                 current = Contact(
                     patient_id=int(r["patient_id"]),
                     mrn=str(r["mrn"]),
-                    first_name=_opt(r["first_name"]),
-                    last_name=_opt(r["last_name"]),
-                    middle_name=_opt(r["middle_name"]),
-                    dob=_as_date(r["dob"]),
-                    sex=_opt(r["sex"]),
-                    address1=_opt(r["address1"]),
-                    address2=_opt(r["address2"]),
-                    city=_opt(r["city"]),
-                    state=_opt(r["state"]),
-                    postal_code=_opt(r["postal_code"]),
-                    phone_home=_opt(r["phone_home"]),
-                    phone_mobile=_opt(r["phone_mobile"]),
-                    phone_work=_opt(r["phone_work"]),
-                    email=_opt(r["email"]),
-                    preferred_language=_opt(r["preferred_language"]),
+                    first_name=optional_text(r["first_name"]),
+                    last_name=optional_text(r["last_name"]),
+                    middle_name=optional_text(r["middle_name"]),
+                    dob=as_date(r["dob"]),
+                    sex=optional_text(r["sex"]),
+                    address1=optional_text(r["address1"]),
+                    address2=optional_text(r["address2"]),
+                    city=optional_text(r["city"]),
+                    state=optional_text(r["state"]),
+                    postal_code=optional_text(r["postal_code"]),
+                    phone_home=optional_text(r["phone_home"]),
+                    phone_mobile=optional_text(r["phone_mobile"]),
+                    phone_work=optional_text(r["phone_work"]),
+                    email=optional_text(r["email"]),
+                    preferred_language=optional_text(r["preferred_language"]),
                     provider_id=None if pd.isna(r["provider_id"]) else int(r["provider_id"]),
-                    provider_name=_opt(r["provider_name"]),
+                    provider_name=optional_text(r["provider_name"]),
                     last_outreach=describe_last_outreach(r["last_outreach_at"], r["last_method"], r["last_outcome"]),
-                    next_appointment=_as_date(r["next_appointment"]),
+                    next_appointment=as_date(r["next_appointment"]),
                 )
                 gaps = []
             gaps.append(
@@ -410,7 +410,7 @@ class OutreachList:
                     short=str(r["gap_text"]),
                     status=str(r["status"]),
                     last_date=gap_dates.iat[i],
-                    last_value=_opt(r["last_value"]),
+                    last_value=optional_text(r["last_value"]),
                     due_date=due_dates.iat[i],
                 )
             )
@@ -420,14 +420,14 @@ class OutreachList:
         return out
 
 
-def _opt(value) -> str | None:
+def optional_text(value) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     text = str(value).strip()
     return text or None
 
 
-def _as_date(value) -> dt.date | None:
+def as_date(value) -> dt.date | None:
     if value is None or (not isinstance(value, (str, dt.date)) and pd.isna(value)):
         return None
     if isinstance(value, dt.datetime):
@@ -679,5 +679,5 @@ def gaps_closed_after_outreach(
 
 def name_sort_key(names: pd.Series) -> pd.Series:
     """Lower case without accents, so Álvarez sorts with Alvarez, not after Zhang."""
-    text = names.astype(object).where(names.notna(), "").astype(str)
+    text = names.astype(object).where(names.notna(), "").astype(str).str.strip()
     return text.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower()

@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from panelmanager.core.outreach import OutreachList, describe_last_outreach, last_outreach, name_sort_key
+from panelmanager.core.outreach import (
+    OutreachList,
+    as_date,
+    describe_last_outreach,
+    last_outreach,
+    name_sort_key,
+    optional_text,
+)
 from panelmanager.core.reports.calllist import language_name
 from panelmanager.core.reports.common import Contact, sorted_name
 from panelmanager.core.reports.letters import mailing_problem
@@ -95,11 +102,11 @@ def outreach_patients(outreach: OutreachList) -> pd.DataFrame:
     out["address_problem"] = [
         mailing_problem(Contact(0, "", address1=a1, city=c, state=s, postal_code=z))
         for a1, c, s, z in zip(
-            out["address1"].map(_opt), out["city"].map(_opt), out["state"].map(_opt), out["postal_code"].map(_opt)
+            out["address1"].map(optional_text), out["city"].map(optional_text), out["state"].map(optional_text), out["postal_code"].map(optional_text)
         )
     ]
-    out["next_appointment"] = out["next_appointment"].map(_date)
-    out["dob"] = out["dob"].map(_date)
+    out["next_appointment"] = out["next_appointment"].map(as_date)
+    out["dob"] = out["dob"].map(as_date)
     out["last_outreach"] = [
         describe_last_outreach(at, m, o) for at, m, o in zip(out["last_outreach_at"], out["last_method"],
                                                              out["last_outcome"])
@@ -133,37 +140,15 @@ def outreach_patient_order(patients: pd.DataFrame, key: str | None, descending: 
     if key not in SORT_KEYS:
         raise ValueError(f"cannot sort an outreach list by {key!r} (known: {', '.join(SORT_KEYS)}).")
     frame = patients.assign(
-        _last=_folded(patients["last_name"]),
-        _first=_folded(patients["first_name"]),
+        _last=name_sort_key(patients["last_name"]),
+        _first=name_sort_key(patients["first_name"]),
         _address_ok=patients["address_problem"].isna(),
     )
     frame = frame.sort_values(SORT_KEYS[key], ascending=not descending, kind="stable", na_position="last")
     return [int(i) for i in frame["patient_id"]]
 
 
-def _folded(series: pd.Series) -> pd.Series:
-    return name_sort_key(_text(series))
-
-
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Missing values as None (not NaN / NaT / pd.NA), so the screen shows them as blanks."""
     frame = frame.astype(object)
     return frame.where(frame.notna(), None).reset_index(drop=True)
-
-
-def _opt(value) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _date(value) -> dt.date | None:
-    if value is None or (not isinstance(value, (str, dt.date)) and pd.isna(value)):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    stamp = pd.Timestamp(value)
-    return None if pd.isna(stamp) else stamp.date()

@@ -27,10 +27,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from panelmanager.core.settings import DEFAULT_GOAL_PERCENT, DEFAULT_INVERSE_GOAL_PERCENT
 from panelmanager.core import models as m
 from panelmanager.core.empanelment import ACTIONABLE_KINDS, assignments_frame
 from panelmanager.core.patients import age_on, display_name
+from panelmanager.core.settings import DEFAULT_GOAL_PERCENT, measure_goal
 
 __all__ = [
     "DEFAULT_GOAL",
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # The goal a measure has until the practice sets one (the Settings screen shows the same).
-DEFAULT_GOAL = DEFAULT_GOAL_PERCENT
+DEFAULT_GOAL = DEFAULT_GOAL_PERCENT  # measure_goal (re-exported) gives it until a goal is set
 
 REVIEW_KINDS = ACTIONABLE_KINDS + ("unassigned",)
 _PAGE = 500  # ids per IN (...) list: well under every database's bound-parameter limit
@@ -282,15 +282,6 @@ def gaps_computed_at(session: Session, as_of: dt.date) -> dt.datetime | None:
 
     run = m.MeasureRun
     return session.scalar(select(run.computed_at).where(run.kind == GAPS_KIND, run.as_of == as_of))
-
-
-def measure_goal(goals: dict[str, float], measure: str, *, inverse: bool = False) -> float:
-    """The practice's goal for ``measure`` in percent; until one is set, the defaults the
-    Settings screen shows (a ceiling for an inverse measure)."""
-    value = goals.get(measure)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return DEFAULT_INVERSE_GOAL_PERCENT if inverse else DEFAULT_GOAL_PERCENT
-    return float(value)
 
 
 def meets_goal(rate: float | None, goal: float, *, inverse: bool = False) -> bool | None:

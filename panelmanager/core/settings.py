@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,11 +71,13 @@ DEFAULT_GOAL_PERCENT = 70.0
 DEFAULT_INVERSE_GOAL_PERCENT = 20.0
 
 
-def measure_goal(settings: PracticeSettings, measure_id: str, *, inverse: bool = False) -> float:
-    """The practice's goal for a measure in percent (a ceiling when ``inverse``)."""
-    if measure_id in settings.measure_goals:
-        return float(settings.measure_goals[measure_id])
-    return DEFAULT_INVERSE_GOAL_PERCENT if inverse else DEFAULT_GOAL_PERCENT
+def measure_goal(goals: Mapping[str, float], measure_id: str, *, inverse: bool = False) -> float:
+    """The practice's goal for a measure in percent (a ceiling when ``inverse``), from
+    ``PracticeSettings.measure_goals``; the defaults above until one is set."""
+    value = goals.get(measure_id)
+    if value is None or math.isnan(float(value)):
+        return DEFAULT_INVERSE_GOAL_PERCENT if inverse else DEFAULT_GOAL_PERCENT
+    return float(value)
 
 
 def _upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -131,6 +131,10 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(index)
         return self.screens[key]
 
+    def open_patient(self, patient_id: int) -> None:
+        """Show one patient's record on the Patients screen (drill-down from any list)."""
+        self.show_screen("patients").select_patient(int(patient_id))
+
     def current_screen(self) -> Screen:
         return self.stack.currentWidget()  # type: ignore[return-value]
 

@@ -190,10 +190,4 @@ def test_gap_patients_reads_the_cache_without_recomputing_it(screened):
 
 
 def test_an_inverse_measure_without_a_goal_gets_the_ceiling_settings_shows():
-    from panelmanager.core.settings import PracticeSettings
-    from panelmanager.core.settings import measure_goal as settings_goal
-
     assert measure_goal({}, "diabetes-a1c-poor-control", inverse=True) == 20.0
-    assert measure_goal({}, "diabetes-a1c-poor-control", inverse=True) == settings_goal(
-        PracticeSettings(), "diabetes-a1c-poor-control", inverse=True
-    )

@@ -174,17 +174,14 @@ def test_a_row_of_the_drill_down_opens_the_patient(qtbot, demo_window, monkeypat
     screen.gap_table.setFocus()
     screen.gap_table.setCurrentIndex(screen.gap_model.index(0, 0))
     patients = window.screens["patients"]
-    opener = "open_patient" if hasattr(patients, "open_patient") else ("select_patient" if hasattr(patients, "select_patient") else None)
     opened = []
-    if opener:
-        original = getattr(patients, opener)
-        monkeypatch.setattr(patients, opener, lambda pid: (opened.append(pid), original(pid)))
+    original = patients.select_patient
+    monkeypatch.setattr(patients, "select_patient", lambda pid: (opened.append(pid), original(pid)))
     with qtbot.waitSignal(screen.patient_requested) as blocker:
         qtbot.keyClick(screen.gap_table, Qt.Key.Key_Return)
     assert blocker.args == [first]
     assert window.current_screen() is patients
-    if opener:
-        assert opened == [first]
+    assert opened == [first]
 
 
 def test_chart_shows_each_panel_against_its_target(qtbot, demo_window):

@@ -19,9 +19,10 @@ import pandas as pd
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
 
 from panelmanager.core.reports.common import (
+    list_table,
     target,
     LETTER_LANDSCAPE,
     Contact,
@@ -192,22 +193,7 @@ def build_call_list_pdf(
     if len(data) == 1:
         story.append(Paragraph(x("Nobody on this list has a phone number."), base))
     else:
-        table = Table(data, colWidths=[w for _n, w in columns], repeatRows=1)
-        style = [
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
-            ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
-            ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 4),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ]
-        for i in range(2, len(data), 2):
-            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
-        table.setStyle(TableStyle(style))
-        story.append(table)
+        story.append(list_table(data, [w for _n, w in columns], bottom_padding=5))
 
     def decorate(canv, _section, page, pages):
         draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice, right_title=f"{title} · {iso(on)}",

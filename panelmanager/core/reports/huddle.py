@@ -23,12 +23,11 @@ from reportlab.platypus import (
     PageTemplate,
     Paragraph,
     Spacer,
-    Table,
-    TableStyle,
 )
 
 from panelmanager.core.huddle import PCP_FLAGS, HuddleSheet
 from panelmanager.core.reports.common import (
+    list_table,
     target,
     LETTER_LANDSCAPE,
     DocumentResult,
@@ -168,23 +167,9 @@ def _section_story(section, day, f: FontSet, st: dict[str, ParagraphStyle]) -> l
                 Spacer(1, 26),
             ]
         )
-    table = Table(data, colWidths=[w for _t, w in _COLUMNS], repeatRows=1)
-    style = [
-        ("FONT", (0, 0), (-1, -1), f.regular, 8.5),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
-        ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
-        ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
-        ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-    ]
-    for i in range(2, len(data), 2):
-        style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
-    table.setStyle(TableStyle(style))
-    story.append(table)
+    story.append(
+        list_table(data, [w for _t, w in _COLUMNS], bottom_padding=3, extra_style=[("FONT", (0, 0), (-1, -1), f.regular, 8.5)])
+    )
     return story
 
 

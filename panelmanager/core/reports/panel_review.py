@@ -17,12 +17,13 @@ import pandas as pd
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.reports.common import (
+    list_table,
     target,
     LETTER_LANDSCAPE,
     DocumentResult,
@@ -189,24 +190,13 @@ def build_panel_review_pdf(
     if len(data) == 1:
         story.append(Paragraph(x("No patients are assigned to this provider."), base))
     else:
-        table = Table(data, colWidths=[w for _n, w in columns], repeatRows=1)
-        style = [
-            ("FONT", (0, 0), (-1, -1), f.regular, 8.3),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("ALIGN", (6, 1), (7, -1), "CENTER"),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#3a4a5c")),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#9a9a9a")),
-            ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#6b6b6b")),
-            ("LINEBEFORE", (1, 0), (-1, -1), 0.3, colors.HexColor("#c4c4c4")),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ("LEFTPADDING", (0, 0), (-1, -1), 4),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ]
-        for i in range(2, len(data), 2):
-            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f3f5f7")))
-        table.setStyle(TableStyle(style))
-        story.append(table)
+        story.append(
+            list_table(
+                data,
+                [w for _n, w in columns],
+                extra_style=[("FONT", (0, 0), (-1, -1), f.regular, 8.3), ("ALIGN", (6, 1), (7, -1), "CENTER")],
+            )
+        )
     story.append(Spacer(1, 22))
     story.append(Paragraph(x("Reviewed by: ______________________________    Date: ______________"), base))
 

@@ -19,7 +19,8 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Qt
 from PySide6.QtGui import QBrush
 
-from panelmanager.core.panel_lists import measure_goal, meets_goal
+from panelmanager.core.panel_lists import meets_goal
+from panelmanager.core.settings import measure_goal
 from panelmanager.ui.models.base import Column, IdTableModel
 from panelmanager.ui.widgets.charts import GREEN_BG, GREEN_FG, NEUTRAL_BG, NEUTRAL_FG, RED_BG, RED_FG
 

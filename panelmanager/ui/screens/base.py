@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 from panelmanager.ui.context import AppContext
 
@@ -40,6 +41,18 @@ class Screen(QWidget):
     def focus_search(self) -> None:
         """Ctrl+F: put the cursor where the user searches on this screen, if anywhere."""
 
+    def status_message(self, text: str, msecs: int = 8000) -> None:
+        """A passing note in the main window's status bar (nothing when shown alone)."""
+        bar = getattr(self.window(), "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, msecs)
+
+    def show_patient(self, patient_id: int) -> None:
+        """Open the patient's record on the Patients screen (the main window navigates)."""
+        opener = getattr(self.window(), "open_patient", None)  # absent when a screen is shown alone
+        if opener is not None:
+            opener(int(patient_id))
+
 
 def heading(text: str) -> QLabel:
     label = QLabel(text)
@@ -49,6 +62,15 @@ def heading(text: str) -> QLabel:
     font.setBold(True)
     label.setFont(font)
     return label
+
+
+def table_item(value, align_right: bool = False) -> QTableWidgetItem:
+    """A read-only cell for the small QTableWidget lists (results, reports)."""
+    item = QTableWidgetItem("" if value is None else str(value))
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
 
 
 class PlaceholderScreen(Screen):

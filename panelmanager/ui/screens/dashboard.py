@@ -9,7 +9,7 @@ inverse measure (HbA1c poor control) is green at or below its goal.
 
 Keyboard: arrows move through the grid; Enter (or a double-click) lists the patients
 with that gap below; Enter on a patient opens them (``patient_requested(patient_id)``
-is emitted, and the Patients screen's ``open_patient`` is called when it has one).
+is emitted, and the main window shows them on the Patients screen).
 """
 
 from __future__ import annotations

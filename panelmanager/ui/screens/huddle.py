@@ -170,13 +170,7 @@ class HuddleScreen(Screen):
 
     def open_patient(self, patient_id: int) -> None:
         """Show the patient on the Patients screen (Enter or double-click on a row)."""
-        show = getattr(self.window(), "show_screen", None)
-        if show is None:
-            return
-        target = show("patients")
-        select = getattr(target, "select_patient", None)
-        if callable(select):
-            select(int(patient_id))
+        self.show_patient(patient_id)
 
     # -- what is chosen
     def day(self) -> dt.date:
@@ -212,9 +206,7 @@ class HuddleScreen(Screen):
         self.set_day(day)
 
     def _status(self, message: str) -> None:
-        bar = getattr(self.window(), "statusBar", None)
-        if callable(bar):
-            bar().showMessage(message, 5000)
+        self.status_message(message, 5000)
 
     def _date_changed(self, _date: QDate) -> None:
         self._date_chosen = True

@@ -13,31 +13,20 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QPushButton,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from panelmanager.core.importers import ImportOutcome, run_import
 from panelmanager.core.importers.history import batch_rejections, list_batches
 from panelmanager.core.resources import resource_path
 from panelmanager.ui.jobs import run_job
-from panelmanager.ui.screens.base import Screen, heading
-
-
-def _item(value, align_right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem("" if value is None else str(value))
-    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if align_right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
+from panelmanager.ui.screens.base import Screen, heading, table_item
 
 
 def _fill(table: QTableWidget, headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> None:
@@ -47,7 +36,7 @@ def _fill(table: QTableWidget, headers: list[str], rows: list[list], numeric: se
     table.setRowCount(len(rows))
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
-            table.setItem(r, c, _item(value, c in numeric))
+            table.setItem(r, c, table_item(value, c in numeric))
     table.resizeColumnsToContents()
     table.horizontalHeader().setStretchLastSection(True)
 

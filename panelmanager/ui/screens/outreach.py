@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableView,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -66,15 +65,7 @@ from panelmanager.core.reports.portal_export import write_portal_export
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.outreach import OutreachTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
-from panelmanager.ui.screens.base import Screen, heading
-
-
-def _item(value, align_right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem("" if value is None else str(value))
-    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if align_right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
+from panelmanager.ui.screens.base import Screen, heading, table_item
 
 
 class OutreachScreen(Screen):
@@ -663,19 +654,11 @@ class OutreachScreen(Screen):
         run_job(self, self.tr("Writing the export"), self._document_job(build), on_success=done)
 
     def _status(self, message: str) -> None:
-        bar = getattr(self.window(), "statusBar", None)
-        if callable(bar):
-            bar().showMessage(message, 8000)
+        self.status_message(message)
 
     def open_patient(self, patient_id: int) -> None:
         """Show the patient on the Patients screen (Enter or double-click on a row)."""
-        show = getattr(self.window(), "show_screen", None)
-        if show is None:
-            return
-        target = show("patients")
-        select = getattr(target, "select_patient", None)
-        if callable(select):
-            select(int(patient_id))
+        self.show_patient(patient_id)
 
     # -- recording a contact
     def selected_patient(self) -> dict | None:
@@ -753,7 +736,7 @@ class OutreachScreen(Screen):
             values = [self._method_text(row["method"]), row["measure_title"], row["contacted"], row["closed"],
                       row["not_closed"], row["pending"], "-" if rate is None or pd.isna(rate) else f"{100 * rate:.0f}%"]
             for c, value in enumerate(values):
-                self.report_table.setItem(r, c, _item(value, align_right=c >= 2))
+                self.report_table.setItem(r, c, table_item(value, align_right=c >= 2))
         self.report_table.resizeColumnsToContents()
         self.report_table.horizontalHeader().setStretchLastSection(False)
         self.report_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

@@ -72,25 +72,9 @@ PARTS = ("milestone", "review", "capacity", "visitors", "inactivation", "provide
 
 
 def open_patient(screen: Screen, patient_id: int) -> None:
-    """Show a patient: emit the screen's ``patient_requested`` and open the Patients screen.
-
-    The Patients screen is built by another module: its ``open_patient(patient_id)`` or
-    ``select_patient(patient_id)`` is called when it has one, otherwise it is only shown.
-    """
-    signal = getattr(screen, "patient_requested", None)
-    if signal is not None:
-        signal.emit(int(patient_id))
-    window = screen.window()
-    show = getattr(window, "show_screen", None)
-    if show is None:
-        return
-    try:
-        target = show("patients")
-    except (KeyError, ValueError):
-        return
-    opener = getattr(target, "open_patient", None) or getattr(target, "select_patient", None)
-    if callable(opener):
-        opener(int(patient_id))
+    """Show a patient: emit the screen's ``patient_requested`` and open the Patients screen."""
+    screen.patient_requested.emit(int(patient_id))
+    screen.show_patient(int(patient_id))
 
 
 def make_table(multi: bool = True, sort_column: int | None = 0) -> QTableView:
@@ -1095,10 +1079,7 @@ class PanelsScreen(Screen):
 
     def _status(self, text: str) -> None:
         self.last_message = text
-        window = self.window()
-        bar = getattr(window, "statusBar", None)
-        if callable(bar):
-            bar().showMessage(text, 8000)
+        self.status_message(text)
 
     # ================================================================== screenshots
     def prepare_screenshot(self) -> None:

@@ -334,7 +334,7 @@ class SettingsScreen(Screen):
             spin.setDecimals(0)
             spin.setSuffix(" %")
             spin.setPrefix(self.tr("at most ") if inverse else self.tr("at least "))
-            spin.setValue(measure_goal(s, measure_id, inverse=inverse))
+            spin.setValue(measure_goal(s.measure_goals, measure_id, inverse=inverse))
             self.goals.setCellWidget(row, 1, spin)
         self.provider_model.reload()
 
@@ -376,7 +376,7 @@ class SettingsScreen(Screen):
                 QMessageBox.warning(self, self.tr("Settings"), self.tr("Not saved: there is no image file at {0}.").format(path))
                 return
         self.ctx.save_settings(updated)
-        self.window().statusBar().showMessage(self.tr("Settings saved."), 4000)
+        self.status_message(self.tr("Settings saved."), 4000)
 
     def _window_offsets(self) -> dict[str, float]:
         """Only the offsets that differ from the defaults are stored."""
