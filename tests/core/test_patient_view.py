@@ -4,8 +4,6 @@ patient's record, on the tiny clinic of test_schedule (as of Monday 2024-03-04).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -27,18 +25,9 @@ from panelmanager.core.risk import override_risk_tier
 DAY = dt.date(2024, 3, 4)
 
 
-def _builder():
-    spec = importlib.util.spec_from_file_location("clinic_builder", Path(__file__).with_name("test_schedule.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_clinic
-
-
 @pytest.fixture
-def clinic(fresh_registry):
-    with fresh_registry.session() as session:
-        ids = _builder()(session)
-    return fresh_registry, ids
+def clinic(fresh_registry, clinic_ids):
+    return fresh_registry, clinic_ids
 
 
 def _mrns(registry, filters: PatientFilters, sort="name", descending=False) -> list[str]:

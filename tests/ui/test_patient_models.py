@@ -4,8 +4,6 @@ sorting in SQL, the list's extra columns, and the schedule's status texts, colou
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -22,20 +20,12 @@ DAY = dt.date(2024, 3, 4)
 DISPLAY = Qt.ItemDataRole.DisplayRole
 
 
-def _builder():
-    path = Path(__file__).resolve().parents[1] / "core" / "test_schedule.py"
-    spec = importlib.util.spec_from_file_location("clinic_builder", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_clinic
-
-
 @pytest.fixture
-def ctx(qapp, fresh_registry):
+def ctx(qapp, fresh_registry, clinic_ids):
     from panelmanager.ui.context import AppContext
 
+    ids = clinic_ids
     with fresh_registry.session() as session:
-        ids = _builder()(session)
         settings = load_settings(session)
         settings.as_of_override = DAY
         save_settings(session, settings)

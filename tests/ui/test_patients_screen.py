@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -18,18 +16,9 @@ from panelmanager.core.patient_view import UNASSIGNED
 DAY = dt.date(2024, 3, 4)
 
 
-def _builder():
-    path = Path(__file__).resolve().parents[1] / "core" / "test_schedule.py"
-    spec = importlib.util.spec_from_file_location("clinic_builder", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_clinic
-
-
 @pytest.fixture
-def clinic(fresh_registry):
-    with fresh_registry.session() as session:
-        return _builder()(session)
+def clinic(clinic_ids):
+    return clinic_ids
 
 
 @pytest.fixture
