@@ -1,3 +1,8 @@
 """Panel Manager: empanelment and panel management for small primary-care practices."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one version lives in pyproject.toml; installs and bundles carry its metadata
+    __version__ = version("panelmanager")
+except PackageNotFoundError:  # a bare checkout on sys.path, never installed
+    __version__ = "0+unknown"
