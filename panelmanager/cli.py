@@ -1470,6 +1470,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
+    from panelmanager.ui.platform_check import exit_unless_qt_can_start
+
+    exit_unless_qt_can_start()  # before any Qt GUI library loads: Qt would abort
     from panelmanager.ui.app import main as gui_main
 
     return gui_main(db=args.db)

@@ -25,3 +25,13 @@ def test_readme_has_exactly_two_setup_commands_app_then_tests():
 def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert _commands()[1] in ci_lines
+
+
+def test_readme_points_only_to_files_inside_the_repository():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "../" not in text and "shared folder" not in text
+    for target in re.findall(r"\]\(([^)#]+)\)", text):  # links and images
+        if "://" not in target:
+            assert (ROOT / target).exists(), target
+    for name in re.findall(r"`((?:resources|installers|tests|panelmanager)/[\w./-]*|[A-Z]+\.md|LICENSE)`", text):
+        assert (ROOT / name).exists(), name

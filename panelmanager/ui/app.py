@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 
 from PySide6.QtCore import QCoreApplication
@@ -25,6 +26,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 
 def main(db: str | None = None, argv: list[str] | None = None) -> int:
+    from panelmanager.ui.platform_check import exit_unless_qt_can_start
+
+    exit_unless_qt_can_start()
     app = create_application(argv)
     from panelmanager.core.db import RegistryError, describe_url, open_registry, registry_exists, resolve_registry_url
     from panelmanager.ui.main_window import MainWindow
@@ -48,9 +52,23 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     window = MainWindow(registry=registry)
     window._owns_registry = True
     window.show()
+    if os.environ.get(SELF_CHECK_VAR):
+        return _self_check(app, window)
     if load_demo_patients:
         start_demo_load(window, load_demo_patients)
     return app.exec()
+
+
+SELF_CHECK_VAR = "PANELMANAGER_SELF_CHECK"
+
+
+def _self_check(app: QApplication, window) -> int:
+    """Installed-program smoke test: print each screen's class, then close (no event loop)."""
+    app.processEvents()
+    for key, screen in window.screens.items():
+        print(f"screen {key} {type(screen).__module__}.{type(screen).__name__}")
+    window.close()
+    return 0
 
 
 def start_demo_load(window, patients: int) -> None:

@@ -4,7 +4,6 @@ Ctrl+F puts the cursor in the current screen's search box."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt
@@ -22,13 +21,22 @@ from PySide6.QtWidgets import (
 from panelmanager.core.db import Registry, open_registry
 from panelmanager.core.resources import resource_path
 from panelmanager.ui.context import AppContext
-from panelmanager.ui.screens.base import PlaceholderScreen, Screen
+from panelmanager.ui.screens.base import Screen
+# Static imports, so PyInstaller bundles every screen (no importlib, no placeholder).
+from panelmanager.ui.screens.checkin import CheckInScreen
+from panelmanager.ui.screens.dashboard import DashboardScreen
+from panelmanager.ui.screens.huddle import HuddleScreen
+from panelmanager.ui.screens.imports import ImportScreen
+from panelmanager.ui.screens.outreach import OutreachScreen
+from panelmanager.ui.screens.panels import PanelsScreen
+from panelmanager.ui.screens.patients import PatientsScreen
+from panelmanager.ui.screens.settings import SettingsScreen
 
 
 @dataclass(frozen=True)
 class ScreenSpec:
     key: str  # module under panelmanager.ui.screens and object name
-    class_name: str
+    class_name: str  # the class in SCREEN_CLASSES
     label: str  # untranslated; translated in MainWindow
 
 
@@ -42,6 +50,20 @@ SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("imports", "ImportScreen", "Import"),
     ScreenSpec("settings", "SettingsScreen", "Settings"),
 )
+
+SCREEN_CLASSES: dict[str, type[Screen]] = {
+    cls.__name__: cls
+    for cls in (
+        CheckInScreen,
+        PatientsScreen,
+        PanelsScreen,
+        DashboardScreen,
+        HuddleScreen,
+        OutreachScreen,
+        ImportScreen,
+        SettingsScreen,
+    )
+}
 
 
 class MainWindow(QMainWindow):
@@ -109,13 +131,7 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
 
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
-        try:
-            module = importlib.import_module(f"panelmanager.ui.screens.{spec.key}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"panelmanager.ui.screens.{spec.key}":
-                raise
-            return PlaceholderScreen(self.ctx, label)
-        return getattr(module, spec.class_name)(self.ctx)
+        return SCREEN_CLASSES[spec.class_name](self.ctx)
 
     def _update_status(self) -> None:
         self.registry_label.setText(self.tr("Registry: {0}").format(self.registry.location))
