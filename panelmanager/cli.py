@@ -22,13 +22,32 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from panelmanager import __version__
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class CommandError(Exception):
     """A message for the user; the command exits with status 1 and no traceback."""
+
+
+class LazyChoices:
+    """argparse ``choices`` kept in a core module, imported only when a value is checked or a
+    command's own help is shown: ``panelmanager --help`` must not load pandas or SQLAlchemy.
+    Give the argument a ``metavar`` and put ``%(choices)s`` in its help."""
+
+    def __init__(self, module: str, *names: str) -> None:
+        self._module, self._names = module, names
+
+    def _values(self) -> tuple[str, ...]:
+        import importlib
+
+        module = importlib.import_module(self._module)
+        return tuple(value for name in self._names for value in getattr(module, name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self):
+        return iter(self._values())
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -465,8 +484,6 @@ def _plain(value: Any) -> Any:
 
 
 def _add_confirm(sub) -> None:
-    from panelmanager.core.empanelment import METHODS, PATIENT_OUTCOMES, PROVIDER_OUTCOMES
-
     p = sub.add_parser(
         "confirm",
         help="record a provider's or a patient's confirmation of the patient's panel",
@@ -480,11 +497,17 @@ def _add_confirm(sub) -> None:
     p.add_argument("--by", required=True, choices=["patient", "provider"], help="who confirms")
     p.add_argument(
         "--outcome",
-        choices=PATIENT_OUTCOMES + PROVIDER_OUTCOMES,
+        metavar="OUTCOME",
+        choices=LazyChoices("panelmanager.core.empanelment", "PATIENT_OUTCOMES", "PROVIDER_OUTCOMES"),
         help="patient: confirmed (default), changed, declined; provider: mine (default), not-mine",
     )
     p.add_argument("--provider", metavar="ID", help="provider external id or NPI (default: the current provider)")
-    p.add_argument("--method", choices=METHODS, help="how it was recorded")
+    p.add_argument(
+        "--method",
+        metavar="METHOD",
+        choices=LazyChoices("panelmanager.core.empanelment", "METHODS"),
+        help="how it was recorded: %(choices)s",
+    )
     p.add_argument("--reason", help="why (e.g. for not-mine)")
     p.add_argument("--as-of", type=parse_date, help="the date recorded (default: today)")
     p.add_argument("--user", help="who records it (default: the settings' user or the operating-system user)")
@@ -1290,8 +1313,6 @@ def _cmd_letters(args: argparse.Namespace) -> int:
 
 
 def _add_outreach_log(sub) -> None:
-    from panelmanager.core.outreach import METHODS, OUTCOMES
-
     p = sub.add_parser(
         "outreach-log",
         help="record a call, message or conversation with a patient",
@@ -1299,8 +1320,19 @@ def _add_outreach_log(sub) -> None:
         "about which gap.",
     )
     p.add_argument("mrn", metavar="MRN", help="the patient's MRN")
-    p.add_argument("--method", required=True, choices=METHODS, help="how the patient was contacted")
-    p.add_argument("--outcome", choices=OUTCOMES, help="what came of it")
+    p.add_argument(
+        "--method",
+        required=True,
+        metavar="METHOD",
+        choices=LazyChoices("panelmanager.core.outreach", "METHODS"),
+        help="how the patient was contacted: %(choices)s",
+    )
+    p.add_argument(
+        "--outcome",
+        metavar="OUTCOME",
+        choices=LazyChoices("panelmanager.core.outreach", "OUTCOMES"),
+        help="what came of it: %(choices)s",
+    )
     p.add_argument("--measure", metavar="ID", help="the gap it was about (measure id)")
     p.add_argument("--note", help="a short note")
     p.add_argument("--when", metavar="DATE[THH:MM]", help="when it happened (default: now)")
@@ -1446,13 +1478,26 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
 ]
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from panelmanager import __version__
+
+        print(f"panelmanager {__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="panelmanager",
         description="Panel Manager: empanelment and panel management for primary care. "
         "With no command, opens the desktop app.",
     )
-    parser.add_argument("--version", action="version", version=f"panelmanager {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--db",
         metavar="PATH_OR_URL",
@@ -1485,10 +1530,11 @@ def main(argv: list[str] | None = None) -> int:
     from panelmanager.core.db import RegistryError
     from panelmanager.core.importers.errors import ImportFileError
     from panelmanager.core.jobs import Cancelled
+    from panelmanager.core.resources import ResourceError
 
     try:
         return handler(args)
-    except (CommandError, RegistryError, ImportFileError) as exc:
+    except (CommandError, RegistryError, ImportFileError, ResourceError) as exc:
         print(f"panelmanager {args.command or 'gui'}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Cancelled as exc:
