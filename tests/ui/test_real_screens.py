@@ -44,4 +44,4 @@ def test_main_window_imports_its_screens_statically():
         for alias in node.names
     }
     assert set(EXPECTED.values()) <= imported
-    assert "importlib" not in source.read_text(encoding="utf-8")
+    assert "import_module" not in source.read_text(encoding="utf-8")
