@@ -1432,6 +1432,56 @@ OUTREACH_COMMANDS = [
 ]
 
 
+# --------------------------------------------------------------------------- settings (issue 9)
+
+
+def _add_settings(sub) -> None:
+    p = sub.add_parser(
+        "settings",
+        help="show or change the practice settings (name, address, phone...)",
+        description="Show every practice setting, or change one: panelmanager settings set practice_phone '(413) 555-0100'.",
+    )
+    actions = p.add_subparsers(dest="settings_action", metavar="ACTION")
+    show = actions.add_parser("show", help="list every setting with its value and what it is for")
+    show.add_argument("--json", action="store_true", help="print a JSON object")
+    change = actions.add_parser("set", help="change one setting: set KEY VALUE (an empty VALUE clears it)")
+    change.add_argument("key", metavar="KEY", help="the setting's name, as 'settings show' lists it")
+    change.add_argument("value", metavar="VALUE", help="the new value")
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from panelmanager.core.settings_service import SettingError, display_value, set_setting, show_settings
+
+    action = getattr(args, "settings_action", None) or "show"
+    registry = open_registry_for(args)
+    try:
+        with registry.session() as session:
+            if action == "show":
+                rows = show_settings(session)
+            else:
+                try:
+                    change = set_setting(session, args.key, args.value)
+                except SettingError as exc:
+                    raise CommandError(str(exc)) from None
+    finally:
+        registry.close()
+    if action == "show":
+        if getattr(args, "json", False):
+            print_json({r.key: r.value for r in rows})
+        else:
+            width = max(len(r.key) for r in rows)
+            for r in rows:
+                text = r.text.replace("\n", " / ") if r.text else "(not set)"
+                print(f"{r.key:<{width}}  {text}")
+                print(f"{'':<{width}}    {r.kind}: {r.help}")
+        return EXIT_OK
+    if change.changed:
+        print(f"{change.key}: {display_value(change.old) or '(not set)'} -> {display_value(change.new) or '(not set)'}")
+    else:
+        print(f"{change.key} is already {display_value(change.new) or '(not set)'}; nothing changed.")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- the parser
 
 COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
@@ -1443,6 +1493,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     ("gaps", _add_gaps, _cmd_gaps),
     ("risk", _add_risk, _cmd_risk),
     *OUTREACH_COMMANDS,
+    ("settings", _add_settings, _cmd_settings),
 ]
 
 
