@@ -114,7 +114,7 @@ def cancellable():
 def open_registry_for(args: argparse.Namespace):
     from panelmanager.core.db import open_registry
 
-    return open_registry(args.db)
+    return open_registry(args.db, create=bool(getattr(args, "create", False)))
 
 
 def current_user(args: argparse.Namespace) -> str:
@@ -1497,6 +1497,13 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
 ]
 
 
+_CREATE_FLAG = ("--create",)
+_CREATE_OPTIONS = {
+    "action": "store_true",
+    "help": "create a new registry at --db if there is none there yet (without it, a missing registry is an error)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="panelmanager",
@@ -1509,6 +1516,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH_OR_URL",
         help="registry file or SQLAlchemy URL (default: $PANELMANAGER_DB or the user data folder)",
     )
+    parser.add_argument(*_CREATE_FLAG, **_CREATE_OPTIONS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.set_defaults(handler=_cmd_gui)
@@ -1517,6 +1525,9 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub)
         for name in set(sub.choices) - before:
             sub.choices[name].set_defaults(handler=run)
+            # Also after the command ("panelmanager demo --create"); SUPPRESS keeps a flag
+            # given before the command from being reset by the sub-parser's default.
+            sub.choices[name].add_argument(*_CREATE_FLAG, **{**_CREATE_OPTIONS, "default": argparse.SUPPRESS})
     return parser
 
 

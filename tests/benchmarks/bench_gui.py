@@ -39,7 +39,7 @@ app = create_application()
 t_qt = time.time() - t0
 from panelmanager.core.db import open_registry
 from panelmanager.ui.main_window import MainWindow
-registry = open_registry(sys.argv[1])
+registry = open_registry(sys.argv[1], create=True)
 window = MainWindow(registry=registry)
 window._owns_registry = True
 window.resize(1366, 860)
@@ -61,7 +61,7 @@ def ensure_registry(path: Path, patients: int, seed: int) -> None:
     from panelmanager.core import models as m
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.session() as session:
         count = session.scalar(select(func.count()).select_from(m.Patient))
     if not count:
@@ -94,7 +94,7 @@ def search_times(db: Path, as_of: dt.date) -> dict[str, float]:
     from panelmanager.ui.main_window import MainWindow
 
     app = create_application()
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     with registry.session() as session:
         settings = load_settings(session)
         settings.as_of_override = as_of
