@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, func, select
 from panelmanager.core import models
 from panelmanager.core.db import bulk_insert, bulk_update
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
+from panelmanager.core.search_keys import refresh_search_keys
 
 ROW = "_row"  # the 1-based source line number, carried through every frame
 FILE = "_file"  # the file a row came from (a Synthea folder holds several)
@@ -549,6 +550,7 @@ def write_parsed(
         if name == "patients":
             frame = _resolve_refs(name, frame, maps, parsed, rejected, PATIENT_REFERENCES)
             results[name] = _sync_patients(conn, frame, maps, parsed.source)
+            refresh_search_keys(conn)  # folded names for the search box (core.search_keys)
             continue
         frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
         if name in EVENT_IDENTITY:
