@@ -256,9 +256,11 @@ class _IdMaps:
             )
         else:
             table = TABLES[table_name]
+            # A provider the practice merged into another resolves to that one (core.provider_merge).
+            ids = func.coalesce(table.c.merged_into_id, table.c.id) if table_name == "providers" else table.c.id
             frame = _fetch(
                 self.conn,
-                select(table.c.external_id.label("ref"), table.c.id).where(table.c.source == self.source),
+                select(table.c.external_id.label("ref"), ids.label("id")).where(table.c.source == self.source),
             )
         series = pd.Series(frame["id"].to_numpy(), index=frame["ref"].astype(str).to_numpy(), dtype="Int64")
         self._maps[table_name] = series
