@@ -338,9 +338,14 @@ def _cmd_assign(args: argparse.Namespace) -> int:
                 cancel=token,
             )
             decision = accept_review_items(session, summary.review_id, user=user) if args.apply else None
+            from panelmanager.core.providers import panel_holder_problem
+
+            problem = panel_holder_problem(session)  # issue 9: say why no one could be assigned
     finally:
         bar.close()
         registry.close()
+    if problem:
+        print(f"panelmanager assign: {problem}", file=sys.stderr)
     if args.json:
         print_json(summary.rows())
         return EXIT_OK

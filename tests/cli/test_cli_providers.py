@@ -53,3 +53,15 @@ def test_bad_input_is_a_message(tmp_path, capsys):
     assert main(["--db", db, "providers", "merge", "nobody", "KLEINS"]) == 1
     err = capsys.readouterr().err
     assert "There is no provider 'nobody'" in err and "Traceback" not in err
+
+
+def test_assign_says_why_no_one_could_be_assigned(tmp_path, capsys):
+    db = str(tmp_path / "r.sqlite3")
+    path = tmp_path / "athena.csv"
+    path.write_text(CSV, encoding="utf-8")
+    main(["--db", db, "--create", "import", str(path)])
+    capsys.readouterr()
+    assert main(["--db", db, "assign", "--as-of", "2024-06-01"]) == 0
+    captured = capsys.readouterr()
+    assert "needs assignment         2" in captured.out
+    assert "No provider can hold a panel" in captured.err and "panelmanager providers" in captured.err
