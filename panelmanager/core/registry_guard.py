@@ -98,5 +98,5 @@ def _check_tables(where: str, tables: set[str], *, create: bool) -> None:
     sample = ", ".join(sorted(user_tables)[:5]) + (", ..." if len(user_tables) > 5 else "")
     raise NotARegistry(
         f"{where} is not a Panel Manager registry: it holds other tables ({sample}). "
-        "It was left unchanged. Give the path of your registry, or a new file name with --create."
+        "It was left unchanged. Give the location of your registry, or a new, empty one with --create."
     )
