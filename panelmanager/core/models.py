@@ -125,6 +125,8 @@ class Location(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
+    # The search box scans this covering index, not the wide table (core.patients, issue 9).
+    __table_args__ = (Index("ix_patients_search", "status", "search_name", "mrn", "last_name", "first_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(80), unique=True)

@@ -28,6 +28,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_name', sa.String(length=400), nullable=True))
+        batch_op.create_index('ix_patients_search', ['status', 'search_name', 'mrn', 'last_name', 'first_name'], unique=False)
     from panelmanager.core.search_keys import refresh_search_keys
 
     refresh_search_keys(op.get_bind())
@@ -35,6 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('patients', schema=None) as batch_op:
+        batch_op.drop_index('ix_patients_search')
         batch_op.drop_column('search_name')
     with op.batch_alter_table('providers', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_providers_merged_into_id_providers'), type_='foreignkey')
