@@ -28,7 +28,7 @@ def fresh_registry(registry_path: Path):
     """An empty, migrated registry in a temporary folder."""
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(registry_path)
+    registry = open_registry(registry_path, create=True)
     yield registry
     registry.close()
 

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.empanelment import (
     PanelRules,
     _months_before,
@@ -199,8 +200,7 @@ def _assigned_active(session: Session, as_of: dt.date) -> pd.DataFrame:
         session,
         select(a.patient_id, a.provider_id, p.dob, p.sex, a.provider_confirmed_on, a.patient_confirmed_on)
         .join(p, p.id == a.patient_id)
-        .where(p.status == m.PatientStatus.ACTIVE.value)
-        .where(p.deceased_date.is_(None) | (p.deceased_date > as_of)),
+        .where(alive_and_active_on(as_of, p)),
         ["patient_id", "provider_id", "dob", "sex", "provider_confirmed_on", "patient_confirmed_on"],
         raw=True,
     )
@@ -214,8 +214,7 @@ def _active_living_count(session: Session, as_of: dt.date) -> int:
         session.scalar(
             select(func.count())
             .select_from(p)
-            .where(p.status == m.PatientStatus.ACTIVE.value)
-            .where((p.deceased_date.is_(None)) | (p.deceased_date > as_of))
+            .where(alive_and_active_on(as_of, p))
         )
         or 0
     )
@@ -455,7 +454,7 @@ def unassigned_visiting(session: Session, as_of: dt.date, *, lookback_months: in
         session,
         select(p.id, p.mrn, p.last_name, p.first_name, p.deceased_date)
         .outerjoin(a, a.patient_id == p.id)
-        .where(p.status == m.PatientStatus.ACTIVE.value, a.id.is_(None)),
+        .where(alive_and_active_on(as_of, p), a.id.is_(None)),
         ["patient_id", "mrn", "last_name", "first_name", "deceased_date"],
     )
     died = pd.to_datetime(patients["deceased_date"])

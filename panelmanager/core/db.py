@@ -164,11 +164,19 @@ class Registry:
         self.engine.dispose()
 
 
-def open_registry(db: str | os.PathLike[str] | URL | None = None, *, create: bool = True) -> Registry:
-    """Open (and migrate) the registry at ``db``, the env var, or the default location."""
+def open_registry(db: str | os.PathLike[str] | URL | None = None, *, create: bool = False) -> Registry:
+    """Open (and migrate) the registry at ``db``, the env var, or the default location.
+
+    A missing or empty target becomes a new registry only with ``create``; anything that
+    is not a Panel Manager registry is refused unchanged (core.registry_guard).
+    """
+    from panelmanager.core.registry_guard import NotARegistry, check_registry_target
+
     url = db if isinstance(db, URL) else resolve_registry_url(db)
-    if is_sqlite(url) and not create and url.database and not Path(url.database).exists():
-        raise RegistryError(f"There is no registry at {url.database}.")
+    try:
+        check_registry_target(url, create=create)
+    except NotARegistry as exc:
+        raise RegistryError(str(exc)) from None
     engine = make_engine(url)
     try:
         migrate(engine)

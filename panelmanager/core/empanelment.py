@@ -64,6 +64,7 @@ from sqlalchemy import String, bindparam, case, delete, func, literal, select, t
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.alive import alive_and_active_mask, alive_and_active_on, died_after
 from panelmanager.core.db import bulk_insert, bulk_update
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress
 from panelmanager.core.resources import ResourceError, load_toml, resource_path
@@ -694,8 +695,8 @@ def propose_assignments(
         on="patient_id",
         how="left",
     )
-    dead = df["deceased_date"].notna() & (df["deceased_date"] <= pd.Timestamp(as_of))
-    df["in_scope"] = (df["status"] == m.PatientStatus.ACTIVE.value) & ~dead
+    # A death recorded after as_of: the patient was alive then (core.alive).
+    df["in_scope"] = alive_and_active_mask(df["status"], df["deceased_date"], as_of)
     df["cur"] = df["cur"].fillna(NO_PROVIDER).astype("int64")
     df["alg"] = df["alg"].fillna(NO_PROVIDER).astype("int64")
     active_ids = set(providers.loc[providers["active"].fillna(True).astype(bool), "id"].astype("int64"))
@@ -1708,7 +1709,7 @@ def suggest_inactivations(session: Session, *, as_of: dt.date, years: int | None
     active = df["status"] == m.PatientStatus.ACTIVE.value
     on_panel = df["provider"].notna()
     died = active & df["deceased_date"].notna() & (df["deceased_date"] <= pd.Timestamp(as_of))
-    flagged = ~active & on_panel
+    flagged = ~active & on_panel & ~died_after(df["status"], df["deceased_date"], as_of)
     unseen = (
         active
         & ~died
@@ -1804,7 +1805,9 @@ def inactivate_patients(
 # --------------------------------------------------------------------------- lists and export
 
 
-def assignments_frame(session: Session, *, provider_id: int | None = None, include_unassigned: bool = True) -> pd.DataFrame:
+def assignments_frame(
+    session: Session, *, provider_id: int | None = None, include_unassigned: bool = True, as_of: dt.date | None = None
+) -> pd.DataFrame:
     """Active patients with their panel: the panel list and the PM export, in one query.
 
     Columns: patient_id, mrn, last_name, first_name, dob, sex, provider_id, provider,
@@ -1820,7 +1823,8 @@ def assignments_frame(session: Session, *, provider_id: int | None = None, inclu
         )
         .outerjoin(a, a.patient_id == p.id)
         .outerjoin(pr, pr.id == a.provider_id)
-        .where(p.status == m.PatientStatus.ACTIVE.value)
+        # With as_of: the patients alive and active then (a later death does not count yet).
+        .where(p.status == m.PatientStatus.ACTIVE.value if as_of is None else alive_and_active_on(as_of, p))
         .order_by(p.last_name, p.first_name, p.mrn)
     )
     if provider_id is not None:

@@ -99,6 +99,10 @@ class Provider(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     row_hash: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when the practice merged this provider (typically a PM scheduler user name such as
+    # GC_Klein_S) into another: its visits and panels moved there, and later imports of the
+    # same source id land there too (core.provider_merge).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
 
     location: Mapped[Location | None] = relationship()
 
@@ -121,6 +125,8 @@ class Location(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
+    # The search box scans this covering index, not the wide table (core.patients, issue 9).
+    __table_args__ = (Index("ix_patients_search", "status", "search_name", "mrn", "last_name", "first_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(80), unique=True)
@@ -147,6 +153,8 @@ class Patient(Base):
     source: Mapped[str] = mapped_column(String(40))
     row_hash: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Folded copy of the name for the search box (core.search_keys): " nunez / maria".
+    search_name: Mapped[str | None] = mapped_column(String(400))
 
     identifiers: Mapped[list[PatientIdentifier]] = relationship(back_populates="patient")
 
@@ -618,3 +626,12 @@ class OutreachLog(Base):
     # empty for a contact recorded by hand; and the print run it belongs to.
     document: Mapped[str | None] = mapped_column(String(40))
     batch: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+def _register_search_keys() -> None:
+    from panelmanager.core.search_keys import register_orm_events
+
+    register_orm_events(Patient)
+
+
+_register_search_keys()

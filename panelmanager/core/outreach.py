@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.models import OutreachMethod, OutreachOutcome
@@ -447,13 +448,15 @@ _PATIENT_COLUMNS = [
 ]
 
 
-def read_patients(session: Session, ids: Iterable[int] | None = None) -> pd.DataFrame:
-    """Contact details of active patients (all, or those in ``ids``), one query."""
+def read_patients(session: Session, ids: Iterable[int] | None = None, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Contact details of active patients (all, or those in ``ids``), one query.
+
+    With ``as_of``: the patients alive and active on that date (a later death does not count yet)."""
     p = models.Patient
     stmt = select(
         p.id, p.mrn, p.first_name, p.middle_name, p.last_name, p.dob, p.sex, p.address1, p.address2, p.city, p.state,
         p.postal_code, p.phone_home, p.phone_mobile, p.phone_work, p.email, p.preferred_language,
-    ).where(p.status == models.PatientStatus.ACTIVE.value)
+    ).where(p.status == models.PatientStatus.ACTIVE.value if as_of is None else alive_and_active_on(as_of, p))
     wanted = None if ids is None else sorted({int(i) for i in ids})
     if wanted is not None and len(wanted) <= 2_000:
         stmt = stmt.where(p.id.in_(wanted))
@@ -551,7 +554,7 @@ def build_outreach_list(
     if filters.provider_id is not None:
         frame = frame[frame["provider_id"].eq(int(filters.provider_id)).fillna(False).astype(bool)]
 
-    patients = read_patients(session, frame["patient_id"].unique())
+    patients = read_patients(session, frame["patient_id"].unique(), as_of=as_of)
     frame = frame.drop(columns=[c for c in ("mrn",) if c in frame.columns])
     frame = frame.merge(patients, on="patient_id", how="inner")
     dob = pd.to_datetime(frame["dob"])

@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core.models import Patient, PatientStatus
+from panelmanager.core.search_keys import SEPARATOR, fold
 
 _DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d", "%m/%d/%y", "%m-%d-%y", "%Y%m%d", "%m%d%Y", "%d.%m.%Y", "%b %d %Y", "%B %d %Y", "%d %b %Y")
 
@@ -56,34 +57,46 @@ def parse_search(text: str) -> SearchTerms:
     return SearchTerms(words=tuple(w for w in text.split() if w))
 
 
-def _like_prefix(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped.lower()}%"
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _name_key():
+    """The folded name key (core.search_keys); rows written before it existed fall back to
+    the lower-cased name in the same shape, so they are still found by unaccented text."""
+    fallback = " " + func.lower(func.coalesce(Patient.last_name, "")) + SEPARATOR + " " + func.lower(
+        func.coalesce(Patient.first_name, "")
+    )
+    return func.coalesce(Patient.search_name, fallback)
+
+
+def _word_start(word: str) -> str:
+    """LIKE pattern: a name word (in either part of the key) starting with ``word``."""
+    return f"% {_like_escape(fold(word))}%"
 
 
 def search_condition(terms: SearchTerms):
-    """The WHERE clause for a search box's text (None: no search, everyone matches)."""
+    """The WHERE clause for a search box's text (None: no search, everyone matches).
+
+    Names match without regard to accents or case ("nunez" finds Núñez) at the start of
+    any word of the first or last name; an MRN matches anywhere ("358" finds D0000358).
+    """
     if terms.dob:
         return Patient.dob == terms.dob
     if terms.mrn:
-        return func.lower(Patient.mrn).like(_like_prefix(terms.mrn), escape="\\")
-    first_name = func.lower(Patient.first_name)
-    last_name = func.lower(Patient.last_name)
+        return func.lower(Patient.mrn).like(f"%{_like_escape(terms.mrn.lower())}%", escape="\\")
+    key = _name_key()
     if terms.last or terms.first:
-        clauses = []
-        if terms.last:
-            clauses.append(last_name.like(_like_prefix(terms.last), escape="\\"))
-        if terms.first:
-            clauses.append(first_name.like(_like_prefix(terms.first), escape="\\"))
-        return and_(*clauses)
-    if terms.words:
-        # Every word must start the first or the last name: "ann lee" and "lee ann" both work.
-        return and_(
-            *(
-                or_(first_name.like(_like_prefix(w), escape="\\"), last_name.like(_like_prefix(w), escape="\\"))
-                for w in terms.words
-            )
-        )
+        last = f"% {_like_escape(fold(terms.last))}" if terms.last else ""
+        first = f"% {_like_escape(fold(terms.first))}" if terms.first else ""
+        # " last words / first words": the last-name word before the slash, the first after it.
+        return key.like(f"{last}%{SEPARATOR}{first}%", escape="\\")
+    words = [w for w in terms.words if fold(w)]
+    if words:
+        # Every word must start a word of the first or the last name: "ann lee" and "lee ann" both work.
+        return and_(*(key.like(_word_start(w), escape="\\") for w in words))
+    if terms.words:  # only separators typed ("/", "-"): nothing matches
+        return Patient.id.is_(None)
     return None
 
 

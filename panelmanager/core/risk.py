@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress, no_progress
 from panelmanager.core.measures.definitions import definitions_fingerprint, load_measures
@@ -382,7 +383,7 @@ def current_tiers(
         session,
         select(r.patient_id, p.mrn, r.score, r.computed_tier, r.reasons)
         .join(p, p.id == r.patient_id)
-        .where(r.as_of == as_of, p.status == models.PatientStatus.ACTIVE.value),
+        .where(r.as_of == as_of, alive_and_active_on(as_of, p)),
         ["patient_id", "mrn", "score", "computed_tier", "reasons"],
     )
     scores = scores.astype({"patient_id": "int64", "score": "float64", "computed_tier": "int64"})

@@ -34,6 +34,7 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     from panelmanager.ui.main_window import MainWindow
 
     load_demo_patients = 0
+    create = False  # only the first-run screen's Create / Demo choices make a new registry
     try:
         if not registry_exists(db):
             from panelmanager.ui.screens.welcome import WelcomeDialog
@@ -43,9 +44,11 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
                 return 0
             if welcome.choice == WelcomeDialog.OPEN:
                 db = welcome.chosen_path
-            elif welcome.choice == WelcomeDialog.DEMO:
-                load_demo_patients = welcome.demo_size.value()
-        registry = open_registry(db)
+            else:
+                create = True
+                if welcome.choice == WelcomeDialog.DEMO:
+                    load_demo_patients = welcome.demo_size.value()
+        registry = open_registry(db, create=create)
     except RegistryError as exc:
         QMessageBox.critical(None, QCoreApplication.translate("app", "Panel Manager"), str(exc))
         return 1

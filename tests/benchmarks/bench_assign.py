@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    registry = open_registry(args.db)
+    registry = open_registry(args.db, create=True)
     with registry.session() as session:
         patients = session.scalar(select(func.count()).select_from(m.Patient))
     if not patients:

@@ -46,7 +46,7 @@ def generate(path: Path, patients: int) -> None:
     from panelmanager.core.db import open_registry
     from panelmanager.core.demo import load_demo
 
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     try:
         started = time.perf_counter()
         counts = load_demo(registry, patients=patients, seed=SEED, as_of=AS_OF)
@@ -114,7 +114,7 @@ def phase_evaluate(path: Path, profile: bool) -> None:
     from panelmanager.core.db import open_registry
     from panelmanager.core.measures import evaluate_measures, load_measures
 
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     measures, errors = load_measures()
     print(f"registry: {path} ({path.stat().st_size / 2**20:,.0f} MB); {len(measures)} measures; as of {AS_OF}")
     for error in errors:
@@ -158,7 +158,7 @@ def phase_refresh(path: Path) -> None:
     from panelmanager.core.db import open_registry
     from panelmanager.core.measures import refresh_gaps
 
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     steps = StepTimes()
     try:
         with Clock() as clock:
@@ -178,7 +178,7 @@ def phase_read(path: Path) -> None:
     from panelmanager.core.measures import gaps, measure_rates
     from panelmanager.core.risk import compute_risk
 
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     try:
         with registry.session() as session:
             with Clock() as clock:

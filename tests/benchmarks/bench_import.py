@@ -56,7 +56,7 @@ def _child_import(db: str, paths: list[str], profile_to: str | None) -> dict:
     from panelmanager.core.db import open_registry
     from panelmanager.core.importers import run_import
 
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     profiler = None
     if profile_to:
         import cProfile
@@ -257,7 +257,7 @@ def _baseline_pm_appointments(cur, path: Path) -> int:
 def _child_baseline(db: str, kind: str, paths: list[str]) -> dict:
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     # The registry's own driver connection: same file, same pragmas (WAL, synchronous, foreign keys).
     raw = registry.engine.raw_connection()
     conn = raw.driver_connection
@@ -309,7 +309,7 @@ def _fresh_registry(path: Path) -> str:
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    open_registry(path).close()  # created and migrated outside the timed step
+    open_registry(path, create=True).close()  # created and migrated outside the timed step
     return str(path)
 
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             from panelmanager.core.db import open_registry
             from panelmanager.core.demo import load_demo
 
-            registry = open_registry(rest[0])
+            registry = open_registry(rest[0], create=True)
             started = time.perf_counter()
             counts = load_demo(registry, patients=int(rest[1]), seed=int(rest[2]), as_of=dt.date.fromisoformat(rest[3]))
             figures = {"seconds": time.perf_counter() - started, "counts": counts}

@@ -61,7 +61,7 @@ def main() -> None:
         parse_seconds = time.perf_counter() - started
         sizes = {name: len(frame) for name, frame in parsed.frames.items()}
         print(f"parse_pm_file: {rows} rows in {parse_seconds:.2f}s; frames {sizes}; rejected {len(parsed.rejected)}")
-        registry = open_registry(Path(folder) / "registry.sqlite3")
+        registry = open_registry(Path(folder) / "registry.sqlite3", create=True)
         try:
             for attempt in ("first import", "re-import"):
                 started = time.perf_counter()

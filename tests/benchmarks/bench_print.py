@@ -52,7 +52,7 @@ def registry_for(patients: int, fresh: bool):
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.session() as session:
         have = session.scalar(select(func.count()).select_from(m.Patient))
     if not have:

@@ -32,7 +32,7 @@ def test_every_command_has_help(capsys):
 def test_stats_on_an_empty_registry_prints_zero_counts_as_json(tmp_path, capsys):
     import json
 
-    assert main(["--db", str(tmp_path / "r.sqlite3"), "stats", "--json"]) == 0
+    assert main(["--db", str(tmp_path / "r.sqlite3"), "--create", "stats", "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)
     for key in ("patients", "providers", "visits", "observations", "immunizations", "procedures", "conditions"):
         assert counts[key] == 0
@@ -44,7 +44,7 @@ def test_a_registry_from_a_newer_version_is_a_message_not_a_traceback(tmp_path):
     from panelmanager.core.db import open_registry
 
     path = tmp_path / "r.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'zzzz'"))
     registry.close()

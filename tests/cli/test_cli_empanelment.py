@@ -18,7 +18,7 @@ from panelmanager.core.db import open_registry
 def db(tmp_path):
     """Dr. Lee (NPI 1234567893) and Dr. Park; patients A (Lee), B (Park, cut 2), C (no visit), D (died)."""
     path = tmp_path / "registry.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.session() as s:
         lee = m.Provider(source="pm", external_id="LEE", npi="1234567893", display_name="Dr. Ann Lee", specialty="Family Medicine")
         park = m.Provider(source="pm", external_id="PARK", display_name="Dr. Bo Park", specialty="Pediatrics")

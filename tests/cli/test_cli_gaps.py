@@ -19,7 +19,7 @@ from panelmanager.core.db import open_registry
 def db(tmp_path):
     """A registry with two women of screening age (one screened) and a provider for each."""
     path = tmp_path / "r.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.session() as session:
         ann = models.Provider(source="test", external_id="p1", npi="1234567893", display_name="Ann Adams")
         bob = models.Provider(source="test", external_id="p2", display_name="Bob Brown")
@@ -144,7 +144,7 @@ def test_gaps_on_the_synthea_sample(synthea_small, tmp_path, capsys):
     db = str(tmp_path / "s.sqlite3")
     from panelmanager.core.importers import run_import
 
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     assert run_import(registry, [synthea_small], write_rejects=False)[0].ok
     registry.close()
     assert main(["--db", db, "gaps", "--as-of", "2024-02-03", "--measure", "controlling-bp", "--status", "open"]) == 0

@@ -43,7 +43,7 @@ def no_birthdate_folder(folder: Path) -> Path:
 def test_import_then_stats_json_gives_the_exact_counts(tmp_path, synthea_small, capsys):
     db = tmp_path / "registry.sqlite3"
 
-    assert main(["--db", str(db), "import", str(synthea_small)]) == 0
+    assert main(["--db", str(db), "--create", "import", str(synthea_small)]) == 0
     out = capsys.readouterr().out
     assert f"Imported: {synthea_small}" in out
     assert "rejected 0" in out
@@ -54,13 +54,13 @@ def test_import_then_stats_json_gives_the_exact_counts(tmp_path, synthea_small, 
 
 def test_import_json_reports_the_outcome_and_a_second_import_changes_nothing(tmp_path, synthea_small, capsys):
     db = tmp_path / "registry.sqlite3"
-    assert main(["--db", str(db), "import", "--json", str(synthea_small)]) == 0
+    assert main(["--db", str(db), "--create", "import", "--json", str(synthea_small)]) == 0
     [first] = json.loads(capsys.readouterr().out)
     assert first["ok"] and first["format"] == "synthea-csv"
     assert first["tables"]["visits"]["new"] == 604
     assert first["rejected_rows"] == []
 
-    assert main(["--db", str(db), "import", "--json", str(synthea_small)]) == 0
+    assert main(["--db", str(db), "--create", "import", "--json", str(synthea_small)]) == 0
     [again] = json.loads(capsys.readouterr().out)
     assert (again["new"], again["updated"]) == (0, 0)
     assert {key: stats_json(db, capsys)[key] for key in EXPECTED} == EXPECTED
@@ -69,7 +69,7 @@ def test_import_json_reports_the_outcome_and_a_second_import_changes_nothing(tmp
 def test_dry_run_writes_nothing(tmp_path, synthea_small, capsys):
     db = tmp_path / "registry.sqlite3"
 
-    assert main(["--db", str(db), "import", "--dry-run", str(synthea_small)]) == 0
+    assert main(["--db", str(db), "--create", "import", "--dry-run", str(synthea_small)]) == 0
     out = capsys.readouterr().out
     assert "Dry run (nothing written)" in out
     assert "observations" in out and "990" in out
@@ -82,7 +82,7 @@ def test_dry_run_writes_nothing(tmp_path, synthea_small, capsys):
 def test_a_missing_path_exits_1_with_a_message(tmp_path, capsys):
     missing = tmp_path / "no-such-folder"
 
-    assert main(["--db", str(tmp_path / "r.sqlite3"), "import", str(missing)]) == 1
+    assert main(["--db", str(tmp_path / "r.sqlite3"), "--create", "import", str(missing)]) == 1
     err = capsys.readouterr().err
     assert str(missing) in err and "no such file or folder" in err
     assert "Traceback" not in err
@@ -91,7 +91,7 @@ def test_a_missing_path_exits_1_with_a_message(tmp_path, capsys):
 def test_a_folder_without_birthdate_exits_1_naming_the_file_and_column(tmp_path, capsys):
     folder = no_birthdate_folder(tmp_path / "export")
 
-    assert main(["--db", str(tmp_path / "r.sqlite3"), "import", str(folder)]) == 1
+    assert main(["--db", str(tmp_path / "r.sqlite3"), "--create", "import", str(folder)]) == 1
     err = capsys.readouterr().err
     assert "NOT IMPORTED" in err
     assert "patients.csv" in err and "BIRTHDATE" in err and "Columns found: Id, FIRST, LAST, GENDER" in err
@@ -103,7 +103,7 @@ def test_a_folder_without_patients_csv_exits_1(tmp_path, capsys):
     folder = tmp_path / "empty-folder"
     folder.mkdir()
 
-    assert main(["--db", str(tmp_path / "r.sqlite3"), "import", str(folder)]) == 1
+    assert main(["--db", str(tmp_path / "r.sqlite3"), "--create", "import", str(folder)]) == 1
     err = capsys.readouterr().err
     assert "no patients.csv" in err and "Traceback" not in err
 
@@ -120,7 +120,7 @@ def test_the_console_script_imports_and_reports_stats(tmp_path, synthea_small):
     db = tmp_path / "registry.sqlite3"
     env = {**os.environ, "PANELMANAGER_DB": str(db)}
 
-    imported = subprocess.run([script, "import", str(synthea_small)], capture_output=True, text=True, timeout=300, env=env)
+    imported = subprocess.run([script, "--create", "import", str(synthea_small)], capture_output=True, text=True, timeout=300, env=env)
     assert imported.returncode == 0, imported.stderr
     assert "Imported" in imported.stdout
 
@@ -274,7 +274,7 @@ def test_bad_input_gives_an_exit_code_and_a_message_naming_file_row_and_fix(
     path = make(source)
     db = tmp_path / "r.sqlite3"
 
-    assert main(["--db", str(db), "import", str(path)]) == code
+    assert main(["--db", str(db), "--create", "import", str(path)]) == code
     captured = capsys.readouterr()
     shown = captured.out + captured.err
     for text in expected:

@@ -23,7 +23,7 @@ def practice_db(tmp_path):
     """A registry file: two providers, four patients of screening age (one without an address), last seen in
     June 2023 and booked on DAY."""
     path = tmp_path / "practice.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     with registry.session() as session:
         from panelmanager.core.settings import load_settings, save_settings
 
@@ -61,7 +61,7 @@ def practice_db(tmp_path):
 
 
 def _log_rows(db: str):
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     try:
         with registry.session() as session:
             return session.execute(
@@ -178,7 +178,7 @@ def test_outreach_log_and_the_effectiveness_report(practice_db, capsys):
     [row] = _log_rows(practice_db)
     assert (row.method, row.outcome, row.note, row.logged_at) == ("call", "scheduled", "booked FIT kit",
                                                                   dt.datetime(2024, 1, 10, 10, 30))
-    registry = open_registry(practice_db)
+    registry = open_registry(practice_db, create=True)
     with registry.session() as session:
         session.add(m.Procedure(patient_id=1, source="t", natural_key=2, date=dt.datetime(2024, 2, 1),
                                 code_system="SNOMED", code="73761001", description="Colonoscopy"))
@@ -192,7 +192,7 @@ def test_outreach_log_and_the_effectiveness_report(practice_db, capsys):
 
 
 def test_panel_list_prints_a_providers_panel(practice_db, tmp_path, capsys):
-    registry = open_registry(practice_db)
+    registry = open_registry(practice_db, create=True)
     with registry.session() as session:
         now = dt.datetime(2024, 1, 1)
         for pid in (1, 2):

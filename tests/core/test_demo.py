@@ -26,7 +26,7 @@ AS_OF = dt.date(2025, 3, 12)  # a Wednesday
 
 
 def _load(tmp_path: Path, name: str, *, patients: int = 300, seed: int = 1, as_of: dt.date = AS_OF):
-    registry = open_registry(tmp_path / f"{name}.sqlite3")
+    registry = open_registry(tmp_path / f"{name}.sqlite3", create=True)
     counts = load_demo(registry, patients=patients, seed=seed, as_of=as_of)
     return registry, counts
 
@@ -101,7 +101,7 @@ def test_load_reports_what_was_added_and_loading_again_adds_nothing(tmp_path):
 def test_the_demo_is_never_mixed_with_real_patients_or_another_demo(tmp_path):
     from panelmanager.core.models import Patient
 
-    real = open_registry(tmp_path / "real.sqlite3")
+    real = open_registry(tmp_path / "real.sqlite3", create=True)
     try:
         with real.session() as session:
             session.add(Patient(mrn="A100", last_name="Real", source="athenahealth", status="active"))
@@ -208,7 +208,7 @@ def test_everything_is_relative_to_as_of(tmp_path):
 
 
 def test_cancelling_writes_nothing(tmp_path):
-    registry = open_registry(tmp_path / "cancel.sqlite3")
+    registry = open_registry(tmp_path / "cancel.sqlite3", create=True)
     token = CancelToken()
     token.cancel()
     try:
@@ -223,9 +223,9 @@ def test_demo_command_fills_the_registry(tmp_path, capsys):
     from panelmanager.cli import main
 
     db = tmp_path / "cli.sqlite3"
-    assert main(["--db", str(db), "demo", "--patients", "300", "--seed", "2"]) == 0
+    assert main(["--db", str(db), "demo", "--create", "--patients", "300", "--seed", "2"]) == 0
     assert "300 patients" in capsys.readouterr().out
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     try:
         assert _scalar(registry, "SELECT COUNT(*) FROM patients") == 300
         assert _scalar(registry, "SELECT COUNT(*) FROM visits WHERE status = 'scheduled'") > 0
@@ -246,7 +246,7 @@ def test_synthea_export_uses_synthea_headers_and_imports(tmp_path, synthea_small
     for name in ("patients.csv", "organizations.csv", "providers.csv", "encounters.csv", "observations.csv",
                  "immunizations.csv", "procedures.csv", "conditions.csv", "medications.csv"):
         assert _header(folder / name) == _header(synthea_small / name), name
-    registry = open_registry(tmp_path / "synthea.sqlite3")
+    registry = open_registry(tmp_path / "synthea.sqlite3", create=True)
     try:
         [outcome] = run_import(registry, [folder], write_rejects=False)
         assert outcome.ok, outcome.error

@@ -52,7 +52,7 @@ def results(synthea_small, tmp_path_factory):
 def _evaluate(synthea_small, tmp_path_factory):
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(tmp_path_factory.mktemp("synthea") / "registry.sqlite3")
+    registry = open_registry(tmp_path_factory.mktemp("synthea") / "registry.sqlite3", create=True)
     try:
         outcomes = run_import(registry, [synthea_small], write_rejects=False)
         assert outcomes[0].ok, outcomes[0].error

@@ -34,24 +34,24 @@ def test_opening_a_registry_applies_every_migration(fresh_registry):
 
 
 def test_reopening_a_registry_keeps_its_data(registry_path: Path):
-    first = open_registry(registry_path)
+    first = open_registry(registry_path, create=True)
     with first.session() as session:
         session.execute(text("INSERT INTO settings (key, value) VALUES ('probe', 'kept')"))
     first.close()
-    second = open_registry(registry_path)
+    second = open_registry(registry_path, create=True)
     with second.session() as session:
         assert session.execute(text("SELECT value FROM settings WHERE key='probe'")).scalar() == "kept"
     second.close()
 
 
 def test_a_registry_from_a_newer_version_is_refused_and_left_untouched(registry_path: Path):
-    registry = open_registry(registry_path)
+    registry = open_registry(registry_path, create=True)
     with registry.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     registry.close()
     before = registry_path.read_bytes()
     with pytest.raises(RegistryError, match="newer version of Panel Manager"):
-        open_registry(registry_path)
+        open_registry(registry_path, create=True)
     assert registry_path.read_bytes() == before
 
 
@@ -85,4 +85,4 @@ def test_a_registry_folder_that_cannot_be_created_is_reported(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(RegistryError, match="Cannot create the registry folder"):
-        open_registry(blocker / "sub" / "registry.sqlite3")
+        open_registry(blocker / "sub" / "registry.sqlite3", create=True)

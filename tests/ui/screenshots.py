@@ -39,11 +39,11 @@ def main() -> int:
     JobRunner.synchronous = True
     with tempfile.TemporaryDirectory() as tmp:
         if args.db:
-            registry = open_registry(args.db)
+            registry = open_registry(args.db, create=True)
         else:
             from panelmanager.core.demo import load_demo
 
-            registry = open_registry(Path(tmp) / "demo.sqlite3")
+            registry = open_registry(Path(tmp) / "demo.sqlite3", create=True)
             load_demo(registry, patients=args.patients, seed=args.seed, as_of=dt.date.today())
         window = MainWindow(registry=registry)
         window.resize(1366, 860)

@@ -29,7 +29,7 @@ def test_panelmanager_with_no_command_opens_the_app_and_stays_up(tmp_path, first
     if not first_run:
         from panelmanager.core.db import open_registry
 
-        open_registry(tmp_path / "r.sqlite3").close()
+        open_registry(tmp_path / "r.sqlite3", create=True).close()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PANELMANAGER_DB": str(tmp_path / "r.sqlite3")}
     process = subprocess.Popen([sys.executable, "-m", "panelmanager"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

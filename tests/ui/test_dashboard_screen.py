@@ -28,7 +28,7 @@ def demo_template(tmp_path_factory):
     from panelmanager.core.demo import load_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     load_demo(registry, patients=300, seed=1, as_of=AS_OF)
     registry.close()
     return path
@@ -41,7 +41,7 @@ def demo_window(qtbot, tmp_path, demo_template):
 
     path = tmp_path / "demo.sqlite3"
     shutil.copy(demo_template, path)
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     window = MainWindow(registry=registry)
     qtbot.addWidget(window)
     window.resize(1366, 860)

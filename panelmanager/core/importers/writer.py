@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, func, select
 from panelmanager.core import models
 from panelmanager.core.db import bulk_insert, bulk_update
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
+from panelmanager.core.search_keys import refresh_search_keys
 
 ROW = "_row"  # the 1-based source line number, carried through every frame
 FILE = "_file"  # the file a row came from (a Synthea folder holds several)
@@ -255,9 +256,11 @@ class _IdMaps:
             )
         else:
             table = TABLES[table_name]
+            # A provider the practice merged into another resolves to that one (core.provider_merge).
+            ids = func.coalesce(table.c.merged_into_id, table.c.id) if table_name == "providers" else table.c.id
             frame = _fetch(
                 self.conn,
-                select(table.c.external_id.label("ref"), table.c.id).where(table.c.source == self.source),
+                select(table.c.external_id.label("ref"), ids.label("id")).where(table.c.source == self.source),
             )
         series = pd.Series(frame["id"].to_numpy(), index=frame["ref"].astype(str).to_numpy(), dtype="Int64")
         self._maps[table_name] = series
@@ -549,6 +552,7 @@ def write_parsed(
         if name == "patients":
             frame = _resolve_refs(name, frame, maps, parsed, rejected, PATIENT_REFERENCES)
             results[name] = _sync_patients(conn, frame, maps, parsed.source)
+            refresh_search_keys(conn)  # folded names for the search box (core.search_keys)
             continue
         frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
         if name in EVENT_IDENTITY:

@@ -42,6 +42,7 @@ from sqlalchemy import String, and_, bindparam, exists, func, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress, no_progress
 from panelmanager.core.measures.definitions import (
     Exclusion,
@@ -175,7 +176,7 @@ class _Context:
     def patients(self) -> pd.DataFrame:
         if "patients" not in self.cache:
             p = models.Patient
-            stmt = select(p.id, p.mrn, _raw(p.dob), p.sex).where(p.status == models.PatientStatus.ACTIVE.value)
+            stmt = select(p.id, p.mrn, _raw(p.dob), p.sex).where(alive_and_active_on(self.as_of, p))  # deaths after as_of count
             stmt = self.restrict(stmt, p.id)
             frame = self.frame(stmt, ["patient_id", "mrn", "dob", "sex"])
             frame["patient_id"] = frame["patient_id"].astype("int64")

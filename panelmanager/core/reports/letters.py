@@ -627,7 +627,8 @@ def build_letters(
     if not (letterhead.phone or "").strip() and any("{phone}" in text for tpl in templates.values()
                                                     for text in tpl.letter.values()):
         raise LetterError(
-            "the practice phone number is not set (Settings > Practice): letters ask patients to call it."
+            "the practice phone number is not set: letters ask patients to call it. Set it in Settings > Practice, "
+            "or with: panelmanager settings set practice_phone '(555) 555-0100'"
         )
     window = window or EnvelopeWindow()
     f = fontset or fonts()

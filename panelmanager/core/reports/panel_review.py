@@ -97,7 +97,7 @@ def load_panel_review(session: Session, provider_id: int, as_of: dt.date) -> Pan
     provider = session.get(models.Provider, provider_id)
     if provider is None:
         raise ValueError(f"there is no provider with id {provider_id}.")
-    panel = assignments_frame(session, provider_id=provider_id)
+    panel = assignments_frame(session, provider_id=provider_id, as_of=as_of)
     visits = _last_visits(session, as_of)
     panel = panel.merge(visits, on="patient_id", how="left")
     rows = []

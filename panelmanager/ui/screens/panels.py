@@ -692,10 +692,20 @@ class PanelsScreen(Screen):
         self._update_review_summary(counts)
         self._update_review_buttons()
 
+    def _panel_holder_problem(self) -> str:
+        """What stops anyone being assigned (no provider can hold a panel), as a bold line; empty when fine."""
+        from panelmanager.core.providers import panel_holder_problem
+
+        with self.ctx.registry.session() as session:
+            problem = panel_holder_problem(session)
+        return f"<br><b>{_html(problem)}</b>" if problem else ""
+
     def _update_review_summary(self, counts: dict[str, dict[str, int]]) -> None:
         info = self._reviews.get(self._review_id)
         if info is None:
-            self.review_summary.setText(self.tr("No review yet. Run one to see who would go on which panel."))
+            self.review_summary.setText(
+                self.tr("No review yet. Run one to see who would go on which panel.") + self._panel_holder_problem()
+            )
             return
         pending = sum(counts.get(k, {}).get("pending", 0) for k in ("new", "change", "drop"))
         text = self.tr(
@@ -711,7 +721,7 @@ class PanelsScreen(Screen):
             text += " " + self.tr("Decided {0} by {1}.").format(
                 info.decided_at.strftime("%Y-%m-%d %H:%M"), info.decided_by or self.tr("(unknown)")
             )
-        self.review_summary.setText(text)
+        self.review_summary.setText(text + self._panel_holder_problem())
 
     def _update_review_buttons(self) -> None:
         has_review = self._review_id is not None
@@ -996,7 +1006,8 @@ class PanelsScreen(Screen):
         not_mine = sum(1 for r in self._panel_rows if r.get("answer") == "not-mine")
         name = self.provider_picker.currentText()
         if self.provider_picker.count() == 0:
-            self.panel_summary.setText(self.tr("No provider holds a panel yet (see Settings: providers)."))
+            self.panel_summary.setText(self._panel_holder_problem().removeprefix("<br>")
+                                       or self.tr("No provider holds a panel yet (see Settings > Providers)."))
         else:
             self.panel_summary.setText(
                 self.tr("{0}: {1:,} patients on the panel; <b>{2:,}</b> confirmed as theirs ({3:.0f}%), {4:,} marked not mine. {5:,} shown.").format(

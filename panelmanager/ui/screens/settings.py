@@ -1,5 +1,5 @@
-"""Settings: the practice (letterhead details), the user, the as-of date, empanelment periods,
-measure goals, and each provider's panel settings."""
+"""Settings: the practice (letterhead details), the user, the as-of date, empanelment periods and
+measure goals on the Practice tab; the Providers tab edits providers and merges PM user names."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -31,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.providers import ProviderRow, list_providers, update_provider
+from panelmanager.core.providers import ProviderRow, list_providers, merge_providers, panel_holder_problem, update_provider
 from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.letters import DEFAULT_WINDOW, EnvelopeWindow, build_calibration_page
 from panelmanager.core.settings import measure_goal
@@ -39,9 +42,18 @@ from panelmanager.ui.screens.base import Screen, heading
 
 
 class ProviderSettingsTableModel(QAbstractTableModel):
-    """Editable provider panel settings; each edit is saved at once through core.providers."""
+    """Editable providers (Settings > Providers); each edit is saved at once through core.providers.
 
-    COLUMNS = ("display_name", "specialty", "fte", "clinic_days_per_year", "visits_per_day", "panel_open", "can_hold_panel")
+    "Can hold a panel" is a plain two-state box showing the effective answer; the text
+    beside it says whether the specialty decides it or the practice set it. Ticking it to
+    what the specialty would decide anyway returns the provider to the specialty default.
+    """
+
+    COLUMNS = (
+        "display_name", "external_id", "npi", "specialty", "fte", "clinic_days_per_year", "visits_per_day",
+        "panel_open", "can_hold_panel", "also_known_as",
+    )
+    TEXT_EDITABLE = ("display_name", "npi", "specialty")
 
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(parent)
@@ -49,12 +61,15 @@ class ProviderSettingsTableModel(QAbstractTableModel):
         self.rows: list[ProviderRow] = []
         self.titles = [
             self.tr("Provider"),
+            self.tr("PM id"),
+            self.tr("NPI"),
             self.tr("Specialty"),
             self.tr("FTE"),
             self.tr("Clinic days / year"),
             self.tr("Visits / day"),
             self.tr("Panel open"),
             self.tr("Can hold a panel"),
+            self.tr("Also imported as"),
         ]
 
     def reload(self) -> None:
@@ -79,27 +94,44 @@ class ProviderSettingsTableModel(QAbstractTableModel):
         key = self.COLUMNS[index.column()]
         if key in ("panel_open", "can_hold_panel"):
             return base | Qt.ItemFlag.ItemIsUserCheckable
-        if key in ("fte", "clinic_days_per_year", "visits_per_day"):
+        if key in ("fte", "clinic_days_per_year", "visits_per_day") or key in self.TEXT_EDITABLE:
             return base | Qt.ItemFlag.ItemIsEditable
         return base
+
+    @staticmethod
+    def _can_hold(row: ProviderRow) -> bool:
+        return row.holds_panel_by_default if row.can_hold_panel is None else bool(row.can_hold_panel)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         row = self.rows[index.row()]
         key = self.COLUMNS[index.column()]
-        value = getattr(row, key)
-        if key in ("panel_open", "can_hold_panel"):
+        if key == "can_hold_panel":
+            can = self._can_hold(row)
             if role == Qt.ItemDataRole.CheckStateRole:
-                if key == "can_hold_panel" and value is None:
-                    return Qt.CheckState.PartiallyChecked
-                return Qt.CheckState.Checked if value else Qt.CheckState.Unchecked
-            if role == Qt.ItemDataRole.ToolTipRole and key == "can_hold_panel" and value is None:
-                return self.tr("Decided by the specialty (default)")
+                return Qt.CheckState.Checked if can else Qt.CheckState.Unchecked
+            if role == Qt.ItemDataRole.DisplayRole:
+                if row.can_hold_panel is None:
+                    return self.tr("Yes (specialty)") if can else self.tr("No (specialty)")
+                return self.tr("Yes") if can else self.tr("No")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                if row.can_hold_panel is None:
+                    return self.tr("Decided by the specialty or credentials; tick or untick to decide it yourself")
+                return self.tr("Set by the practice; set it back to what the specialty says to use the default again")
             return None
+        if key == "panel_open":
+            if role == Qt.ItemDataRole.CheckStateRole:
+                return Qt.CheckState.Checked if row.panel_open else Qt.CheckState.Unchecked
+            return None
+        value = getattr(row, key)
+        if key == "also_known_as":
+            value = ", ".join(value)
+        if role == Qt.ItemDataRole.ToolTipRole and key == "external_id":
+            return self.tr("The provider's id in the imported file (for PM exports, often the scheduler's user name)")
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if value is None:
-                return "" if role == Qt.ItemDataRole.DisplayRole else 0.0
+                return "" if role == Qt.ItemDataRole.DisplayRole or key in self.TEXT_EDITABLE else 0.0
             return value
         return None
 
@@ -107,13 +139,13 @@ class ProviderSettingsTableModel(QAbstractTableModel):
         row = self.rows[index.row()]
         key = self.COLUMNS[index.column()]
         if role == Qt.ItemDataRole.CheckStateRole:
-            state = Qt.CheckState(value)
+            checked = Qt.CheckState(value) == Qt.CheckState.Checked
             if key == "can_hold_panel":
-                # Cycle: default (by specialty) -> yes -> no -> default.
-                current = row.can_hold_panel
-                new_value = True if current is None else (False if current else None)
+                new_value = None if checked == row.holds_panel_by_default else checked
             else:
-                new_value = state == Qt.CheckState.Checked
+                new_value = checked
+        elif role == Qt.ItemDataRole.EditRole and key in self.TEXT_EDITABLE:
+            new_value = str(value or "").strip()
         elif role == Qt.ItemDataRole.EditRole:
             try:
                 new_value = float(value) if value not in ("", None) else None
@@ -127,9 +159,93 @@ class ProviderSettingsTableModel(QAbstractTableModel):
         except ValueError as exc:
             QMessageBox.warning(None, self.tr("Provider settings"), str(exc))
             return False
-        self.dataChanged.emit(index, index)
+        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.COLUMNS) - 1))
         self.ctx.notify_changed()
         return True
+
+
+class ProvidersPage(QWidget):
+    """Settings > Providers: the provider table, what is missing for empanelment, and merging."""
+
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.screen_ = parent  # the Settings screen (for its status messages)
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            self.tr(
+                "Changes are saved at once. PM appointment exports often name the scheduler's user "
+                "(GC_Klein_S) rather than the clinician: select such user names and merge them into the "
+                "clinician they stand for; later imports remember it. A provider holds a panel when its "
+                "specialty is a primary-care one or 'Can hold a panel' is ticked."
+            )
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.problem_label = QLabel()
+        self.problem_label.setObjectName("providersProblem")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("QLabel#providersProblem { color: #9a3412; font-weight: bold; }")
+        layout.addWidget(self.problem_label)
+        self.model = ProviderSettingsTableModel(ctx, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(240)
+        layout.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.merge_button = QPushButton(self.tr("&Merge selected into..."))
+        self.merge_button.setToolTip(self.tr("Move the selected providers' visits and panels to the provider you choose"))
+        self.merge_button.clicked.connect(self.choose_and_merge)
+        buttons.addWidget(self.merge_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.model.dataChanged.connect(lambda *_: self._show_problem())
+
+    def reload(self) -> None:
+        self.model.reload()
+        self._show_problem()
+
+    def _show_problem(self) -> None:
+        with self.ctx.registry.session() as session:
+            problem = panel_holder_problem(session)
+        self.problem_label.setText(problem or "")
+        self.problem_label.setVisible(bool(problem))
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedIndexes()})
+        return [self.model.rows[r].id for r in rows]
+
+    def choose_and_merge(self) -> None:
+        chosen = self.selected_ids()
+        if not chosen:
+            QMessageBox.information(self, self.tr("Merge providers"), self.tr("Select the providers (user names) to merge first."))
+            return
+        others = [r for r in self.model.rows if r.id not in chosen]
+        if not others:
+            QMessageBox.information(self, self.tr("Merge providers"), self.tr("Leave the provider to keep unselected."))
+            return
+        labels = [f"{r.display_name} ({r.external_id})" for r in others]
+        label, ok = QInputDialog.getItem(self, self.tr("Merge providers"), self.tr("Merge the {0} selected into:").format(len(chosen)), labels, 0, False)
+        if not ok:
+            return
+        self.merge_into(others[labels.index(label)].id, chosen)
+
+    def merge_into(self, keep_id: int, merge_ids: list[int]) -> None:
+        try:
+            with self.ctx.registry.session() as session:
+                result = merge_providers(session, keep_id, merge_ids, user=self.ctx.user)
+        except ValueError as exc:
+            QMessageBox.warning(self, self.tr("Merge providers"), str(exc))
+            return
+        self.reload()
+        self.ctx.notify_changed()
+        names = ", ".join(name for _id, name in result.merged)
+        if hasattr(self.screen_, "status_message"):
+            self.screen_.status_message(self.tr("Merged {0} into {1}; later imports will use {1}.").format(names, result.kept_name), 6000)
 
 
 class SettingsScreen(Screen):
@@ -137,9 +253,11 @@ class SettingsScreen(Screen):
         super().__init__(ctx, parent)
         outer = QVBoxLayout(self)
         outer.addWidget(heading(self.tr("Settings")))
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        outer.addWidget(scroll, 1)
+        self.tabs.addTab(scroll, self.tr("Practice"))
         body = QWidget()
         scroll.setWidget(body)
         layout = QVBoxLayout(body)
@@ -260,18 +378,11 @@ class SettingsScreen(Screen):
         goals_layout.addWidget(self.goals)
         layout.addWidget(goals)
 
-        providers = QGroupBox(self.tr("Providers (changes are saved at once)"))
-        providers_layout = QVBoxLayout(providers)
-        self.provider_model = ProviderSettingsTableModel(ctx, self)
-        self.provider_table = QTableView()
-        self.provider_table.setModel(self.provider_model)
-        self.provider_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.provider_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.provider_table.verticalHeader().setVisible(False)
-        self.provider_table.setMinimumHeight(240)
-        providers_layout.addWidget(self.provider_table)
-        layout.addWidget(providers)
         layout.addStretch(1)
+        self.providers_page = ProvidersPage(ctx, self)
+        self.provider_model = self.providers_page.model
+        self.provider_table = self.providers_page.table
+        self.tabs.addTab(self.providers_page, self.tr("Providers"))
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -283,6 +394,14 @@ class SettingsScreen(Screen):
         outer.addLayout(buttons)
         self.save_button.clicked.connect(self.save)
         self.revert_button.clicked.connect(self.reload)
+        # Providers are saved as they are edited: Save / Revert belong to the Practice tab.
+        self.tabs.currentChanged.connect(
+            lambda i: [b.setVisible(self.tabs.widget(i) is not self.providers_page) for b in (self.save_button, self.revert_button)]
+        )
+
+    def show_providers(self) -> None:
+        """Open Settings > Providers (where the check-in and panel messages send the user)."""
+        self.tabs.setCurrentWidget(self.providers_page)
 
     def title(self) -> str:
         return self.tr("Settings")
@@ -336,7 +455,7 @@ class SettingsScreen(Screen):
             spin.setPrefix(self.tr("at most ") if inverse else self.tr("at least "))
             spin.setValue(measure_goal(s.measure_goals, measure_id, inverse=inverse))
             self.goals.setCellWidget(row, 1, spin)
-        self.provider_model.reload()
+        self.providers_page.reload()
 
     def save(self) -> None:
         goals = {}

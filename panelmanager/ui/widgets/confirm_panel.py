@@ -219,7 +219,10 @@ class ConfirmPanel(QFrame):
             self.cancel_change_button.hide()
             self._fill_providers(subject.suggested_provider_id)
             self.change_row.show()
-            self.hint_label.setText(self.tr("Pick their choice with the arrow keys or by typing a name."))
+            self.hint_label.setText(
+                self._no_panel_holders() if not subject.choices
+                else self.tr("Pick their choice with the arrow keys or by typing a name.")
+            )
         else:
             self.mode = "assigned"
             self.question_label.setText(self.tr("Is {0} your primary care provider?").format(subject.pcp))
@@ -293,6 +296,15 @@ class ConfirmPanel(QFrame):
             text = self.tr("On no provider's panel.")
             colour = STATUS_COLOURS["unassigned"]
         return f'<span style="color:{colour}; font-weight:bold">{_escape(text)}</span>'
+
+    def _no_panel_holders(self) -> str:
+        """No one to choose from: say what is missing and where to fix it (core.providers)."""
+        from panelmanager.core.providers import panel_holder_problem
+
+        self.hint_label.setWordWrap(True)
+        with self.ctx.registry.session() as session:
+            problem = panel_holder_problem(session)
+        return problem or self.tr("No provider holds a panel yet: see Settings > Providers.")
 
     def _fill_providers(self, preselect: int | None) -> None:
         s = self.subject
@@ -389,6 +401,9 @@ class ConfirmPanel(QFrame):
             return
         provider_id = provider_id if provider_id is not None else self.provider_combo.currentData()
         if provider_id is None:
+            if self.subject is not None and not self.subject.choices:
+                QMessageBox.information(self, self.tr("Check-in"), self._no_panel_holders())
+                return
             QMessageBox.information(self, self.tr("Check-in"), self.tr("Choose the provider the patient wants as their PCP."))
             return
         self._record("changed", int(provider_id))
