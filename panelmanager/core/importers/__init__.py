@@ -71,13 +71,13 @@ class ImportOutcome:
         return self.rows_read == self.imported + self.rows_rejected + self.duplicates + self.skipped
 
     def rows_summary(self) -> str:
-        """ "8 rows read: 5 imported, 1 rejected, 1 exact duplicate, 1 open slot skipped" """
-        parts = [f"{self.imported:,} imported", f"{self.rows_rejected:,} rejected"]
+        """ "rows read 8: imported 5, rejected 1, exact duplicates 1, open slots skipped 1" """
+        parts = [f"imported {self.imported:,}", f"rejected {self.rows_rejected:,}"]
         if self.duplicates:
-            parts.append(f"{self.duplicates:,} exact duplicate{'s' if self.duplicates != 1 else ''}")
+            parts.append(f"exact duplicates {self.duplicates:,}")
         if self.skipped:
-            parts.append(f"{self.skipped:,} open slot{'s' if self.skipped != 1 else ''} skipped")
-        return f"{self.rows_read:,} rows read: " + ", ".join(parts)
+            parts.append(f"open slots skipped {self.skipped:,}")
+        return f"rows read {self.rows_read:,}: " + ", ".join(parts)
 
     def to_json(self) -> dict:
         data = asdict(self)
