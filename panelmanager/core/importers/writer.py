@@ -569,26 +569,27 @@ def _rows_by_id(conn: Connection, table: Table, ids: pd.Series, columns: list) -
 def _drop_repeated_ids(
     name: str, frame: pd.DataFrame, parsed: ParsedImport, rejected: list[Rejection], duplicates: list[Rejection] | None = None
 ) -> pd.DataFrame:
-    """A file that lists the same record twice keeps its last row; the earlier ones are rejected,
-    unless they repeat the kept row in every value: those are exact duplicates, counted as such."""
+    """A row repeating an earlier one in every value is an exact duplicate (counted as such);
+    a file that lists the same record twice with different values keeps its last row, and the
+    earlier ones are rejected."""
+    if duplicates is not None and frame["external_id"].duplicated().any():
+        values = [c for c in frame.columns if c not in (ROW, FILE)]
+        hashes = pd.Series(row_hashes(frame, values), index=frame.index)
+        exact = hashes.duplicated(keep="first") & frame["external_id"].duplicated(keep="first")
+        if exact.any():
+            first_row = pd.Series(frame[ROW].to_numpy(), index=hashes.to_numpy())
+            first_row = first_row[~first_row.index.duplicated(keep="first")]
+            for (_, row), key in zip(frame.loc[exact].iterrows(), hashes[exact].tolist()):
+                file_name = str(row.get(FILE) or parsed.path)
+                duplicates.append(Rejection(
+                    file_name=file_name, source_row=int(row[ROW]),
+                    reason=f"exact duplicate of row {int(first_row[key])}",
+                    raw=parsed.raw_rows.get((file_name, int(row[ROW])), {}),
+                ))
+            frame = frame.loc[~exact]
     repeated = frame["external_id"].duplicated(keep="last")
     if repeated.any():
         last_row = frame.drop_duplicates("external_id", keep="last").set_index("external_id")[ROW]
-        if duplicates is not None:
-            values = [c for c in frame.columns if c not in (ROW, FILE)]
-            hashes = pd.Series(row_hashes(frame, values), index=frame.index)
-            last_hash = pd.Series(hashes[~repeated].to_numpy(), index=frame.loc[~repeated, "external_id"].to_numpy())
-            exact = repeated & (hashes == frame["external_id"].map(last_hash))
-            if exact.any():
-                for _, row in frame.loc[exact].iterrows():
-                    file_name = str(row.get(FILE) or parsed.path)
-                    duplicates.append(Rejection(
-                        file_name=file_name, source_row=int(row[ROW]),
-                        reason=f"exact duplicate of row {int(last_row[row['external_id']])}",
-                        raw=parsed.raw_rows.get((file_name, int(row[ROW])), {}),
-                    ))
-                frame = frame.loc[~exact]
-                repeated = repeated.loc[~exact]
         _reject(
             frame,
             repeated,
