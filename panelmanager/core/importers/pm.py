@@ -835,7 +835,9 @@ class _TableParser:
         holds = pd.Series(False, index=self.index)
         if "patients" in self.frames:
             patients = self.patient_frame(ids, rows & ids.notna())
-            self._reject_reused_ids(patients, id_field, rows & ids.notna())
+            if id_field == "mrn":
+                # A chart number is typed by staff and gets re-used; a system's own patient id does not.
+                self._reject_reused_ids(patients, id_field, rows & ids.notna())
         if "visits" in self.frames:
             visits, holds = self.visit_frame(ids, rows)
 
@@ -926,8 +928,9 @@ class _TableParser:
             )
 
     def _reject_reused_ids(self, patients: pd.DataFrame, id_field: str, applies: pd.Series) -> None:
-        """One identifier given to two different people (another name and another date of birth)
-        rejects the later rows: merging them would give one patient the other's visits."""
+        """An MRN given to two different people (another name and another date of birth) in a
+        file identified by MRN rejects the later rows: merging them would give one patient the
+        other's visits."""
         frame = patients.loc[applies.to_numpy(dtype=bool)]
         if frame.empty or not frame["external_id"].duplicated().any():
             return
