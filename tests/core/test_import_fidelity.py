@@ -111,7 +111,7 @@ _FIRST = ["Zoë", "María", "José", "Ann", "Raúl", "Chloé", "Jürgen", "Inês
 _LAST = ["Farías", "Smith", "Núñez", "Côté", "Müller", "Pérez", "Gonçalves", "Lefèvre", "Ibáñez", "Brown"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(_FIRST), st.sampled_from(_LAST), st.booleans()), min_size=1, max_size=12))
 def test_any_windows_1252_report_keeps_its_names(tmp_path, people):
     lines = ["Report Name: Appointments", "patientid,patient firstname,patient lastname,patientdob,apptdate,apptstatus"]

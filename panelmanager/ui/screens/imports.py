@@ -298,7 +298,7 @@ class ImportScreen(Screen):
         failed = [o for o in outcomes if not o.ok]
         prefix = self.tr("Dry run, nothing written:") if dry_run else self.tr("Import finished:")
         parts = [self._outcome_text(o) for o in outcomes if o.ok]
-        text = prefix + " " + " ".join(parts)
+        text = prefix + " " + "\n".join(parts)
         if failed:
             text += " " + self.tr("{0} file(s) could not be imported; see Results.").format(len(failed))
         self.summary.setText(text)
@@ -329,7 +329,7 @@ class ImportScreen(Screen):
         if o.encoding:
             text += " " + self.tr("Read as {0}.").format(o.encoding)
         if o.sample_names:
-            text += " " + self.tr("Sample names: {0}.").format(", ".join(o.sample_names))
+            text += "\n" + self.tr("Sample names: {0}.").format(", ".join(o.sample_names))
         return text
 
     # -- history
@@ -342,8 +342,8 @@ class ImportScreen(Screen):
         self._batches = batches
         _fill(
             self.history_table,
-            [self.tr("When"), self.tr("File"), self.tr("Result"), self.tr("By"), self.tr("Rows"), self.tr("New"),
-             self.tr("Updated"), self.tr("Unchanged"), self.tr("Rejected"), self.tr("Message")],
+            [self.tr("When"), self.tr("File"), self.tr("Result"), self.tr("By"), self.tr("Rows"), self.tr("New records"),
+             self.tr("Updated records"), self.tr("Unchanged records"), self.tr("Rejected"), self.tr("Message")],
             [
                 [b.started_at.strftime("%Y-%m-%d %H:%M"), os.path.basename(b.file_name.rstrip("/")), b.outcome, b.user or "",
                  b.rows_read, b.new, b.updated, b.unchanged, b.rejected, b.message or ""]
