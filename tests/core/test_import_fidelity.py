@@ -401,3 +401,54 @@ def test_openemr_calendar_counts_every_event(fresh_registry):
         ]
     (again,) = run_import(fresh_registry, [OE_CALENDAR], write_rejects=False)
     assert (again.tables["visits"]["new"], again.tables["visits"]["updated"]) == (0, 0)
+
+
+def test_a_known_patient_given_another_patients_mrn_is_rejected_not_a_failed_file(fresh_registry, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("Patient ID,MRN,Last Name,First Name,DOB\n101,M1,Garcia,Maria,01/01/1980\n102,M2,Lee,Ann,02/02/1990\n",
+                     encoding="utf-8")
+    later = tmp_path / "later.csv"
+    later.write_text("Patient ID,MRN,Last Name,First Name,DOB\n103,M3,Kim,Ray,03/03/1970\n102,M1,Lee,Ann,02/02/1990\n",
+                     encoding="utf-8")
+    run_import(fresh_registry, [first])
+    (outcome,) = run_import(fresh_registry, [later], write_rejects=False)
+    assert outcome.ok, outcome.error
+    assert [(r.source_row, r.reason) for r in outcome.rejections] == [
+        (3, "MRN 'M1' is already the MRN of another patient in the registry; one MRN cannot belong to two patients: "
+            "correct the MRN of this patient (or of the other one) in the PM system and export again")
+    ]
+    assert (outcome.imported, outcome.rows_rejected) == (1, 1) and outcome.accounted
+    with fresh_registry.session() as session:
+        assert sorted(session.execute(select(models.Patient.mrn, models.Patient.last_name)).all()) == [
+            ("M1", "Garcia"), ("M2", "Lee"), ("M3", "Kim")
+        ]
+
+
+WEIRD = ["", " ", "0", "nan", "NULL", "N/A", "99999999999999999999999", "1e308", "😀", "Zoë", "=1+1", '"', "13/45/2024",
+         "02/29/2023", "00/00/0000", "1/1/1", "12/31/9999", "01/01/1800", "25:61", "x", "o", "f", "a" * 300, "Ｚｏｅ", "#", ","]
+
+
+def test_odd_cells_in_any_column_never_fail_a_file_and_every_row_is_accounted_for(fresh_registry, tmp_path):
+    import csv
+    import io
+    import random
+
+    rng = random.Random(3)
+    header = ["patientid", "patient firstname", "patient lastname", "patientdob", "patientsex", "patient zip",
+              "apptdate", "apptstarttime", "appttype", "apptstatus", "apptcancelleddate", "appt schdlng prvdr", "patient mrn"]
+    for attempt in range(30):
+        rows = []
+        for _ in range(rng.randint(1, 8)):
+            row = [str(100 + rng.randint(0, 5)), "Ann", "Lee", "01/02/1980", "F", "", "05/06/2024", "9:00 AM", "OFFICE",
+                   "3", "", "DOC", f"M{rng.randint(0, 3)}"]
+            for _ in range(rng.randint(1, 3)):
+                row[rng.randrange(len(row))] = rng.choice(WEIRD)
+            rows.append(row)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([header, *rows])
+        path = tmp_path / f"odd{attempt}.csv"
+        path.write_text("Report Name: Odd cells\n" + buffer.getvalue(), encoding="utf-8")
+        for dry_run in (True, False):
+            (outcome,) = run_import(fresh_registry, [path], dry_run=dry_run, write_rejects=False)
+            assert outcome.ok, (attempt, outcome.error)
+            assert outcome.accounted, (attempt, outcome.rows_summary())

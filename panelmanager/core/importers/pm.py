@@ -922,7 +922,7 @@ class _TableParser:
             lengths = self.data[column].str.len()
             mask = (lengths > CELL_LIMIT).fillna(False)
             self.reasons.append(
-                (f"{column} holds " + lengths[mask].map("{:,}".format)
+                (f"{column} holds " + lengths[mask].astype("int64").map("{:,}".format)
                  + f" characters, more than a cell can hold ({CELL_LIMIT:,}); a quote mark is probably missing on "
                  "this row: correct the row in the file (or the PM system) and import again").astype(object)
             )
@@ -1468,7 +1468,7 @@ def parse_pm_file(
         format=plan.format,
         profile=chosen.name,
         source=chosen.source,
-        rows_read=plan.rows_read,
+        rows_read=sum(plan.rows_per_table.get(part.table.label, 0) for part in usable),  # the tables imported from
         frames=frames_out,
         rejected=rejected,
         raw_rows=raw_rows,  # type: ignore[arg-type]  # a lazy Mapping: only rejected rows are ever read

@@ -458,10 +458,12 @@ def _sync_patients(
     frame["id"] = ids.to_numpy()
     known = frame["id"].notna()
     old = (
-        _rows_by_id(conn, table, frame.loc[known, "id"], [table.c.id, table.c.row_hash, table.c.status])
+        _rows_by_id(conn, table, frame.loc[known, "id"], [table.c.id, table.c.row_hash, table.c.status, table.c.mrn])
         if known.any()
-        else pd.DataFrame(columns=["id", "row_hash", "status"])
+        else pd.DataFrame(columns=["id", "row_hash", "status", "mrn"])
     )
+    if known.any() and parsed is not None and rejected is not None:
+        frame, known = _reject_taken_mrns(frame, known, old, maps, parsed, rejected)
     if "status" in frame.columns and known.any():
         # A patient the practice marked inactive or moved in the registry stays so when an
         # export merely lists them as active (most exports say "active" for everyone);
@@ -510,6 +512,38 @@ def _sync_patients(
         bulk_insert(conn, ident_table, idents)
         maps.add("patients", idents["identifier"], idents["patient_id"])
     return counts
+
+
+def _reject_taken_mrns(frame, known, old, maps: _IdMaps, parsed: ParsedImport, rejected: list[Rejection]):
+    """A known patient whose export now gives them an MRN another registry patient holds is
+    rejected (the unique MRN would otherwise stop the whole file with an internal error)."""
+    stored_mrn = pd.Series(old["mrn"].to_numpy(dtype=object), index=old["id"].astype("int64").to_numpy())
+    stored_mrn = stored_mrn[~stored_mrn.index.duplicated()]
+    ids = frame.loc[known, "id"].astype("int64")
+    changed = pd.Series(False, index=frame.index)
+    changed.loc[known] = (ids.map(stored_mrn).astype(object) != frame.loc[known, "mrn"].astype(str)).to_numpy(dtype=bool)
+    if not changed.any():
+        return frame, known
+    holder = maps.by_mrn(frame.loc[changed, "mrn"].astype(str))
+    taken = holder.notna() & (holder.astype("Int64") != frame.loc[changed, "id"].astype("Int64"))
+    taken = taken.fillna(False).astype(bool)
+    if not taken.any():
+        return frame, known
+    rows = taken.index[taken.to_numpy()]
+    fresh: list[Rejection] = []
+    _reject(
+        frame, frame.index.isin(rows),
+        lambda row: (
+            f"MRN '{row['mrn']}' is already the MRN of another patient in the registry; one MRN cannot belong to two "
+            "patients: correct the MRN of this patient (or of the other one) in the PM system and export again"
+        ),
+        parsed, fresh,
+    )
+    rejected.extend(fresh)
+    for ident, rejection in zip(frame.loc[rows, "external_id"].astype(str), fresh):
+        parsed.rejected_ids.setdefault("patients", {}).setdefault(ident, rejection)
+    keep = ~frame.index.isin(rows)
+    return frame.loc[keep], known.loc[keep]
 
 
 def _other_person(conn: Connection, frame: pd.DataFrame, ids: pd.Series) -> pd.Series:
