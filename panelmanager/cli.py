@@ -165,7 +165,13 @@ def _add_import(sub) -> None:
         metavar="FIELD=COLUMN",
         help="use COLUMN of the file for FIELD (repeatable), e.g. --map dob='Birth Dt'",
     )
-    p.add_argument("--dry-run", action="store_true", help="show the counts, write nothing")
+    p.add_argument(
+        "--encoding",
+        metavar="CODEC",
+        help="text encoding of CSV exports, e.g. cp1252 or utf-8 (default: UTF-8 when the file is valid "
+        "UTF-8, else the profile's encoding, else Windows-1252)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="show the counts and a few sample names, write nothing")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--user", help="who is importing (default: the operating-system user)")
 
@@ -192,6 +198,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 user=current_user(args),
                 progress=bar,
                 cancel=token,
+                encoding=args.encoding,
             )
     finally:
         bar.close()
@@ -210,15 +217,29 @@ def _print_outcome(o) -> None:
         return
     head = "Dry run (nothing written)" if o.dry_run else "Imported"
     profile = f", profile {o.profile}" if o.profile else ""
-    print(f"{head}: {o.path} ({o.format}{profile})")
-    print(f"  rows read {o.rows_read}: new {o.new}, updated {o.updated}, unchanged {o.unchanged}, rejected {o.rejected}")
+    encoding = f", read as {o.encoding}" if o.encoding else ""
+    print(f"{head}: {o.path} ({o.format}{profile}{encoding})")
+    print(f"  {o.rows_summary()}")
+    if len(o.files) > 1:
+        for name, f in o.files.items():
+            extra = "".join(
+                f", {f[key]:,} {label}" for key, label in (("duplicates", "exact duplicates"), ("skipped", "skipped")) if f.get(key)
+            )
+            print(f"    {os.path.basename(name):<22} {f['read']:>8,} read: {f['imported']:,} imported, {f['rejected']:,} rejected{extra}")
     for name, counts in o.tables.items():
         print(f"    {name:<14} new {counts['new']:>8}  updated {counts['updated']:>8}  unchanged {counts['unchanged']:>8}")
+    if o.sample_names:
+        print(f"  sample names (check the accents): {', '.join(o.sample_names)}")
     shown = o.rejections[:20]
     for r in shown:
         print(f"  rejected {os.path.basename(r.file_name)} row {r.source_row}: {r.reason}")
     if len(o.rejections) > len(shown):
         print(f"  ... and {len(o.rejections) - len(shown)} more rejected rows")
+    dupes = o.duplicate_rows[:20]
+    for d in dupes:
+        print(f"  exact duplicate {os.path.basename(d.file_name)} row {d.source_row}: {d.reason}")
+    if len(o.duplicate_rows) > len(dupes):
+        print(f"  ... and {len(o.duplicate_rows) - len(dupes)} more exact duplicates")
     if o.rejects_csv:
         print(f"  rejected rows written to {o.rejects_csv}")
 

@@ -48,3 +48,37 @@ def test_cancel_during_import_keeps_nothing(qtbot, window, synthea_small, monkey
     assert _counts(window.registry)["patients"] == 0
     assert _counts(window.registry)["visits"] == 0
     assert screen.history_table.item(0, 2).text() == "cancelled"
+
+
+def test_preview_of_an_athena_report_shows_counts_per_table_and_sample_names(qtbot, window):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "athena_appointments_cp1252.csv"
+    screen = window.show_screen("imports")
+    screen.add_paths([str(path)])
+    assert "Read as Windows-1252." in screen.summary.text()  # the mapping preview says how it reads the file
+    qtbot.mouseClick(screen.preview_button, Qt.MouseButton.LeftButton)
+    text = screen.summary.text()
+    assert "rows read 12: imported 8, rejected 2, exact duplicates 1, open slots skipped 1" in text
+    assert "patients 6 new, 0 updated, 0 unchanged" in text
+    assert "appointments/visits 8 new, 0 updated, 0 unchanged" in text
+    assert "providers 2 new, 0 updated, 0 unchanged" in text
+    assert "Sample names: María Farías, Raúl Núñez" in text
+    assert "16 new" not in text  # never one figure adding patients, visits and providers together
+    table = screen.results_table
+    rows = [[table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())] for r in range(table.rowCount())]
+    assert rows[0][3:9] == ["rows of the file", "12", "8", "2", "1", "1"]
+    assert {r[3]: r[9:12] for r in rows[1:]} == {
+        "providers": ["2", "0", "0"], "patients": ["6", "0", "0"], "appointments/visits": ["8", "0", "0"]
+    }
+    assert _counts(window.registry)["patients"] == 0
+
+
+def test_the_encoding_choice_is_used_by_the_preview(qtbot, window, tmp_path):
+    path = tmp_path / "patients.csv"
+    path.write_bytes("MRN,First Name,Last Name,DOB\n1,Zoë,Núñez,01/02/1980\n".encode("mac-roman"))
+    screen = window.show_screen("imports")
+    screen.add_paths([str(path)])
+    screen.encoding.setCurrentIndex(screen.encoding.findData("mac-roman"))
+    qtbot.mouseClick(screen.preview_button, Qt.MouseButton.LeftButton)
+    assert "Sample names: Zoë Núñez." in screen.summary.text()

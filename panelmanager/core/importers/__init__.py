@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import insert
 
 from panelmanager.core import models
@@ -52,6 +54,30 @@ class ImportOutcome:
     rejects_csv: str | None = None
     batch_id: int | None = None
     error: str | None = None
+    # Where every row read went: rows_read == imported + rejected_rows + duplicates + skipped.
+    imported: int = 0  # rows that gave a record (new, updated or unchanged)
+    rows_rejected: int = 0  # distinct rows rejected (``rejected`` counts reasons, one per record)
+    duplicates: int = 0  # rows repeating an earlier row in every imported field
+    skipped: int = 0  # open schedule slots and blocks that belong to no patient
+    # Per source file (a Synthea folder has several): read, imported, rejected, duplicates, skipped.
+    files: dict[str, dict[str, int]] = field(default_factory=dict)
+    duplicate_rows: list[Rejection] = field(default_factory=list)
+    encoding: str | None = None  # how a text export was decoded, e.g. "Windows-1252"
+    sample_names: list[str] = field(default_factory=list)  # a few names, so a wrong decoding shows in a preview
+
+    @property
+    def accounted(self) -> bool:
+        """Every row read is imported, rejected, an exact duplicate or a skipped open slot."""
+        return self.rows_read == self.imported + self.rows_rejected + self.duplicates + self.skipped
+
+    def rows_summary(self) -> str:
+        """ "rows read 8: imported 5, rejected 1, exact duplicates 1, open slots skipped 1" """
+        parts = [f"imported {self.imported:,}", f"rejected {self.rows_rejected:,}"]
+        if self.duplicates:
+            parts.append(f"exact duplicates {self.duplicates:,}")
+        if self.skipped:
+            parts.append(f"open slots skipped {self.skipped:,}")
+        return f"rows read {self.rows_read:,}: " + ", ".join(parts)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -59,7 +85,61 @@ class ImportOutcome:
         data["rejected_rows"] = [
             {"file": r.file_name, "row": r.source_row, "reason": r.reason} for r in self.rejections
         ]
+        data["duplicate_rows"] = [
+            {"file": r.file_name, "row": r.source_row, "reason": r.reason} for r in self.duplicate_rows
+        ]
         return data
+
+
+SAMPLE_NAMES = 5
+
+
+def _sample_names(parsed: ParsedImport) -> list[str]:
+    """A few patient names as they will be stored, those with accented letters first: a file
+    read in the wrong code page shows itself here (Zoė for Zoë) before anything is written."""
+    frame = parsed.frames.get("patients")
+    if frame is None or frame.empty or "last_name" not in frame:
+        return []
+    first = frame["first_name"] if "first_name" in frame else pd.Series("", index=frame.index)
+    names = (first.fillna("").astype(str) + " " + frame["last_name"].fillna("").astype(str)).str.strip()
+    names = names[names != ""].drop_duplicates()
+    accented = names[~names.map(str.isascii)]
+    chosen = list(accented.head(SAMPLE_NAMES)) + list(names[names.map(str.isascii)].head(SAMPLE_NAMES))
+    return chosen[:SAMPLE_NAMES]
+
+
+def _account_rows(outcome: ImportOutcome, parsed: ParsedImport, rejections: list[Rejection], duplicates: list[Rejection]) -> None:
+    """Count where each row read went, per source file and in total."""
+    rejected_by_file: dict[str, set[int]] = {}
+    for r in rejections:
+        rejected_by_file.setdefault(str(r.file_name), set()).add(int(r.source_row))
+    duplicate_by_file: dict[str, set[int]] = {}
+    for d in duplicates:
+        duplicate_by_file.setdefault(str(d.file_name), set()).add(int(d.source_row))
+    files = list(dict.fromkeys([*parsed.rows_per_file, *rejected_by_file, *duplicate_by_file]))
+    per_file: dict[str, dict[str, int]] = {}
+    for name in files:
+        rejected_rows = rejected_by_file.get(name, set())
+        duplicate_rows = duplicate_by_file.get(name, set()) - rejected_rows
+        per_file[name] = {
+            "read": parsed.rows_per_file.get(name, 0),
+            "rejected": len(rejected_rows),
+            "duplicates": len(duplicate_rows),
+        }
+        if parsed.kept is not None and name in parsed.kept:
+            kept = parsed.kept[name]
+            gone = np.fromiter(rejected_rows | duplicate_rows, dtype=np.int64, count=len(rejected_rows | duplicate_rows))
+            per_file[name]["imported"] = int((~np.isin(kept, gone)).sum()) if len(gone) else int(len(kept))
+        else:
+            per_file[name]["imported"] = per_file[name]["read"] - len(rejected_rows) - len(duplicate_rows)
+    skipped = parsed.skipped
+    outcome.files = per_file
+    outcome.imported = sum(f["imported"] for f in per_file.values())
+    outcome.rows_rejected = sum(f["rejected"] for f in per_file.values())
+    outcome.duplicates = sum(f["duplicates"] for f in per_file.values())
+    outcome.skipped = skipped
+    for name, counts in per_file.items():
+        counts["skipped"] = max(0, counts["read"] - counts["imported"] - counts["rejected"] - counts["duplicates"]) if skipped else 0
 
 
 def detect_format(path: Path) -> str:
@@ -94,6 +174,7 @@ def parse_path(
     mapping: Mapping[str, str] | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    encoding: str | None = None,
 ) -> ParsedImport:
     fmt = detect_format(path)
     if fmt == "synthea-csv":
@@ -102,7 +183,7 @@ def parse_path(
         return parse_synthea_folder(path, progress=progress, cancel=cancel)
     from panelmanager.core.importers.pm import parse_pm_file
 
-    return parse_pm_file(path, profile=profile, mapping=mapping or {}, progress=progress, cancel=cancel)
+    return parse_pm_file(path, profile=profile, mapping=mapping or {}, progress=progress, cancel=cancel, encoding=encoding)
 
 
 def file_sha256(path: Path) -> str:
@@ -194,6 +275,7 @@ def run_import(
     write_rejects: bool = True,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    encoding: str | None = None,
 ) -> list[ImportOutcome]:
     """Import each path in its own transaction; returns one outcome per path.
 
@@ -212,7 +294,7 @@ def run_import(
         begin_for_savepoints(dry_conn)
     try:
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                     rejects_dir, write_rejects, progress, cancel)
+                     rejects_dir, write_rejects, progress, cancel, encoding)
     finally:
         if dry_conn is not None:
             dry_tx.rollback()
@@ -222,7 +304,7 @@ def run_import(
 
 
 def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                 rejects_dir, write_rejects, progress, cancel) -> None:
+                 rejects_dir, write_rejects, progress, cancel, encoding=None) -> None:
     for index, path in enumerate(path_list):
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
@@ -244,10 +326,16 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 mapping=mapping,
                 progress=lambda d, t, m="": file_progress(d, t * 2, m),
                 cancel=cancel,
+                encoding=encoding,
             )
             outcome.format = parsed.format
             outcome.profile = parsed.profile
             outcome.rows_read = parsed.rows_read
+            outcome.encoding = parsed.encoding
+            if dry_run:
+                outcome.sample_names = _sample_names(parsed)
+            if not parsed.rows_per_file:
+                parsed.rows_per_file = {str(path): parsed.rows_read}
             with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn:
                 transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
                 try:
@@ -259,6 +347,9 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                         release_frames=True,
                     )
                     rejections = [*parsed.rejected, *result.rejected]
+                    duplicates = [*parsed.duplicates, *result.duplicates]
+                    outcome.duplicate_rows = duplicates
+                    _account_rows(outcome, parsed, rejections, duplicates)
                     totals: TableCounts = result.totals
                     outcome.new, outcome.updated, outcome.unchanged = totals.new, totals.updated, totals.unchanged
                     outcome.rejected = len(rejections)

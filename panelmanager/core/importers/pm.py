@@ -49,7 +49,7 @@ from panelmanager.core.importers.profiles import (
     load_visit_types,
     match_columns,
 )
-from panelmanager.core.importers.writer import FILE, ROW, TABLES, ParsedImport, Rejection
+from panelmanager.core.importers.writer import FILE, ROW, TABLES, ParsedImport, Rejection, row_hashes
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.resources import ResourceError
 
@@ -58,6 +58,7 @@ __all__ = ["FORMAT_CSV", "FORMAT_XLSX", "PmFileDescription", "describe_pm_file",
 FORMAT_CSV = "pm-csv"
 FORMAT_XLSX = "pm-xlsx"
 HEADER_SCAN_ROWS = 25
+CELL_LIMIT = 131072  # the csv module's default field limit: no field of a PM export comes near it
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and .xlsx files saved with a password
 DELIMITERS = (",", "\t", ";", "|")
 EARLIEST_DOB = pd.Timestamp("1900-01-01")
@@ -94,6 +95,8 @@ class _Grid:
     lines: np.ndarray
     excel: bool
     sheet: str | None = None
+    codec: str | None = None
+    codec_chosen_by: str | None = None
 
 
 @dataclass
@@ -132,25 +135,95 @@ def _utf16_without_bom(raw: bytes) -> str | None:
     return text if plain >= 0.5 * len(sample_text) else None
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, bytes]:
-    """The file's text, and that text as UTF-8 bytes for the CSV parser (the file's own
-    bytes when it was UTF-8 already)."""
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    if b"\x00" not in body[:8192]:
+# Code pages are named the way staff know them; the codec is what Python calls them.
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)",
+                  "iso8859-1": "Latin-1 (ISO-8859-1)", "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16",
+                  "utf-32": "UTF-32", "mac-roman": "Mac Roman", "cp850": "DOS Latin (code page 850)"}
+DEFAULT_SINGLE_BYTE = "cp1252"
+
+
+def encoding_label(codec: str) -> str:
+    """A codec as staff know it ("Windows-1252", "UTF-8")."""
+    import codecs
+
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return codec
+    return ENCODING_NAMES.get(name, name.upper())
+
+
+def check_encoding(codec: str | None, where: str) -> str | None:
+    """The codec's canonical name, or ImportFileError naming ``where`` (the option or file)."""
+    import codecs
+
+    if not codec:
+        return None
+    try:
+        return codecs.lookup(codec.strip()).name
+    except LookupError:
+        raise ImportFileError(
+            f"{where}: '{codec}' is not a text encoding Panel Manager knows. Use utf-8, cp1252 (Windows-1252, "
+            "what US practice-management systems write), latin-1, mac-roman or cp850."
+        ) from None
+
+
+def _windows_1252(raw: bytes) -> str:
+    """Windows-1252 as Windows itself reads it: the five bytes the code page leaves undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D) become the control characters of the same number, never an error."""
+    return raw.decode("cp1252", errors="pm-cp1252-undefined")
+
+
+def _undefined_as_latin1(exc: UnicodeDecodeError) -> tuple[str, int]:
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+import codecs as _codecs  # noqa: E402
+
+_codecs.register_error("pm-cp1252-undefined", _undefined_as_latin1)
+
+
+@dataclass
+class _Decoded:
+    text: str
+    encoded: bytes  # the text as UTF-8, for the CSV parser
+    codec: str  # what was used, e.g. "utf-8", "cp1252"
+    chosen_by: str  # "detected", "profile", "option"
+
+
+def _decode(raw: bytes, path: Path, *, forced: str | None = None, single_byte: str | None = None) -> _Decoded:
+    """The file's text. ``forced`` (the --encoding option) is used as given; otherwise a byte-order
+    mark decides, then UTF-8 when the bytes are valid UTF-8, then ``single_byte`` (a profile's
+    declared encoding) or Windows-1252. Never a guess that could turn one Latin letter into
+    another (Zoë into Zoė): single-byte text is read in the code page US PM systems write."""
+    if forced:
+        body = raw[3:] if forced in ("utf-8", "utf-8-sig") and raw.startswith(b"\xef\xbb\xbf") else raw
         try:
-            return body.decode("utf-8"), body
+            text = body.decode(forced) if forced != "cp1252" else _windows_1252(body)
+        except UnicodeDecodeError as exc:
+            line = body[: exc.start].count(b"\n") + 1
+            raise ImportFileError(
+                f"{path}: line {line} cannot be read as {encoding_label(forced)} (byte 0x{body[exc.start]:02X}), "
+                "the encoding named with --encoding. Leave --encoding out to detect it, or name the encoding the "
+                "PM system wrote (utf-8, cp1252...)."
+            ) from None
+        return _Decoded(text.lstrip("\ufeff"), text.lstrip("\ufeff").encode("utf-8"), forced, "option")
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b"\x00" not in body[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _Decoded(body.decode("utf-8"), body, "utf-8", "detected")
         except UnicodeDecodeError:
             pass
-    text = _decode_text(raw, path)
-    return text, text.encode("utf-8")
+    text, codec, chosen_by = _decode_text(raw, path, single_byte)
+    return _Decoded(text, text.encode("utf-8"), codec, chosen_by)
 
 
-def _decode_text(raw: bytes, path: Path) -> str:
+def _decode_text(raw: bytes, path: Path, single_byte: str | None = None) -> tuple[str, str, str]:
     try:
         if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-            return raw.decode("utf-32")
+            return raw.decode("utf-32"), "utf-32", "detected"
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "utf-16", "detected"
     except UnicodeDecodeError as exc:
         raise ImportFileError(
             f"{path}: the file says it is Unicode (UTF-16/32) text but byte {exc.start} cannot be read as such. "
@@ -161,32 +234,24 @@ def _decode_text(raw: bytes, path: Path) -> str:
     if b"\x00" in raw[:8192]:
         text = _utf16_without_bom(raw)
         if text is not None:
-            return text
+            return text, "utf-16", "detected"
         raise ImportFileError(
             f"{path}: this is not a text export (it holds binary data). Export the report from the PM "
             "system as CSV or Excel (.xlsx) and import that file."
         )
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8"), "utf-8", "detected"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(raw))
-    if not matches:
+    codec = single_byte or DEFAULT_SINGLE_BYTE
+    try:
+        text = _windows_1252(raw) if codec == "cp1252" else raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise ImportFileError(
-            f"{path}: the text encoding cannot be recognised (it is not UTF-8 or a Windows code page). "
-            "Save the export again as CSV UTF-8 and import that file."
-        )
-    best = matches[0]
-    encoding = best.encoding
-    # US practice-management systems write Windows-1252; charset-normalizer often rates
-    # its Central-European cousins equally well on short files ("Peña" vs "Peńa").
-    for match in matches:
-        if match.encoding in ("cp1252", "windows_1252") and match.chaos <= best.chaos + 0.05:
-            encoding = match.encoding
-            break
-    text = raw.decode(encoding, errors="replace")
+            f"{path}: line {line} cannot be read as {encoding_label(codec)} (byte 0x{raw[exc.start]:02X}), the "
+            "encoding the import profile names. Name the file's encoding with --encoding (utf-8, cp1252...)."
+        ) from None
     sample = text[:20000]
     junk = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\ufffd")
     if sample and junk / len(sample) > 0.005:
@@ -194,7 +259,7 @@ def _decode_text(raw: bytes, path: Path) -> str:
             f"{path}: this does not look like a text export (it is mostly unreadable characters). Export the "
             "report from the PM system as CSV or Excel (.xlsx) and import that file."
         )
-    return text
+    return text, codec, "profile" if single_byte else "detected"
 
 
 def _sniff_delimiter(text: str) -> tuple[str, int]:
@@ -203,11 +268,17 @@ def _sniff_delimiter(text: str) -> tuple[str, int]:
     lines = head.splitlines()
     if len(head) < len(text):
         lines = lines[:-1]  # cut short at the end of the sample
-    lines = [line for line in lines[:200] if line.strip()][:60]
+    # A line longer than the csv module's cell limit would stop the sniffer with an internal
+    # error; such a line says nothing about the delimiter anyway (the row is rejected later).
+    limit = csv.field_size_limit()
+    lines = [line for line in lines[:200] if line.strip() and len(line) < limit][:60]
     best = (",", 1)
     best_score = (-1, -1)
     for delimiter in DELIMITERS:
-        counts = [len(r) for r in csv.reader(lines, delimiter=delimiter) if len(r) > 1]
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=delimiter) if len(r) > 1]
+        except csv.Error:  # a quoted cell running past the sample's end
+            continue
         if not counts:
             continue
         mode = max(set(counts), key=lambda c: (counts.count(c), c))
@@ -218,8 +289,9 @@ def _sniff_delimiter(text: str) -> tuple[str, int]:
     return best
 
 
-def _read_text_grid(path: Path, raw: bytes) -> _Grid:
-    text, encoded = _decode(raw, path)
+def _read_text_grid(path: Path, raw: bytes, *, forced: str | None = None, single_byte: str | None = None) -> _Grid:
+    decoded = _decode(raw, path, forced=forced, single_byte=single_byte)
+    text, encoded = decoded.text, decoded.encoded
     if not text or text.isspace():
         raise ImportFileError(f"{path}: the file is empty. Export the report again and import the new file.")
     delimiter, width = _sniff_delimiter(text)
@@ -259,7 +331,7 @@ def _read_text_grid(path: Path, raw: bytes) -> _Grid:
             if "\n" in "\x1f".join(values):
                 extra += cells[column].str.count("\n").to_numpy(dtype=np.int64)
     lines = 1 + np.arange(len(cells), dtype=np.int64) + np.concatenate(([0], np.cumsum(extra)[:-1])) if len(cells) else extra
-    return _Grid(label=str(path), cells=cells, lines=lines, excel=False)
+    return _Grid(label=str(path), cells=cells, lines=lines, excel=False, codec=decoded.codec, codec_chosen_by=decoded.chosen_by)
 
 
 def _delimiter_name(delimiter: str) -> str:
@@ -485,6 +557,9 @@ class _TableResult:
     combined: bool = False
     # Patient id -> the rejection of a row that would have given that patient.
     rejected_patients: dict[str, Rejection] = field(default_factory=dict)
+    duplicates: list[Rejection] = field(default_factory=list)  # exact duplicates of an earlier row
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows that gave a record
+    skipped: int = 0  # open slots and schedule blocks: rows of no patient
 
 
 class _TableParser:
@@ -731,13 +806,8 @@ class _TableParser:
         if self.has("reason"):
             frame["reason"] = self.text("reason").str.slice(0, 200)
 
-        external_id = appt_id.copy()
-        needs_id = external_id.isna() & holds
-        if needs_id.any():
-            external_id.loc[needs_id] = _synthetic_visit_ids(
-                ids[needs_id], start[needs_id], provider_key[needs_id] if provider_key is not None else None
-            )
-        frame.insert(0, "external_id", external_id)
+        # Appointments the export gives no id get one in parse(), once exact duplicates are out.
+        frame.insert(0, "external_id", appt_id.copy())
         return frame, holds
 
     # ---- the whole table
@@ -747,16 +817,27 @@ class _TableParser:
         id_field = "patient_id" if self.has("patient_id") else "mrn"
         ids = self.translated(id_field)
         rows = pd.Series(True, index=self.index)
+        no_patient = pd.Series(False, index=self.index)
         if "visits" in self.frames:
-            # Open slots and schedule blocks have no patient: nothing to import, nothing to reject.
-            rows &= ids.notna()
-        else:
-            self.reject(ids.isna(), f"{self.header(id_field)} is empty; every patient needs an identifier")
+            # Open slots and schedule blocks belong to no patient: nothing to import or reject,
+            # but they are counted as skipped. A row is one when its status says "open" or its
+            # patient id is the system's "no patient" value (OpenEMR's pc_pid 0).
+            no_patient = ids.isna() & self.raw(id_field).notna()
+            if self.has("appt_status"):
+                status, _unknown = self.vocabulary("appt_status")
+                no_patient |= ids.isna() & status.eq(OPEN_SLOT).fillna(False).astype(bool)
+            rows &= ~no_patient
+        needs = "every appointment needs a patient identifier" if "visits" in self.frames else "every patient needs an identifier"
+        self.reject(rows & ids.isna(), f"{self.header(id_field)} is empty; {needs}")
+        self._reject_oversized_cells()
 
         patients = visits = None
         holds = pd.Series(False, index=self.index)
         if "patients" in self.frames:
             patients = self.patient_frame(ids, rows & ids.notna())
+            if id_field == "mrn":
+                # A chart number is typed by staff and gets re-used; a system's own patient id does not.
+                self._reject_reused_ids(patients, id_field, rows & ids.notna())
         if "visits" in self.frames:
             visits, holds = self.visit_frame(ids, rows)
 
@@ -776,8 +857,10 @@ class _TableParser:
         ok = rows & ~self.index.isin(rejected_rows) & ids.notna()
         label = self.table.label
         provider_parts = []
+        kept = pd.Series(False, index=self.index)
         if patients is not None:
             frame = patients.loc[ok]
+            kept |= ok
             if "visits" in self.frames:
                 # A patient with several appointments is listed once per appointment; keep the last.
                 frame = frame.loc[~frame["external_id"].duplicated(keep="last")]
@@ -786,6 +869,13 @@ class _TableParser:
                 provider_parts.append(self._provider_sources(frame.index, "pcp"))
         if visits is not None:
             frame = visits.loc[ok & holds]
+            frame, duplicates = _exact_duplicates(frame)
+            kept |= ok & holds & ~self.index.isin(duplicates.index)
+            result.duplicates = [
+                Rejection(file_name=label, source_row=int(row), reason=f"exact duplicate of row {int(first)}")
+                for row, first in duplicates.items()
+            ]
+            frame = _with_visit_ids(frame)
             result.visits = _finish(frame, label)
             if "provider_ref" in frame:
                 provider_parts.append(self._provider_sources(frame.index, "provider"))
@@ -797,7 +887,78 @@ class _TableParser:
                 result.locations = locations.drop_duplicates("external_id").reset_index(drop=True)
         if provider_parts:
             result.providers = pd.concat(provider_parts, ignore_index=True)
+        # Every row read is accounted for: imported, rejected, an exact duplicate or a skipped
+        # open slot. A row that is none of these (a layout nobody foresaw) is rejected, never lost.
+        rejected_mask = self.index.isin(rejected_rows)
+        dup_mask = self.index.isin([r.source_row for r in result.duplicates])
+        skipped = ~kept.to_numpy() & ~rejected_mask & ~dup_mask & (no_patient.to_numpy() | ~holds.to_numpy())
+        if "patients" in self.frames:
+            skipped &= no_patient.to_numpy()
+        lost = ~kept.to_numpy() & ~rejected_mask & ~dup_mask & ~skipped
+        if lost.any():
+            result.rejected += [
+                Rejection(file_name=label, source_row=int(row), reason="nothing on this row could be imported: it holds no "
+                          "patient or appointment Panel Manager can read; check the row in the file")
+                for row in self.index[lost]
+            ]
+            result.rejected.sort(key=lambda r: r.source_row)
+        result.kept = self.index[kept.to_numpy()].to_numpy(dtype=np.int64)
+        result.skipped = int(skipped.sum())
         return result
+
+    def _reject_oversized_cells(self) -> None:
+        """A cell longer than any field of an export can be (a quote mark missing its partner
+        swallows the lines after it) rejects its row instead of stopping the import."""
+        for column in self.table.columns:
+            values = self.data[column].to_numpy(dtype=object)
+            if not len(values):
+                continue
+            try:
+                longest = max(map(len, values))
+            except TypeError:  # a missing cell (Excel)
+                longest = max(len(v) for v in values if isinstance(v, str)) if any(isinstance(v, str) for v in values) else 0
+            if longest <= CELL_LIMIT:
+                continue
+            lengths = self.data[column].str.len()
+            mask = (lengths > CELL_LIMIT).fillna(False)
+            self.reasons.append(
+                (f"{column} holds " + lengths[mask].astype("int64").map("{:,}".format)
+                 + f" characters, more than a cell can hold ({CELL_LIMIT:,}); a quote mark is probably missing on "
+                 "this row: correct the row in the file (or the PM system) and import again").astype(object)
+            )
+
+    def _reject_reused_ids(self, patients: pd.DataFrame, id_field: str, applies: pd.Series) -> None:
+        """An MRN given to two different people (another name and another date of birth) in a
+        file identified by MRN rejects the later rows: merging them would give one patient the
+        other's visits."""
+        frame = patients.loc[applies.to_numpy(dtype=bool)]
+        if frame.empty or not frame["external_id"].duplicated().any():
+            return
+        repeated = frame.loc[frame["external_id"].duplicated(keep=False)]
+        first = repeated.loc[~repeated["external_id"].duplicated()].set_index("external_id")
+
+        def same(column: str) -> pd.Series:
+            if column not in repeated:
+                return pd.Series(True, index=repeated.index)
+            mine = repeated[column]
+            theirs = repeated["external_id"].map(first[column])
+            if column == "dob":
+                return (mine == theirs) | mine.isna() | theirs.isna()
+            return (mine.str.casefold() == theirs.str.casefold()) | mine.isna() | theirs.isna()
+        other_name = ~(same("last_name") & same("first_name"))
+        other_dob = ~same("dob")
+        clash = other_name & other_dob
+        if not clash.any():
+            return
+        rows_of = pd.Series(repeated.index[~repeated["external_id"].duplicated().to_numpy()], index=first.index)
+        header = self.header(id_field)
+        shown = repeated.loc[clash, "external_id"]
+        self.reasons.append(
+            (f"{header} '" + shown + "' is given at row " + shown.map(rows_of).astype(str)
+             + " to a different patient (other name and date of birth); one " + header
+             + " cannot belong to two patients: correct the " + header + " of one of them in the PM system and export again"
+             ).astype(object)
+        )
 
     def _provider_sources(self, rows: pd.Index, name: str) -> pd.DataFrame:
         raw = self.text(name).loc[rows]
@@ -869,6 +1030,44 @@ def _visit_classes(visit_type: pd.Series | None, rules: VisitTypeRules, index: p
         return pd.Series(rules.default, index=index, dtype=object)
     classes = nz.map_words(visit_type, rules.as_words())
     return classes.fillna(rules.default)
+
+
+def _exact_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Appointments without an id that repeat an earlier row in every imported field.
+
+    Returns the frame without them and, per dropped row, the row it repeats. Rows that
+    differ in anything (a cancelled appointment and its checked-out rebooking in one
+    slot) are all kept.
+    """
+    no_id = frame["external_id"].isna()
+    if no_id.sum() < 2:
+        return frame, pd.Series(dtype=np.int64)
+    values = frame.loc[no_id].drop(columns=["external_id"])
+    keys = pd.Series(row_hashes(values, list(values.columns)), index=values.index)
+    repeated = keys.duplicated(keep="first")
+    if not repeated.any():
+        return frame, pd.Series(dtype=np.int64)
+    first_row = pd.Series(keys.index, index=keys.to_numpy())
+    first_row = first_row[~first_row.index.duplicated(keep="first")]
+    firsts = keys[repeated].map(first_row)
+    return frame.drop(index=firsts.index), firsts
+
+
+def _with_visit_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Appointments without an id get a stable one: patient + date and time + provider, and for
+    a second (third...) appointment in that slot (a cancelled visit and its rebooking) the
+    occurrence number in file order. The first in a slot keeps the id earlier versions gave it,
+    so re-importing a file imported before changes nothing."""
+    needs = frame["external_id"].isna()
+    if not needs.any():
+        return frame
+    provider = frame.loc[needs, "provider_ref"] if "provider_ref" in frame else None
+    base = _synthetic_visit_ids(frame.loc[needs, "patient_ref"], frame.loc[needs, "start"], provider)
+    occurrence = base.groupby(base.to_numpy()).cumcount()
+    suffix = ("-" + (occurrence + 1).astype(str)).where(occurrence > 0, "")
+    frame = frame.copy()
+    frame.loc[needs, "external_id"] = base + suffix
+    return frame
 
 
 def _synthetic_visit_ids(ids: pd.Series, start: pd.Series, provider: pd.Series | None) -> pd.Series:
@@ -1033,6 +1232,19 @@ def _no_header_error(path: Path, grids: list[_Grid], profiles: list[Profile]) ->
     )
 
 
+def _tables_of(grids: list[_Grid], profiles: list[Profile], mapping: dict[str, str]) -> tuple[list[_Table], int, dict[str, int]]:
+    tables: list[_Table] = []
+    counts: dict[str, int] = {}
+    for grid in grids:
+        position = _find_header(grid, profiles, set(mapping.values()))
+        if position is None:
+            continue
+        table, count = _make_table(grid, position)
+        tables.append(table)
+        counts[table.label] = count
+    return tables, sum(counts.values()), counts
+
+
 @dataclass
 class _Plan:
     """How one table of a file will be read: its columns per field and the frames it can fill."""
@@ -1050,6 +1262,8 @@ class _FilePlan:
     profile: Profile
     rows_read: int
     plans: list[_Plan]
+    encoding: str | None = None  # the codec a text file was read with
+    rows_per_table: dict[str, int] = field(default_factory=dict)
 
     @property
     def usable(self) -> list[_Plan]:
@@ -1062,8 +1276,10 @@ def _plan_file(
     mapping: dict[str, str],
     progress: Progress,
     cancel: CancelToken,
+    encoding: str | None = None,
 ) -> _FilePlan:
     """Read the cells, find each header row, pick the profile and match columns to fields."""
+    forced = check_encoding(encoding, f"{path}: --encoding")
     profiles = _choose_profiles(path, profile)
     progress(0, 100, "Reading the file")
     raw = path.read_bytes()
@@ -1074,21 +1290,14 @@ def _plan_file(
             "that file."
         )
     is_excel = raw.startswith(b"PK\x03\x04")
-    grids = _read_excel_grids(path, cancel) if is_excel else [_read_text_grid(path, raw)]
+    named = profiles[0].encoding if profile else None
+    grids = _read_excel_grids(path, cancel) if is_excel else [_read_text_grid(path, raw, forced=forced, single_byte=named)]
     if not grids:
         raise ImportFileError(f"{path}: the workbook has no rows. Export the report again and import the new file.")
     cancel.raise_if_cancelled()
 
     progress(30, 100, "Finding the header row")
-    tables: list[_Table] = []
-    rows_read = 0
-    for grid in grids:
-        position = _find_header(grid, profiles, set(mapping.values()))
-        if position is None:
-            continue
-        table, count = _make_table(grid, position)
-        tables.append(table)
-        rows_read += count
+    tables, rows_read, counts = _tables_of(grids, profiles, mapping)
     if not tables:
         raise _no_header_error(path, grids, profiles)
 
@@ -1099,6 +1308,14 @@ def _plan_file(
             chosen = detect_profile([c for t in tables for c in t.columns], profiles)
         except ResourceError as exc:
             raise _profile_error(path, exc) from None
+        grid = grids[0]
+        if (not is_excel and chosen.encoding and grid.codec_chosen_by == "detected" and grid.codec not in ("utf-8", "utf-16", "utf-32")
+                and chosen.encoding != grid.codec):
+            # A single-byte file of a vendor that declares its code page: read it in that one.
+            grids = [_read_text_grid(path, raw, single_byte=chosen.encoding)]
+            tables, rows_read, counts = _tables_of(grids, profiles, mapping)
+            if not tables:
+                raise _no_header_error(path, grids, profiles)
 
     plans = []
     for table in tables:
@@ -1112,7 +1329,8 @@ def _plan_file(
         # Identifiers never borrow from a second column: "Patient ID" and "Acct #" are different numbers.
         own = {name: column for name, column in columns.items() if name not in mapping and name not in IDENTIFIERS}
         plans.append(_Plan(table, columns, frames, missing, fallback_columns(chosen, table.columns, own)))
-    plan = _FilePlan(format=FORMAT_XLSX if is_excel else FORMAT_CSV, profile=chosen, rows_read=rows_read, plans=plans)
+    plan = _FilePlan(format=FORMAT_XLSX if is_excel else FORMAT_CSV, profile=chosen, rows_read=rows_read, plans=plans,
+                     encoding=None if is_excel else grids[0].codec, rows_per_table=counts)
     if not plan.usable:
         first = plans[0]
         raise _missing_error(path, first.table, chosen, first.columns, first.missing)
@@ -1133,6 +1351,7 @@ class PmFileDescription:
     mapping: dict[str, str | None]
     frames: list[str]
     rows: int
+    encoding: str | None = None  # how a text file is read, e.g. "Windows-1252"
 
 
 def describe_pm_file(
@@ -1140,6 +1359,7 @@ def describe_pm_file(
     *,
     profile: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> PmFileDescription:
     """The profile, header line and field -> column mapping ``parse_pm_file`` would use.
 
@@ -1148,7 +1368,7 @@ def describe_pm_file(
     """
     path = Path(path)
     checked = _check_mapping_fields(path, mapping or {})
-    plan = _plan_file(path, profile, checked, no_progress, NEVER_CANCELLED)
+    plan = _plan_file(path, profile, checked, no_progress, NEVER_CANCELLED, encoding)
     first = plan.usable[0]
     known = [name for name in FIELDS if name in plan.profile.fields or name in first.columns]
     return PmFileDescription(
@@ -1161,6 +1381,7 @@ def describe_pm_file(
         mapping={name: first.columns.get(name) for name in known},
         frames=sorted({f for p in plan.usable for f in p.frames}),
         rows=plan.rows_read,
+        encoding=encoding_label(plan.encoding) if plan.encoding else None,
     )
 
 
@@ -1172,6 +1393,7 @@ def parse_pm_file(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     as_of: dt.date | None = None,
+    encoding: str | None = None,
 ) -> ParsedImport:
     """Read one PM export (CSV/TXT/TSV or XLSX) into frames for ``write_parsed``.
 
@@ -1187,7 +1409,7 @@ def parse_pm_file(
         visit_types = load_visit_types()
     except ResourceError as exc:
         raise _profile_error(path, exc) from None
-    plan = _plan_file(path, profile, checked, progress, cancel)
+    plan = _plan_file(path, profile, checked, progress, cancel, encoding)
     chosen = plan.profile
     usable = plan.usable
 
@@ -1236,7 +1458,8 @@ def parse_pm_file(
     if locations:
         frames_out["locations"] = pd.concat(locations, ignore_index=True).drop_duplicates("external_id")
     frames_out = {name: _fit_lengths(name, frame) for name, frame in frames_out.items()}
-    for rejection in rejected:
+    duplicates = [d for res in results for d in res.duplicates]
+    for rejection in [*rejected, *duplicates]:
         rejection.raw = raw_rows.get((rejection.file_name, rejection.source_row), {})
     rejected.sort(key=lambda r: (r.file_name, r.source_row))
     progress(100, 100, "File read")
@@ -1245,12 +1468,17 @@ def parse_pm_file(
         format=plan.format,
         profile=chosen.name,
         source=chosen.source,
-        rows_read=plan.rows_read,
+        rows_read=sum(plan.rows_per_table.get(part.table.label, 0) for part in usable),  # the tables imported from
         frames=frames_out,
         rejected=rejected,
         raw_rows=raw_rows,  # type: ignore[arg-type]  # a lazy Mapping: only rejected rows are ever read
         files=[p.table.label for p in usable],
         rejected_ids={"patients": rejected_patients},
+        encoding=encoding_label(plan.encoding) if plan.encoding else None,
+        duplicates=duplicates,
+        skipped=sum(res.skipped for res in results),
+        kept={part.table.label: res.kept for part, res in zip(usable, results)},
+        rows_per_file={part.table.label: plan.rows_per_table.get(part.table.label, 0) for part in usable},
     )
 
 

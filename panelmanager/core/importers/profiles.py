@@ -103,6 +103,7 @@ _TOP_KEYS = {
     "source": str,
     "base": str,
     "provider_id_label": str,
+    "encoding": str,
     "detect": dict,
     "fields": dict,
     "required": dict,
@@ -142,6 +143,8 @@ class Profile:
     detect_min: int = 2
     provider_id_label: str = "Provider {id}"
     base: str | None = None
+    # The code page the vendor writes single-byte exports in (UTF-8 files are always read as UTF-8).
+    encoding: str | None = None
     _keys: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def synonym_keys(self, field_name: str) -> tuple[str, ...]:
@@ -291,6 +294,15 @@ def _parse_profile(path: Path, data: dict, base: Profile | None) -> Profile:
     if "{id}" not in label:
         raise _fail(path, "provider_id_label", "must contain {id}, e.g. \"Provider {id}\"")
 
+    encoding = data.get("encoding", base.encoding if base else None)
+    if encoding is not None:
+        import codecs
+
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise _fail(path, "encoding", f"'{encoding}' is not a text encoding; use e.g. \"cp1252\" or \"utf-8\"") from None
+
     def merged_list(key: str, inherited: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*inherited, *lists[key])))
 
@@ -310,6 +322,7 @@ def _parse_profile(path: Path, data: dict, base: Profile | None) -> Profile:
         detect_min=int(detect.get("min_matches", 2)),
         provider_id_label=label,
         base=data.get("base"),
+        encoding=encoding,
     )
 
 

@@ -664,6 +664,7 @@ def parse_synthea_folder(
     rejected: list[Rejection] = []
     raw_rows: dict[tuple[str, int], dict[str, str]] = {}
     rows_read = 0
+    rows_per_file: dict[str, int] = {}
     patient_ids: pd.Index | None = None
     rejected_patients: dict[str, Rejection] = {}
     for index, spec in enumerate(present):
@@ -676,6 +677,7 @@ def parse_synthea_folder(
             lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),
         )
         rows_read += read.rows_read
+        rows_per_file[str(path / spec.file_name)] = read.rows_read
         rejected.extend(read.rejected)
         raw = read.frame
         checks = _RowChecks(raw, read.headers)
@@ -726,4 +728,5 @@ def parse_synthea_folder(
         raw_rows=raw_rows,
         files=[str(path / spec.file_name) for spec in present],
         rejected_ids={"patients": rejected_patients},
+        rows_per_file=rows_per_file,
     )

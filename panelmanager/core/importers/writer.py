@@ -88,6 +88,13 @@ class ParsedImport:
     # Table -> source id -> the rejection of that record's own row, so an event that
     # points at a rejected patient says so instead of "import the patients first".
     rejected_ids: dict[str, dict[str, Rejection]] = field(default_factory=dict)
+    encoding: str | None = None  # how a text file was decoded ("Windows-1252"), for the preview
+    # Rows left out because they repeat an earlier row in every imported field.
+    duplicates: list[Rejection] = field(default_factory=list)
+    skipped: int = 0  # rows of no patient (open schedule slots, lunch blocks)
+    # Per file: the source rows that gave a record (None: every row read that was not rejected).
+    kept: dict[str, np.ndarray] | None = None
+    rows_per_file: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +113,7 @@ class TableCounts:
 class WriteResult:
     tables: dict[str, TableCounts]
     rejected: list[Rejection]
+    duplicates: list[Rejection] = field(default_factory=list)
 
     @property
     def totals(self) -> TableCounts:
@@ -409,7 +417,14 @@ def _sync_table(
     return counts
 
 
-def _sync_patients(conn: Connection, frame: pd.DataFrame, maps: _IdMaps, source: str) -> TableCounts:
+def _sync_patients(
+    conn: Connection,
+    frame: pd.DataFrame,
+    maps: _IdMaps,
+    source: str,
+    parsed: ParsedImport | None = None,
+    rejected: list[Rejection] | None = None,
+) -> TableCounts:
     """Patients match on this source's identifier, else on MRN; identifiers are kept per source."""
     table = TABLES["patients"]
     ident_table = models.PatientIdentifier.__table__
@@ -422,13 +437,36 @@ def _sync_patients(conn: Connection, frame: pd.DataFrame, maps: _IdMaps, source:
     unmatched = ids.isna()
     if unmatched.any():
         ids.loc[unmatched] = maps.by_mrn(frame.loc[unmatched, "mrn"].astype(str)).to_numpy()
+        by_mrn = unmatched & ids.notna()
+        if by_mrn.any() and parsed is not None and rejected is not None:
+            clash = _other_person(conn, frame.loc[by_mrn.to_numpy()], ids[by_mrn])
+            if clash.any():
+                rows = frame.index[by_mrn.to_numpy()][clash.to_numpy()]
+                fresh: list[Rejection] = []
+                _reject(
+                    frame, frame.index.isin(rows),
+                    lambda row: (
+                        f"MRN '{row['mrn']}' already belongs to another patient in the registry (another name and "
+                        "date of birth); one MRN cannot belong to two patients: correct the MRN of this patient in "
+                        "the PM system and export again"
+                    ),
+                    parsed, fresh,
+                )
+                rejected.extend(fresh)
+                for ident, rejection in zip(frame.loc[rows, "external_id"].astype(str), fresh):
+                    parsed.rejected_ids.setdefault("patients", {}).setdefault(ident, rejection)
+                keep = ~frame.index.isin(rows)
+                frame = frame.loc[keep]
+                ids = ids.loc[keep]
     frame["id"] = ids.to_numpy()
     known = frame["id"].notna()
     old = (
-        _rows_by_id(conn, table, frame.loc[known, "id"], [table.c.id, table.c.row_hash, table.c.status])
+        _rows_by_id(conn, table, frame.loc[known, "id"], [table.c.id, table.c.row_hash, table.c.status, table.c.mrn])
         if known.any()
-        else pd.DataFrame(columns=["id", "row_hash", "status"])
+        else pd.DataFrame(columns=["id", "row_hash", "status", "mrn"])
     )
+    if known.any() and parsed is not None and rejected is not None:
+        frame, known = _reject_taken_mrns(frame, known, old, maps, parsed, rejected)
     if "status" in frame.columns and known.any():
         # A patient the practice marked inactive or moved in the registry stays so when an
         # export merely lists them as active (most exports say "active" for everyone);
@@ -479,6 +517,64 @@ def _sync_patients(conn: Connection, frame: pd.DataFrame, maps: _IdMaps, source:
     return counts
 
 
+def _reject_taken_mrns(frame, known, old, maps: _IdMaps, parsed: ParsedImport, rejected: list[Rejection]):
+    """A known patient whose export now gives them an MRN another registry patient holds is
+    rejected (the unique MRN would otherwise stop the whole file with an internal error)."""
+    stored_mrn = pd.Series(old["mrn"].to_numpy(dtype=object), index=old["id"].astype("int64").to_numpy())
+    stored_mrn = stored_mrn[~stored_mrn.index.duplicated()]
+    ids = frame.loc[known, "id"].astype("int64")
+    changed = pd.Series(False, index=frame.index)
+    changed.loc[known] = (ids.map(stored_mrn).astype(object) != frame.loc[known, "mrn"].astype(str)).to_numpy(dtype=bool)
+    if not changed.any():
+        return frame, known
+    holder = maps.by_mrn(frame.loc[changed, "mrn"].astype(str))
+    taken = holder.notna() & (holder.astype("Int64") != frame.loc[changed, "id"].astype("Int64"))
+    taken = taken.fillna(False).astype(bool)
+    if not taken.any():
+        return frame, known
+    rows = taken.index[taken.to_numpy()]
+    fresh: list[Rejection] = []
+    _reject(
+        frame, frame.index.isin(rows),
+        lambda row: (
+            f"MRN '{row['mrn']}' is already the MRN of another patient in the registry; one MRN cannot belong to two "
+            "patients: correct the MRN of this patient (or of the other one) in the PM system and export again"
+        ),
+        parsed, fresh,
+    )
+    rejected.extend(fresh)
+    for ident, rejection in zip(frame.loc[rows, "external_id"].astype(str), fresh):
+        parsed.rejected_ids.setdefault("patients", {}).setdefault(ident, rejection)
+    keep = ~frame.index.isin(rows)
+    return frame.loc[keep], known.loc[keep]
+
+
+def _other_person(conn: Connection, frame: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """True where the registry patient an MRN points at is plainly someone else: another date of
+    birth and another name (one of them alone changes: a corrected birth date, a new surname)."""
+    table = TABLES["patients"]
+    stored = _rows_by_id(conn, table, ids, [table.c.id, table.c.dob, table.c.first_name, table.c.last_name])
+    stored = stored.drop_duplicates("id").set_index(pd.Index(stored.drop_duplicates("id")["id"].astype("int64")))
+    keys = ids.astype("int64").to_numpy()
+    result = pd.Series(False, index=frame.index)
+    if "dob" not in frame or stored.empty:
+        return result
+    old_dob = pd.to_datetime(stored["dob"].reindex(keys).to_numpy(), errors="coerce")
+    new_dob = pd.to_datetime(frame["dob"].to_numpy(), errors="coerce")
+    other_dob = ~pd.isna(old_dob) & ~pd.isna(new_dob) & (old_dob.normalize() != new_dob.normalize())
+
+    def differs(column: str) -> np.ndarray:
+        if column not in frame:
+            return np.zeros(len(frame), dtype=bool)
+        old = pd.Series(stored[column].reindex(keys).to_numpy(), dtype=object).str.casefold()
+        new = pd.Series(frame[column].to_numpy(), dtype=object).str.casefold()
+        return (old.notna() & new.notna() & (old != new)).to_numpy(dtype=bool)
+
+    other_name = differs("last_name") | differs("first_name")
+    result[:] = np.asarray(other_dob, dtype=bool) & other_name
+    return result
+
+
 def _inserted_ids(conn: Connection, table: Table, mrns: pd.Series, newest: int | None, maps: _IdMaps) -> pd.Series:
     """Registry ids of the patients just inserted with these MRNs (same index).
 
@@ -507,8 +603,27 @@ def _rows_by_id(conn: Connection, table: Table, ids: pd.Series, columns: list) -
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in columns])
 
 
-def _drop_repeated_ids(name: str, frame: pd.DataFrame, parsed: ParsedImport, rejected: list[Rejection]) -> pd.DataFrame:
-    """A file that lists the same record twice keeps its last row; the earlier ones are rejected."""
+def _drop_repeated_ids(
+    name: str, frame: pd.DataFrame, parsed: ParsedImport, rejected: list[Rejection], duplicates: list[Rejection] | None = None
+) -> pd.DataFrame:
+    """A row repeating an earlier one in every value is an exact duplicate (counted as such);
+    a file that lists the same record twice with different values keeps its last row, and the
+    earlier ones are rejected."""
+    if duplicates is not None and frame["external_id"].duplicated().any():
+        values = [c for c in frame.columns if c not in (ROW, FILE)]
+        hashes = pd.Series(row_hashes(frame, values), index=frame.index)
+        exact = hashes.duplicated(keep="first") & frame["external_id"].duplicated(keep="first")
+        if exact.any():
+            first_row = pd.Series(frame[ROW].to_numpy(), index=hashes.to_numpy())
+            first_row = first_row[~first_row.index.duplicated(keep="first")]
+            for (_, row), key in zip(frame.loc[exact].iterrows(), hashes[exact].tolist()):
+                file_name = str(row.get(FILE) or parsed.path)
+                duplicates.append(Rejection(
+                    file_name=file_name, source_row=int(row[ROW]),
+                    reason=f"exact duplicate of row {int(first_row[key])}",
+                    raw=parsed.raw_rows.get((file_name, int(row[ROW])), {}),
+                ))
+            frame = frame.loc[~exact]
     repeated = frame["external_id"].duplicated(keep="last")
     if repeated.any():
         last_row = frame.drop_duplicates("external_id", keep="last").set_index("external_id")[ROW]
@@ -538,6 +653,7 @@ def write_parsed(
     """
     maps = _IdMaps(conn, parsed.source)
     rejected: list[Rejection] = []
+    duplicates: list[Rejection] = []
     results: dict[str, TableCounts] = {}
     names = [n for n in ORDER if n in parsed.frames]
     for index, name in enumerate(names):
@@ -548,10 +664,10 @@ def write_parsed(
         frame = parsed.frames.pop(name) if release_frames else parsed.frames[name].copy(deep=False)
         frame["source"] = parsed.source
         if "external_id" in frame.columns:
-            frame = _drop_repeated_ids(name, frame, parsed, rejected)
+            frame = _drop_repeated_ids(name, frame, parsed, rejected, duplicates)
         if name == "patients":
             frame = _resolve_refs(name, frame, maps, parsed, rejected, PATIENT_REFERENCES)
-            results[name] = _sync_patients(conn, frame, maps, parsed.source)
+            results[name] = _sync_patients(conn, frame, maps, parsed.source, parsed, rejected)
             refresh_search_keys(conn)  # folded names for the search box (core.search_keys)
             continue
         frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
@@ -567,4 +683,4 @@ def write_parsed(
         del frame
     if progress:
         progress(len(names), len(names), "Written")
-    return WriteResult(tables=results, rejected=rejected)
+    return WriteResult(tables=results, rejected=rejected, duplicates=duplicates)

@@ -88,6 +88,18 @@ class ImportScreen(Screen):
             self.profile.addItem(name, name)
         options.itemAt(0).widget().setBuddy(self.profile)
         options.addWidget(self.profile)
+        encoding_label = QLabel(self.tr("&Encoding:"))
+        options.addWidget(encoding_label)
+        self.encoding = QComboBox()
+        self.encoding.setToolTip(
+            self.tr("How the letters of a CSV export are stored. Detect reads UTF-8 files as UTF-8 and others in the "
+                    "profile's code page (Windows-1252 for US systems). Check the sample names in the preview.")
+        )
+        for text, codec in ((self.tr("Detect"), None), ("UTF-8", "utf-8"), ("Windows-1252", "cp1252"),
+                            ("Latin-1 (ISO-8859-1)", "latin-1"), ("Mac Roman", "mac-roman"), ("DOS Latin (850)", "cp850")):
+            self.encoding.addItem(text, codec)
+        encoding_label.setBuddy(self.encoding)
+        options.addWidget(self.encoding)
         options.addStretch(1)
         self.preview_button = QPushButton(self.tr("Pre&view (dry run)"))
         self.import_button = QPushButton(self.tr("&Import"))
@@ -122,6 +134,7 @@ class ImportScreen(Screen):
         self.preview_button.clicked.connect(lambda: self.start(dry_run=True))
         self.import_button.clicked.connect(lambda: self.start(dry_run=False))
         self.profile.currentIndexChanged.connect(lambda _i: self.show_mapping())
+        self.encoding.currentIndexChanged.connect(lambda _i: self.show_mapping())
         self.files.currentRowChanged.connect(lambda _r: self.show_mapping())
         self.history_table.itemSelectionChanged.connect(self._show_history_rejects)
         self._update_buttons()
@@ -212,15 +225,16 @@ class ImportScreen(Screen):
         except ImportError:
             return
         try:
-            description = describe_pm_file(path, profile=self.profile.currentData())
+            description = describe_pm_file(path, profile=self.profile.currentData(), encoding=self.encoding.currentData())
         except Exception as exc:  # ImportFileError: show the message where the mapping would be
             _fill(self.mapping_table, [self.tr("Problem")], [[str(exc)]])
             return
         rows = [[field, column or self.tr("(not in this file)")] for field, column in description.mapping.items()]
         _fill(self.mapping_table, [self.tr("Field"), self.tr("Column in the file")], rows)
-        self.summary.setText(
-            self.tr("{0}: profile {1}; header found on line {2}.").format(path.name, description.profile, description.header_line)
-        )
+        text = self.tr("{0}: profile {1}; header found on line {2}.").format(path.name, description.profile, description.header_line)
+        if description.encoding:
+            text += " " + self.tr("Read as {0}.").format(description.encoding)
+        self.summary.setText(text)
 
     # -- running
     def start(self, dry_run: bool) -> None:
@@ -229,11 +243,13 @@ class ImportScreen(Screen):
             return
         registry = self.ctx.registry
         profile = self.profile.currentData()
+        encoding = self.encoding.currentData()
         user = self.ctx.user
         title = self.tr("Previewing the import") if dry_run else self.tr("Importing")
 
         def job(progress, cancel):
-            return run_import(registry, paths, profile=profile, dry_run=dry_run, user=user, progress=progress, cancel=cancel)
+            return run_import(registry, paths, profile=profile, dry_run=dry_run, user=user, progress=progress,
+                              cancel=cancel, encoding=encoding)
 
         run_job(
             self,
@@ -250,47 +266,71 @@ class ImportScreen(Screen):
 
     def _finished(self, outcomes: list[ImportOutcome], dry_run: bool) -> None:
         self.outcomes = outcomes
+        # One line per file and registry table: adding patients, visits and providers into one
+        # "new" figure tells staff nothing.
         rows = []
         for o in outcomes:
-            rows.append(
-                [
-                    os.path.basename(o.path.rstrip("/")),
-                    self.tr("ready") if (o.ok and dry_run) else (self.tr("imported") if o.ok else self.tr("NOT imported")),
-                    o.profile or o.format or "",
-                    o.new,
-                    o.updated,
-                    o.unchanged,
-                    o.rejected,
-                    o.error or (o.rejects_csv and self.tr("rejects saved to {0}").format(o.rejects_csv)) or "",
-                ]
-            )
+            name = os.path.basename(o.path.rstrip("/"))
+            result = self.tr("ready") if (o.ok and dry_run) else (self.tr("imported") if o.ok else self.tr("NOT imported"))
+            note = o.error or (o.rejects_csv and self.tr("rejects saved to {0}").format(o.rejects_csv)) or ""
+            if o.ok:
+                rows.append([name, result, o.profile or o.format or "", self.tr("rows of the file"), o.rows_read,
+                             o.imported, o.rows_rejected, o.duplicates, o.skipped, "", "", "", note])
+                for table, counts in o.tables.items():
+                    rows.append([name, result, "", self._table_name(table), "", "", "", "", "", counts["new"],
+                                 counts["updated"], counts["unchanged"], ""])
+            else:
+                rows.append([name, result, o.profile or o.format or "", "", "", "", "", "", "", "", "", "", note])
         _fill(
             self.results_table,
-            [self.tr("File"), self.tr("Result"), self.tr("Profile"), self.tr("New"), self.tr("Updated"),
-             self.tr("Unchanged"), self.tr("Rejected"), self.tr("Notes")],
+            [self.tr("File"), self.tr("Result"), self.tr("Profile"), self.tr("What"), self.tr("Rows read"),
+             self.tr("Imported"), self.tr("Rejected"), self.tr("Exact duplicates"), self.tr("Open slots skipped"),
+             self.tr("New"), self.tr("Updated"), self.tr("Unchanged"), self.tr("Notes")],
             rows,
-            numeric={3, 4, 5, 6},
+            numeric=set(range(4, 12)),
         )
         rejects = [
             [os.path.basename(r.file_name), r.source_row, r.reason]
             for o in outcomes
-            for r in o.rejections
+            for r in [*o.rejections, *o.duplicate_rows]
         ]
         _fill(self.rejects_table, [self.tr("File"), self.tr("Row"), self.tr("Reason")], rejects, numeric={1})
-        new = sum(o.new for o in outcomes)
-        updated = sum(o.updated for o in outcomes)
-        unchanged = sum(o.unchanged for o in outcomes)
-        rejected = sum(o.rejected for o in outcomes)
         failed = [o for o in outcomes if not o.ok]
         prefix = self.tr("Dry run, nothing written:") if dry_run else self.tr("Import finished:")
-        text = self.tr("{0} {1} new, {2} updated, {3} unchanged, {4} rejected.").format(prefix, new, updated, unchanged, rejected)
+        parts = [self._outcome_text(o) for o in outcomes if o.ok]
+        text = prefix + " " + "\n".join(parts)
         if failed:
             text += " " + self.tr("{0} file(s) could not be imported; see Results.").format(len(failed))
         self.summary.setText(text)
+        rejected = sum(o.rejected for o in outcomes)
         self.tabs.setCurrentWidget(self.rejects_table if (rejected and not failed) else self.results_table)
         if not dry_run:
             self.ctx.notify_changed()
         self.reload_history()
+
+    def _table_name(self, table: str) -> str:
+        names = {"patients": self.tr("patients"), "visits": self.tr("appointments/visits"),
+                 "providers": self.tr("providers"), "locations": self.tr("locations"),
+                 "observations": self.tr("observations"), "immunizations": self.tr("immunizations"),
+                 "procedures": self.tr("procedures"), "conditions": self.tr("conditions"),
+                 "medications": self.tr("medications")}
+        return names.get(table, table)
+
+    def _outcome_text(self, o: ImportOutcome) -> str:
+        """ "a.csv: 8 rows read: 5 imported, 1 rejected, 1 exact duplicate. patients 3 new, 0 updated, ..." """
+        tables = "; ".join(
+            self.tr("{0} {1} new, {2} updated, {3} unchanged").format(
+                self._table_name(t), c["new"], c["updated"], c["unchanged"])
+            for t, c in o.tables.items()
+        )
+        text = f"{os.path.basename(o.path.rstrip('/'))}: {o.rows_summary()}."
+        if tables:
+            text += " " + tables + "."
+        if o.encoding:
+            text += " " + self.tr("Read as {0}.").format(o.encoding)
+        if o.sample_names:
+            text += "\n" + self.tr("Sample names: {0}.").format(", ".join(o.sample_names))
+        return text
 
     # -- history
     def reload(self) -> None:
@@ -302,8 +342,8 @@ class ImportScreen(Screen):
         self._batches = batches
         _fill(
             self.history_table,
-            [self.tr("When"), self.tr("File"), self.tr("Result"), self.tr("By"), self.tr("Rows"), self.tr("New"),
-             self.tr("Updated"), self.tr("Unchanged"), self.tr("Rejected"), self.tr("Message")],
+            [self.tr("When"), self.tr("File"), self.tr("Result"), self.tr("By"), self.tr("Rows"), self.tr("New records"),
+             self.tr("Updated records"), self.tr("Unchanged records"), self.tr("Rejected"), self.tr("Message")],
             [
                 [b.started_at.strftime("%Y-%m-%d %H:%M"), os.path.basename(b.file_name.rstrip("/")), b.outcome, b.user or "",
                  b.rows_read, b.new, b.updated, b.unchanged, b.rejected, b.message or ""]
