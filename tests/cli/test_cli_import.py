@@ -293,7 +293,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 def test_a_dry_run_of_a_windows_1252_athena_report_shows_rows_tables_encoding_and_sample_names(tmp_path, capsys):
     db = tmp_path / "r.sqlite3"
-    assert main(["--db", str(db), "import", "--dry-run", str(DATA / "athena_appointments_cp1252.csv")]) == 0
+    assert main(["--db", str(db), "--create", "import", "--dry-run", str(DATA / "athena_appointments_cp1252.csv")]) == 0
     out = capsys.readouterr().out
     assert "(pm-csv, profile athenahealth, read as Windows-1252)" in out
     assert "rows read 12: imported 8, rejected 2, exact duplicates 1, open slots skipped 1" in out
@@ -309,16 +309,16 @@ def test_the_encoding_option_reads_a_file_in_the_code_page_named_and_refuses_an_
     path = tmp_path / "patients.csv"
     path.write_bytes("MRN,First Name,Last Name,DOB\n1,Zoë,Núñez,01/02/1980\n".encode("mac-roman"))
     db = tmp_path / "r.sqlite3"
-    assert main(["--db", str(db), "import", "--dry-run", "--encoding", "mac-roman", str(path)]) == 0
+    assert main(["--db", str(db), "--create", "import", "--dry-run", "--encoding", "mac-roman", str(path)]) == 0
     assert "sample names (check the accents): Zoë Núñez" in capsys.readouterr().out
-    assert main(["--db", str(db), "import", "--encoding", "klingon", str(path)]) == 1
+    assert main(["--db", str(db), "--create", "import", "--encoding", "klingon", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"NOT IMPORTED  {path}: --encoding: 'klingon' is not a text encoding" in err and "Traceback" not in err
 
 
 def test_json_output_counts_where_every_row_went(tmp_path, capsys):
     db = tmp_path / "r.sqlite3"
-    assert main(["--db", str(db), "import", "--json", str(DATA / "athena_appointments_cp1252.csv")]) == 0
+    assert main(["--db", str(db), "--create", "import", "--json", str(DATA / "athena_appointments_cp1252.csv")]) == 0
     (outcome,) = json.loads(capsys.readouterr().out)
     assert (outcome["rows_read"], outcome["imported"], outcome["rows_rejected"], outcome["duplicates"], outcome["skipped"]) == (
         12, 8, 2, 1, 1)
