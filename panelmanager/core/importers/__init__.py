@@ -395,7 +395,10 @@ def _record_failure(registry: Registry, outcome: ImportOutcome, started, user: s
     outcome.ok = False
     outcome.error = message
     outcome.new = outcome.updated = outcome.unchanged = 0
+    outcome.imported = outcome.rows_rejected = outcome.duplicates = outcome.skipped = 0
     outcome.tables = {}
+    outcome.files = {}
+    outcome.duplicate_rows = []
     if dry_run:
         return
     try:
