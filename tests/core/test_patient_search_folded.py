@@ -90,3 +90,14 @@ def test_every_accented_letter_of_the_issue_languages_folds_to_its_base_letter()
     assert fold("Đặng Thị Ngọc Hạnh") == "dang thi ngoc hanh"
     assert fold("Straße Æsir Œuvre Øre Łódź") == "strasse aesir oeuvre ore lodz"
     assert name_key("García-López", "María", "José") == " garcia lopez / maria jose"
+
+
+def test_the_column_fold_matches_the_one_value_fold():
+    import pandas as pd
+
+    from panelmanager.core.search_keys import name_keys
+
+    last = pd.Series(["García-López", "O'Neil", None, "LEE", "Van  Der/Berg", "Weiß", "Nguyễn"])
+    first = pd.Series(["María", "Ann", "X", None, "Jo", "Jürgen", "Đức Anh"])
+    middle = pd.Series([None, "B", None, None, "\tq", None, None])
+    assert name_keys(last, first, middle).tolist() == [name_key(a, b, c) for a, b, c in zip(last, first, middle)]
