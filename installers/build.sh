@@ -15,6 +15,10 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q "$work"/wheel/panelmanager-*.whl "pyinstaller>=6.10"
 "$work/venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
     --distpath dist --workpath "$work/pyinstaller" installers/panelmanager.spec
+# libpython carries its debugging symbols (17 MB of 23); the Qt and NumPy libraries are stripped.
+if command -v strip >/dev/null; then
+    find dist/PanelManager/_internal -maxdepth 1 -name 'libpython3*.so*' -exec strip --strip-unneeded {} +
+fi
 install -m 644 installers/panelmanager.desktop dist/PanelManager/panelmanager.desktop
 echo "Built dist/PanelManager ($(du -sh dist/PanelManager | cut -f1))"
 if [[ "${1:-}" == "--smoke" ]]; then
