@@ -133,8 +133,8 @@ def _add_import(sub) -> None:
         description=(
             "Import practice-management exports (patients, appointments; CSV or XLSX) or a Synthea "
             "CSV export folder. Each file is all or nothing; rejected rows are listed with their "
-            "row number and reason and written to a rejects CSV beside the file. Re-importing the "
-            "same file changes nothing."
+            "row number and reason and kept in the registry's import history (write them to a file "
+            "with --rejects FILE or 'panelmanager rejects export'). Re-importing the same file changes nothing."
         ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="a CSV/XLSX file or a Synthea folder")
@@ -147,6 +147,8 @@ def _add_import(sub) -> None:
         help="use COLUMN of the file for FIELD (repeatable), e.g. --map dob='Birth Dt'",
     )
     p.add_argument("--dry-run", action="store_true", help="show the counts, write nothing")
+    p.add_argument("--rejects", metavar="FILE.csv",
+                   help="also write the rejected rows (they hold patient data) to this CSV")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--user", help="who is importing (default: the operating-system user)")
 
@@ -154,6 +156,7 @@ def _add_import(sub) -> None:
 def _cmd_import(args: argparse.Namespace) -> int:
     from panelmanager.core.importers import run_import
 
+    _check_suffix(args.rejects, "--rejects", (".csv",))
     mapping: dict[str, str] = {}
     for item in args.map:
         field, sep, column = item.partition("=")
@@ -177,12 +180,35 @@ def _cmd_import(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         registry.close()
+    rejects_error = _write_import_rejects(args, outcomes)
     if args.json:
         print_json([o.to_json() for o in outcomes])
     else:
         for o in outcomes:
             _print_outcome(o)
+    if rejects_error:
+        raise CommandError(rejects_error)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _write_import_rejects(args: argparse.Namespace, outcomes) -> str | None:
+    """``import --rejects FILE``: every rejected row in one CSV, only when asked."""
+    rejected = [r for o in outcomes for r in o.rejections]
+    if not args.rejects or args.dry_run or not rejected:
+        return None
+    from pathlib import Path
+
+    from panelmanager.core.importers import write_rejects_csv
+
+    try:
+        written = str(write_rejects_csv(Path(args.rejects), rejected))
+    except OSError as exc:
+        return (f"cannot write {args.rejects}: {exc.strerror or exc}. The import itself is kept; its rejected "
+                "rows are in the import history ('panelmanager rejects export --out FILE').")
+    for o in outcomes:
+        if o.rejections:
+            o.rejects_csv = written
+    return None
 
 
 def _print_outcome(o) -> None:
@@ -908,7 +934,9 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
         records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
         print_json({"as_of": as_of.isoformat(), "rows": records})
     else:
-        out.to_csv(sys.stdout, index=False, lineterminator="\n")
+        from panelmanager.core.safe_export import write_frame_csv
+
+        write_frame_csv(out, sys.stdout, lineterminator="\n")
     return EXIT_OK
 
 
@@ -1432,6 +1460,60 @@ OUTREACH_COMMANDS = [
 ]
 
 
+# --------------------------------------------------------------------------- data at rest: rejects, backups
+
+
+def _add_rejects(sub) -> None:
+    p = sub.add_parser(
+        "rejects",
+        help="list imports with rejected rows, or export one import's rejected rows",
+        description="Rejected rows are kept in the registry's import history. 'rejects' lists the imports that "
+        "rejected rows; 'rejects export --out FILE.csv' writes one import's rejected rows (the newest by "
+        "default) to the file you name. The file holds patient data.",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "export"), default="list")
+    p.add_argument("--batch", type=int, metavar="ID", help="the import (from 'rejects list'; default: the newest)")
+    p.add_argument("--out", metavar="FILE.csv", help="where to write the rejected rows (export)")
+
+
+def _cmd_rejects(args: argparse.Namespace) -> int:
+    from panelmanager.core.importers.history import export_rejections, latest_batch_with_rejections, list_batches
+
+    if args.action == "export":
+        if not args.out:
+            raise CommandError("give --out FILE.csv: where to write the rejected rows.")
+        _check_suffix(args.out, "--out", (".csv",))
+    registry = open_registry_for(args)
+    try:
+        with registry.session() as session:
+            if args.action == "list":
+                batches = [b for b in list_batches(session) if b.rejected]
+                if not batches:
+                    print("No import rejected any rows.")
+                for b in batches:
+                    print(f"  batch {b.id:>5}  {b.started_at:%Y-%m-%d %H:%M}  {os.path.basename(b.file_name):<40} "
+                          f"rejected {b.rejected}")
+                return EXIT_OK
+            batch = args.batch or latest_batch_with_rejections(session)
+            if batch is None:
+                raise CommandError("no import rejected any rows; there is nothing to export.")
+            try:
+                count = export_rejections(session, batch, args.out)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            except OSError as exc:
+                raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    finally:
+        registry.close()
+    print(f"Wrote {count:,} rejected rows of import {batch} to {args.out}")
+    return EXIT_OK
+
+
+AT_REST_COMMANDS = [
+    ("rejects", _add_rejects, _cmd_rejects),
+]
+
+
 # --------------------------------------------------------------------------- the parser
 
 COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
@@ -1443,6 +1525,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     ("gaps", _add_gaps, _cmd_gaps),
     ("risk", _add_risk, _cmd_risk),
     *OUTREACH_COMMANDS,
+    *AT_REST_COMMANDS,
 ]
 
 
