@@ -101,10 +101,12 @@ def begin_for_savepoints(conn) -> None:
 def make_engine(url: URL) -> Engine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
-            folder = Path(url.database).parent
+            from panelmanager.core.safe_export import prepare_private_database
+
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                prepare_private_database(Path(url.database))
             except OSError as exc:
+                folder = Path(url.database).parent
                 raise RegistryError(f"Cannot create the registry folder {folder}: {exc.strerror}.") from None
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)

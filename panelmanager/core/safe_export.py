@@ -98,6 +98,50 @@ def make_private(path: str | os.PathLike[str]) -> None:
         pass
 
 
+def _owned(path: Path) -> bool:
+    try:
+        return os.name == "posix" and path.stat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def prepare_private_database(path: Path) -> None:
+    """Before SQLite opens ``path``: its folder and file exist and are owner-only.
+
+    A folder Panel Manager creates is 0700. A missing database file is created empty
+    with 0600 before SQLite touches it: SQLite gives its -wal and -shm files the
+    permissions of the database file, so they are owner-only too. An existing registry
+    (and its -wal/-shm) owned by this user is tightened to 0600; the folder of an
+    existing registry is left alone (it may be a folder the user shares on purpose),
+    except the default data folder, which is ours.
+    """
+    folder = path.parent
+    if not folder.exists():
+        # Create each missing level owner-only (umask would leave parents 0755).
+        missing = []
+        probe = folder
+        while not probe.exists():
+            missing.append(probe)
+            probe = probe.parent
+        for level in reversed(missing):
+            try:
+                level.mkdir(mode=OWNER_DIR)
+            except FileExistsError:
+                continue
+            make_private_dir(level)
+    elif folder.name == "PanelManager" and _owned(folder):
+        make_private_dir(folder)
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), OWNER_FILE)
+            os.close(fd)
+        except FileExistsError:
+            pass
+    for item in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        if _owned(item):
+            make_private(item)
+
+
 def make_private_dir(path: str | os.PathLike[str]) -> None:
     """chmod 0700 on a folder Panel Manager created for patient data (registry, backups)."""
     if os.name != "posix":
@@ -106,6 +150,17 @@ def make_private_dir(path: str | os.PathLike[str]) -> None:
         os.chmod(path, OWNER_DIR)
     except OSError:
         pass
+
+
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Make sure ``path`` exists as an owner-only file before another library writes it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), OWNER_FILE)
+        os.close(fd)
+    except OSError:
+        return  # the writer that follows reports the problem in its own words
+    if Path(path).is_file():  # never chmod a device such as /dev/null
+        make_private(path)
 
 
 @contextmanager
@@ -129,6 +184,10 @@ def private_file(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -
     crash never leaves a half-written export under the name the user chose.
     """
     target = Path(path)
+    if target.exists() and not target.is_file():  # a device or pipe (/dev/stdout): write straight to it
+        with open(target, mode, **kwargs) as handle:
+            yield handle
+        return
     tmp = target.with_name(target.name + ".part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, OWNER_FILE)
