@@ -124,24 +124,65 @@ def schema_heads() -> set[str]:
     return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to date, refusing a registry from a newer version."""
+def schema_revisions() -> set[str]:
+    """Every schema version this Panel Manager knows (so can open, upgrading if older)."""
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def migrate(engine: Engine, *, on_step=None) -> None:
+    """Bring the schema up to date, refusing a registry from a newer version.
+
+    The upgrade is all or nothing: every pending migration runs in ONE transaction (SQLite
+    and PostgreSQL both roll DDL back), and an existing SQLite registry is backed up first
+    (``backups/...-before-upgrade.sqlite3``). ``on_step`` is called after each revision
+    (tests use it to interrupt an upgrade part-way).
+    """
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     known = {rev.revision for rev in script.walk_revisions()}
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
-        unknown = current - known
-        if unknown:
-            raise RegistryError(
-                "This registry was written by a newer version of Panel Manager "
-                f"(schema {', '.join(sorted(unknown))}). Install the newer version to open it; "
-                "this version will not change it."
-            )
-        if current == set(script.get_heads()):
-            return
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+    unknown = current - known
+    if unknown:
+        raise RegistryError(
+            "This registry was written by a newer version of Panel Manager "
+            f"(schema {', '.join(sorted(unknown))}). Install the newer version to open it; "
+            "this version will not change it."
+        )
+    if current == set(script.get_heads()):
+        return
+    saved = None
+    if current and is_sqlite(engine.url) and engine.url.database not in (None, "", ":memory:"):
+        from panelmanager.core.backup import backup_before_upgrade
+
+        saved = backup_before_upgrade(Path(engine.url.database), ", ".join(sorted(current)))
+    try:
+        with engine.begin() as conn:
+            # pysqlite opens its transaction only before INSERT/UPDATE/DELETE, so CREATE TABLE
+            # would otherwise autocommit one statement at a time: begin for real, now.
+            begin_for_savepoints(conn)
+            cfg.attributes["connection"] = conn
+            cfg.attributes["on_version_apply"] = on_step
+            command.upgrade(cfg, "heads")
+    except BaseException:
+        if saved is not None:
+            _restore_if_changed(engine, current, saved.path)
+        raise
+
+
+def _restore_if_changed(engine: Engine, version: set[str], backup: Path) -> None:
+    """The rollback should have undone a failed upgrade; if the version moved anyway, put the backup back."""
+    try:
+        with engine.connect() as conn:
+            now = set(MigrationContext.configure(conn).get_current_heads())
+    except Exception:  # noqa: BLE001 - unreadable: restore
+        now = None
+    if now == version:
+        return
+    from panelmanager.core.backup import restore_registry
+
+    engine.dispose()
+    restore_registry(backup, Path(engine.url.database))
 
 
 @dataclass
