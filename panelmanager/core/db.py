@@ -151,11 +151,12 @@ def migrate(engine: Engine, *, on_step=None) -> None:
         )
     if current == set(script.get_heads()):
         return
-    saved = None
+    saved = shape = None
     if current and is_sqlite(engine.url) and engine.url.database not in (None, "", ":memory:"):
         from panelmanager.core.backup import backup_before_upgrade
 
         saved = backup_before_upgrade(Path(engine.url.database), ", ".join(sorted(current)))
+        shape = _schema_shape(engine)
     try:
         with engine.begin() as conn:
             # pysqlite opens its transaction only before INSERT/UPDATE/DELETE, so CREATE TABLE
@@ -166,18 +167,25 @@ def migrate(engine: Engine, *, on_step=None) -> None:
             command.upgrade(cfg, "heads")
     except BaseException:
         if saved is not None:
-            _restore_if_changed(engine, current, saved.path)
+            _restore_if_changed(engine, shape, saved.path)
         raise
 
 
-def _restore_if_changed(engine: Engine, version: set[str], backup: Path) -> None:
-    """The rollback should have undone a failed upgrade; if the version moved anyway, put the backup back."""
+def _schema_shape(engine: Engine):
+    """The SQLite schema and version, to tell whether a failed upgrade left anything behind."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
+    return [tuple(r) for r in rows], [tuple(r) for r in version]
+
+
+def _restore_if_changed(engine: Engine, shape, backup: Path) -> None:
+    """The rollback should have undone a failed upgrade; if anything is left, put the backup back."""
     try:
-        with engine.connect() as conn:
-            now = set(MigrationContext.configure(conn).get_current_heads())
+        now = _schema_shape(engine)
     except Exception:  # noqa: BLE001 - unreadable: restore
         now = None
-    if now == version:
+    if now == shape:
         return
     from panelmanager.core.backup import restore_registry
 

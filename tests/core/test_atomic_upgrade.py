@@ -90,3 +90,28 @@ def test_a_new_registry_is_not_backed_up_and_an_up_to_date_one_is_not_upgraded(t
     open_registry(path).close()
     open_registry(path).close()
     assert list_backups(path) == []
+
+
+def test_where_ddl_cannot_be_rolled_back_the_pre_upgrade_backup_is_put_back(tmp_path, monkeypatch):
+    """Without the real BEGIN, pysqlite autocommits each CREATE TABLE: the backup must undo it."""
+    import panelmanager.core.db as db
+
+    monkeypatch.setattr(db, "begin_for_savepoints", lambda conn: None)
+    path = tmp_path / "registry.sqlite3"
+    _registry_at(path, REVISIONS[0])
+    before = _snapshot(path)
+
+    def fail_after(revision: str) -> None:
+        if revision == REVISIONS[-1]:
+            raise Interrupted(revision)
+
+    engine = make_engine(resolve_registry_url(path))
+    try:
+        with pytest.raises(Interrupted):
+            migrate(engine, on_step=fail_after)
+    finally:
+        engine.dispose()
+    assert _snapshot(path) == before
+    assert sorted(reason for _w, reason, _p in list_backups(path)) == ["before-upgrade", "replaced"]
+    monkeypatch.undo()
+    open_registry(path).close()
