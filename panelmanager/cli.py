@@ -52,6 +52,8 @@ def print_json(data: Any) -> None:
 def _json_default(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if hasattr(value, "__dataclass_fields__"):
         import dataclasses
 
@@ -114,7 +116,20 @@ def cancellable():
 def open_registry_for(args: argparse.Namespace):
     from panelmanager.core.db import open_registry
 
-    return open_registry(args.db)
+    registry = open_registry(args.db)
+    _daily_backup(registry)
+    return registry
+
+
+def _daily_backup(registry) -> None:
+    """The automatic daily backup; a failure is a warning, never a reason not to work."""
+    from panelmanager.core.backup import auto_backup
+
+    try:
+        auto_backup(registry)
+    except Exception as exc:  # noqa: BLE001 - disk full, folder read-only...
+        print(f"panelmanager: warning: the daily backup could not be made ({type(exc).__name__}: "
+              f"{getattr(exc, 'strerror', None) or exc}).", file=sys.stderr)
 
 
 def current_user(args: argparse.Namespace) -> str:
@@ -1509,8 +1524,105 @@ def _cmd_rejects(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_backup(sub) -> None:
+    p = sub.add_parser(
+        "backup",
+        help="make a consistent copy of the registry (also made daily and before upgrades)",
+        description="Copy the registry while it may be in use (SQLite online backup), check the copy and "
+        "write it owner-only to --to FILE or to a dated file in the backups folder beside the registry. "
+        "A copy of an encrypted registry stays encrypted. 'backup --list' shows the backups kept.",
+    )
+    p.add_argument("--to", metavar="FILE", help="where to write the backup (default: backups/ beside the registry)")
+    p.add_argument("--list", action="store_true", help="list the backups in the backups folder")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, backup_registry, list_backups, sqlite_path
+    from panelmanager.core.db import open_registry, resolve_registry_url
+
+    url = resolve_registry_url(args.db)
+    try:
+        path = sqlite_path(url)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    if args.list:
+        backups = list_backups(path)
+        if args.json:
+            print_json([{"made_at": w, "reason": r, "path": str(p), "size": p.stat().st_size} for w, r, p in backups])
+            return EXIT_OK
+        if not backups:
+            print(f"No backups in {path.parent / 'backups'}.")
+        for when, reason, item in backups:
+            print(f"  {when:%Y-%m-%d %H:%M:%S}  {reason:<15} {item.stat().st_size / 1e6:8.1f} MB  {item}")
+        return EXIT_OK
+    open_registry(url, create=False).close()  # refuses what is not a registry; applies pending upgrades
+    bar = TerminalProgress(enabled=None if not args.json else False)
+    try:
+        with cancellable() as token:
+            result = backup_registry(url, args.to, progress=bar, cancel=token)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.to or 'the backup'}: {exc.strerror or exc}") from None
+    finally:
+        bar.close()
+    if args.json:
+        print_json({"path": str(result.path), "size": result.size, "counts": result.counts})
+    else:
+        shown = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in result.counts.items() if n)
+        print(f"Backed up the registry to {result.path} ({result.size / 1e6:.1f} MB{'; ' + shown if shown else ''}).")
+    return EXIT_OK
+
+
+def _add_restore(sub) -> None:
+    p = sub.add_parser(
+        "restore",
+        help="replace the registry with a backup, after checking the backup",
+        description="Check the backup (integrity check, schema version this Panel Manager can open, row "
+        "counts) before anything is replaced, keep the current registry aside in the backups folder, then "
+        "put the backup in its place with one atomic rename. --check only reports on the backup.",
+    )
+    p.add_argument("backup", metavar="FILE", help="the backup to restore")
+    p.add_argument("--check", action="store_true", help="only check the backup; change nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, check_backup, restore_registry, sqlite_path
+    from panelmanager.core.db import resolve_registry_url
+
+    try:
+        path = sqlite_path(resolve_registry_url(args.db))
+        if args.check:
+            check = check_backup(args.backup)
+            if args.json:
+                print_json(check)
+            elif check.ok:
+                print(f"{args.backup}: can be restored (schema {check.version}"
+                      f"{', will be upgraded' if check.upgradable else ''}; "
+                      + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in check.counts.items()) + ").")
+            else:
+                print(f"{args.backup}: cannot be restored: {'; '.join(check.problems)}.")
+            return EXIT_OK if check.ok else EXIT_FAILED
+        result = restore_registry(args.backup, path)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"the restore stopped ({exc.strerror or exc}); the registry is as it was.") from None
+    if args.json:
+        print_json(result)
+    else:
+        print(f"Restored {result.restored_from} into {path}.")
+        if result.replaced_kept_at:
+            print(f"  the registry it replaced is kept at {result.replaced_kept_at}")
+    return EXIT_OK
+
+
 AT_REST_COMMANDS = [
     ("rejects", _add_rejects, _cmd_rejects),
+    ("backup", _add_backup, _cmd_backup),
+    ("restore", _add_restore, _cmd_restore),
 ]
 
 

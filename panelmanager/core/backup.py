@@ -303,6 +303,10 @@ def auto_backup(registry, *, now: dt.datetime | None = None) -> BackupResult | N
     db_path = Path(registry.url.database)
     backups = list_backups(db_path)
     made = None
+    with registry.engine.connect() as conn:
+        empty = not conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM patients)").scalar()
+    if empty:  # a new registry: nothing to lose yet
+        return None
     if not backups or now - backups[0][0] >= dt.timedelta(days=1):
         made = backup_database(db_path, reason="daily", now=now)
     prune_backups(db_path, keep_days=int(getattr(settings, "backup_keep_days", 14)), now=now)
