@@ -48,6 +48,15 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     window = MainWindow(registry=registry)
     window._owns_registry = True
     window.show()
+    try:  # the daily backup (core.backup.auto_backup); a failure never stops the app
+        from panelmanager.core.backup import auto_backup
+
+        auto_backup(registry)
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...
+        window.statusBar().showMessage(
+            window.tr("The daily backup could not be made: {0}").format(getattr(exc, "strerror", None) or type(exc).__name__),
+            15_000,
+        )
     if load_demo_patients:
         start_demo_load(window, load_demo_patients)
     return app.exec()
