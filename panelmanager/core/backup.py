@@ -343,7 +343,12 @@ def check_backup(path: Path | str, *, key: str | None = None) -> BackupCheck:
     if not path.is_file():
         return BackupCheck(path, False, None, False, {}, [f"{path} does not exist."])
     if key is None:
-        key = _registry_key(path)
+        from panelmanager.core.encryption import EncryptionError
+
+        try:
+            key = _registry_key(path)
+        except EncryptionError as exc:
+            return BackupCheck(path, False, None, False, {}, [str(exc).rstrip(".")])
     try:
         conn = _connect(path, key=key, readonly=True)
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
@@ -403,13 +408,13 @@ def restore_registry(
     """
     backup = Path(backup)
     db_path = Path(db_path)
+    live_key = _registry_key(db_path) if db_path.exists() else None
     check = check_backup(backup, key=key)
     if not check.ok:
         raise BackupError(f"{backup.name} cannot be restored: {'; '.join(check.problems)}. Nothing was changed.")
     if backup.resolve() == db_path.resolve():
         raise BackupError("That file is the registry itself; choose a backup.")
     backup_key = key if key is not None else _registry_key(backup)
-    live_key = _registry_key(db_path) if db_path.exists() else None
     now = now or dt.datetime.now()
     folder = backup_folder(db_path)
     _ensure_folder(folder)

@@ -108,7 +108,14 @@ def make_engine(url: URL) -> Engine:
             except OSError as exc:
                 folder = Path(url.database).parent
                 raise RegistryError(f"Cannot create the registry folder {folder}: {exc.strerror}.") from None
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        from panelmanager.core.encryption import EncryptionError, engine_for
+
+        try:  # an encrypted (SQLCipher) registry gets an engine that keys each connection
+            engine = engine_for(url, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except EncryptionError as exc:
+            raise RegistryError(str(exc)) from None
+        if engine is None:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
