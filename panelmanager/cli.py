@@ -116,9 +116,31 @@ def cancellable():
 def open_registry_for(args: argparse.Namespace):
     from panelmanager.core.db import open_registry
 
+    unlock_registry_for(args)
     registry = open_registry(args.db)
     _daily_backup(registry)
     return registry
+
+
+def unlock_registry_for(args: argparse.Namespace) -> None:
+    """An encrypted SQLite registry without a key at hand: ask for its passphrase on a terminal."""
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
+    from panelmanager.core.encryption import EncryptionError, needs_unlock, unlock_registry
+
+    url = resolve_registry_url(args.db)
+    if not is_sqlite(url) or not url.database or not needs_unlock(url.database):
+        return
+    if not sys.stdin.isatty():
+        return  # open_registry says how to give the passphrase
+    import getpass
+
+    for _attempt in range(3):
+        try:
+            unlock_registry(url.database, getpass.getpass(f"Passphrase for {url.database}: "))
+            return
+        except EncryptionError as exc:
+            print(exc, file=sys.stderr)
+    raise CommandError("the registry stays locked.")
 
 
 def _daily_backup(registry) -> None:
@@ -1556,6 +1578,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         for when, reason, item in backups:
             print(f"  {when:%Y-%m-%d %H:%M:%S}  {reason:<15} {item.stat().st_size / 1e6:8.1f} MB  {item}")
         return EXIT_OK
+    unlock_registry_for(args)
     open_registry(url, create=False).close()  # refuses what is not a registry; applies pending upgrades
     bar = TerminalProgress(enabled=None if not args.json else False)
     try:
@@ -1594,6 +1617,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     try:
         path = sqlite_path(resolve_registry_url(args.db))
+        unlock_registry_for(args)
         if args.check:
             check = check_backup(args.backup)
             if args.json:
@@ -1619,10 +1643,56 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_encrypt(sub) -> None:
+    for name, text in (
+        ("encrypt", "Convert the registry (and the backups beside it) to an encrypted SQLCipher database. The key "
+                    "comes from a passphrase (asked twice, or PANELMANAGER_PASSPHRASE) that Panel Manager never "
+                    "stores, or with --keyring a random key is kept in the operating system's keyring."),
+        ("decrypt", "Convert an encrypted registry (and its backups) back to a plain SQLite file."),
+    ):
+        p = sub.add_parser(name, help=f"{name} the registry at rest (SQLCipher)", description=text)
+        if name == "encrypt":
+            p.add_argument("--keyring", action="store_true",
+                           help="keep a random key in the OS keyring instead of using a passphrase")
+
+
+def _cmd_encrypt(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, sqlite_path
+    from panelmanager.core.db import open_registry, resolve_registry_url
+    from panelmanager.core.encryption import PASSPHRASE_ENV, EncryptionError, decrypt_registry, encrypt_registry
+
+    url = resolve_registry_url(args.db)
+    try:
+        path = sqlite_path(url)
+        if args.command == "decrypt":
+            unlock_registry_for(args)
+            decrypt_registry(path)
+            print(f"The registry {path} and its backups are no longer encrypted.")
+            return EXIT_OK
+        open_registry(url, create=False).close()  # a registry, migrated, before it is rewritten
+        passphrase = None
+        if not args.keyring:
+            passphrase = os.environ.get(PASSPHRASE_ENV)
+            if not passphrase:
+                if not sys.stdin.isatty():
+                    raise CommandError(f"give the passphrase on a terminal or in {PASSPHRASE_ENV}, or use --keyring.")
+                import getpass
+
+                passphrase = getpass.getpass("New passphrase (8 characters or more): ")
+                if getpass.getpass("The same passphrase again: ") != passphrase:
+                    raise CommandError("the two passphrases differ; nothing was changed.")
+        kept = encrypt_registry(path, passphrase=passphrase, use_keyring=args.keyring)
+    except (BackupError, EncryptionError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"The registry {path} and its backups are encrypted; {kept}.")
+    return EXIT_OK
+
+
 AT_REST_COMMANDS = [
     ("rejects", _add_rejects, _cmd_rejects),
     ("backup", _add_backup, _cmd_backup),
     ("restore", _add_restore, _cmd_restore),
+    ("encrypt", _add_encrypt, _cmd_encrypt),
 ]
 
 
@@ -1674,13 +1744,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None) or _cmd_gui
+    from panelmanager.core.backup import BackupError
     from panelmanager.core.db import RegistryError
+    from panelmanager.core.encryption import EncryptionError
     from panelmanager.core.importers.errors import ImportFileError
     from panelmanager.core.jobs import Cancelled
 
     try:
         return handler(args)
-    except (CommandError, RegistryError, ImportFileError) as exc:
+    except (CommandError, RegistryError, ImportFileError, BackupError, EncryptionError) as exc:
         print(f"panelmanager {args.command or 'gui'}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Cancelled as exc:

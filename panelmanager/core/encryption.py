@@ -359,19 +359,19 @@ def _convert(path: Path, *, key: str | None, target_key: str | None) -> None:
 
 
 def encrypt_registry(path: Path | str, *, passphrase: str | None = None, use_keyring: bool = False) -> str:
-    """Convert the plain registry ``path`` to an encrypted one; returns how the key is kept."""
+    """Convert the plain registry ``path`` to an encrypted one; returns a sentence saying where the key is."""
     path = Path(path)
     if is_encrypted(path):
         raise EncryptionError(f"The registry {path} is already encrypted.")
     if use_keyring:
         key = new_random_key()
         store_key_in_keyring(path, key)
-        kept = "the operating system's keyring"
+        kept = "the key is kept in the operating system's keyring"
     else:
         if not passphrase:
             raise EncryptionError("Give a passphrase (or choose the keyring) to encrypt the registry.")
         key = new_key_from_passphrase(passphrase)
-        kept = "your passphrase (Panel Manager does not store it: keep it safe)"
+        kept = "the key comes from your passphrase, which Panel Manager does not store: keep it safe"
     _convert(path, key=None, target_key=key)
     register_key(path, key)
     return kept

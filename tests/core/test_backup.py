@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from panelmanager.cli import main
+from panelmanager.core import encryption
 from panelmanager.core import models as m
 from panelmanager.core.backup import (
     BackupError,
@@ -36,7 +37,7 @@ def _add_patients(registry, n: int, start: int = 0) -> None:
 
 
 def _patients(path) -> int:
-    conn = sqlite3.connect(path)
+    conn = encryption.connect(path, key=encryption.key_for(path))
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         return conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0]
