@@ -46,3 +46,30 @@ def test_a_bad_backup_is_refused_before_anything_changes(qtbot, window, tmp_path
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: warned.append(a[2])))
     window.restore_action.trigger()
     assert warned and "cannot be restored" in warned[0]
+
+
+def test_the_app_asks_for_the_passphrase_of_an_encrypted_registry(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from panelmanager.core import encryption
+    from panelmanager.core.db import open_registry
+    from panelmanager.ui.app import unlock_if_encrypted
+
+    path = tmp_path / "secret.sqlite3"
+    encryption.register_key(path, encryption.new_key_from_passphrase("the right passphrase"))
+    open_registry(path).close()
+    encryption.forget_key(path)
+    answers = iter([("wrong passphrase", True), ("the right passphrase", True)])
+    prompts = []
+
+    def ask(_parent, _title, prompt, *_a, **_k):
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(ask))
+    assert unlock_if_encrypted(str(path))
+    assert len(prompts) == 2 and "does not open" in prompts[1]
+    open_registry(path).close()  # unlocked for this process
+    encryption.forget_key(path)
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))
+    assert not unlock_if_encrypted(str(path))
