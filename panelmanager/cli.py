@@ -71,6 +71,8 @@ def print_json(data: Any) -> None:
 def _json_default(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if hasattr(value, "__dataclass_fields__"):
         import dataclasses
 
@@ -133,7 +135,42 @@ def cancellable():
 def open_registry_for(args: argparse.Namespace):
     from panelmanager.core.db import open_registry
 
-    return open_registry(args.db, create=bool(getattr(args, "create", False)))
+    unlock_registry_for(args)
+    registry = open_registry(args.db, create=bool(getattr(args, "create", False)))
+    _daily_backup(registry)
+    return registry
+
+
+def unlock_registry_for(args: argparse.Namespace) -> None:
+    """An encrypted SQLite registry without a key at hand: ask for its passphrase on a terminal."""
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
+    from panelmanager.core.encryption import EncryptionError, needs_unlock, unlock_registry
+
+    url = resolve_registry_url(args.db)
+    if not is_sqlite(url) or not url.database or not needs_unlock(url.database):
+        return
+    if not sys.stdin.isatty():
+        return  # open_registry says how to give the passphrase
+    import getpass
+
+    for _attempt in range(3):
+        try:
+            unlock_registry(url.database, getpass.getpass(f"Passphrase for {url.database}: "))
+            return
+        except EncryptionError as exc:
+            print(exc, file=sys.stderr)
+    raise CommandError("the registry stays locked.")
+
+
+def _daily_backup(registry) -> None:
+    """The automatic daily backup; a failure is a warning, never a reason not to work."""
+    from panelmanager.core.backup import auto_backup
+
+    try:
+        auto_backup(registry)
+    except Exception as exc:  # noqa: BLE001 - disk full, folder read-only...
+        print(f"panelmanager: warning: the daily backup could not be made ({type(exc).__name__}: "
+              f"{getattr(exc, 'strerror', None) or exc}).", file=sys.stderr)
 
 
 def current_user(args: argparse.Namespace) -> str:
@@ -152,8 +189,8 @@ def _add_import(sub) -> None:
         description=(
             "Import practice-management exports (patients, appointments; CSV or XLSX) or a Synthea "
             "CSV export folder. Each file is all or nothing; rejected rows are listed with their "
-            "row number and reason and written to a rejects CSV beside the file. Re-importing the "
-            "same file changes nothing."
+            "row number and reason and kept in the registry's import history (write them to a file "
+            "with --rejects FILE or 'panelmanager rejects export'). Re-importing the same file changes nothing."
         ),
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="a CSV/XLSX file or a Synthea folder")
@@ -172,6 +209,8 @@ def _add_import(sub) -> None:
         "UTF-8, else the profile's encoding, else Windows-1252)",
     )
     p.add_argument("--dry-run", action="store_true", help="show the counts and a few sample names, write nothing")
+    p.add_argument("--rejects", metavar="FILE.csv",
+                   help="also write the rejected rows (they hold patient data) to this CSV")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--user", help="who is importing (default: the operating-system user)")
 
@@ -179,6 +218,7 @@ def _add_import(sub) -> None:
 def _cmd_import(args: argparse.Namespace) -> int:
     from panelmanager.core.importers import run_import
 
+    _check_suffix(args.rejects, "--rejects", (".csv",))
     mapping: dict[str, str] = {}
     for item in args.map:
         field, sep, column = item.partition("=")
@@ -203,12 +243,35 @@ def _cmd_import(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         registry.close()
+    rejects_error = _write_import_rejects(args, outcomes)
     if args.json:
         print_json([o.to_json() for o in outcomes])
     else:
         for o in outcomes:
             _print_outcome(o)
+    if rejects_error:
+        raise CommandError(rejects_error)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _write_import_rejects(args: argparse.Namespace, outcomes) -> str | None:
+    """``import --rejects FILE``: every rejected row in one CSV, only when asked."""
+    rejected = [r for o in outcomes for r in o.rejections]
+    if not args.rejects or args.dry_run or not rejected:
+        return None
+    from pathlib import Path
+
+    from panelmanager.core.importers import write_rejects_csv
+
+    try:
+        written = str(write_rejects_csv(Path(args.rejects), rejected))
+    except OSError as exc:
+        return (f"cannot write {args.rejects}: {exc.strerror or exc}. The import itself is kept; its rejected "
+                "rows are in the import history ('panelmanager rejects export --out FILE').")
+    for o in outcomes:
+        if o.rejections:
+            o.rejects_csv = written
+    return None
 
 
 def _print_outcome(o) -> None:
@@ -957,7 +1020,9 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
         records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
         print_json({"as_of": as_of.isoformat(), "rows": records})
     else:
-        out.to_csv(sys.stdout, index=False, lineterminator="\n")
+        from panelmanager.core.safe_export import write_frame_csv
+
+        write_frame_csv(out, sys.stdout, lineterminator="\n")
     return EXIT_OK
 
 
@@ -1647,6 +1712,205 @@ def _cmd_providers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- data at rest: rejects, backups
+
+
+def _add_rejects(sub) -> None:
+    p = sub.add_parser(
+        "rejects",
+        help="list imports with rejected rows, or export one import's rejected rows",
+        description="Rejected rows are kept in the registry's import history. 'rejects' lists the imports that "
+        "rejected rows; 'rejects export --out FILE.csv' writes one import's rejected rows (the newest by "
+        "default) to the file you name. The file holds patient data.",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "export"), default="list")
+    p.add_argument("--batch", type=int, metavar="ID", help="the import (from 'rejects list'; default: the newest)")
+    p.add_argument("--out", metavar="FILE.csv", help="where to write the rejected rows (export)")
+
+
+def _cmd_rejects(args: argparse.Namespace) -> int:
+    from panelmanager.core.importers.history import export_rejections, latest_batch_with_rejections, list_batches
+
+    if args.action == "export":
+        if not args.out:
+            raise CommandError("give --out FILE.csv: where to write the rejected rows.")
+        _check_suffix(args.out, "--out", (".csv",))
+    registry = open_registry_for(args)
+    try:
+        with registry.session() as session:
+            if args.action == "list":
+                batches = [b for b in list_batches(session) if b.rejected]
+                if not batches:
+                    print("No import rejected any rows.")
+                for b in batches:
+                    print(f"  batch {b.id:>5}  {b.started_at:%Y-%m-%d %H:%M}  {os.path.basename(b.file_name):<40} "
+                          f"rejected {b.rejected}")
+                return EXIT_OK
+            batch = args.batch or latest_batch_with_rejections(session)
+            if batch is None:
+                raise CommandError("no import rejected any rows; there is nothing to export.")
+            try:
+                count = export_rejections(session, batch, args.out)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            except OSError as exc:
+                raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    finally:
+        registry.close()
+    print(f"Wrote {count:,} rejected rows of import {batch} to {args.out}")
+    return EXIT_OK
+
+
+def _add_backup(sub) -> None:
+    p = sub.add_parser(
+        "backup",
+        help="make a consistent copy of the registry (also made daily and before upgrades)",
+        description="Copy the registry while it may be in use (SQLite online backup), check the copy and "
+        "write it owner-only to --to FILE or to a dated file in the backups folder beside the registry. "
+        "A copy of an encrypted registry stays encrypted. 'backup --list' shows the backups kept.",
+    )
+    p.add_argument("--to", metavar="FILE", help="where to write the backup (default: backups/ beside the registry)")
+    p.add_argument("--list", action="store_true", help="list the backups in the backups folder")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, backup_registry, list_backups, sqlite_path
+    from panelmanager.core.db import open_registry, resolve_registry_url
+
+    url = resolve_registry_url(args.db)
+    try:
+        path = sqlite_path(url)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    if args.list:
+        backups = list_backups(path)
+        if args.json:
+            print_json([{"made_at": w, "reason": r, "path": str(p), "size": p.stat().st_size} for w, r, p in backups])
+            return EXIT_OK
+        if not backups:
+            print(f"No backups in {path.parent / 'backups'}.")
+        for when, reason, item in backups:
+            print(f"  {when:%Y-%m-%d %H:%M:%S}  {reason:<15} {item.stat().st_size / 1e6:8.1f} MB  {item}")
+        return EXIT_OK
+    unlock_registry_for(args)
+    open_registry(url, create=False).close()  # refuses what is not a registry; applies pending upgrades
+    bar = TerminalProgress(enabled=None if not args.json else False)
+    try:
+        with cancellable() as token:
+            result = backup_registry(url, args.to, progress=bar, cancel=token)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.to or 'the backup'}: {exc.strerror or exc}") from None
+    finally:
+        bar.close()
+    if args.json:
+        print_json({"path": str(result.path), "size": result.size, "counts": result.counts})
+    else:
+        shown = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in result.counts.items() if n)
+        print(f"Backed up the registry to {result.path} ({result.size / 1e6:.1f} MB{'; ' + shown if shown else ''}).")
+    return EXIT_OK
+
+
+def _add_restore(sub) -> None:
+    p = sub.add_parser(
+        "restore",
+        help="replace the registry with a backup, after checking the backup",
+        description="Check the backup (integrity check, schema version this Panel Manager can open, row "
+        "counts) before anything is replaced, keep the current registry aside in the backups folder, then "
+        "put the backup in its place with one atomic rename. --check only reports on the backup.",
+    )
+    p.add_argument("backup", metavar="FILE", help="the backup to restore")
+    p.add_argument("--check", action="store_true", help="only check the backup; change nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, check_backup, restore_registry, sqlite_path
+    from panelmanager.core.db import resolve_registry_url
+
+    try:
+        path = sqlite_path(resolve_registry_url(args.db))
+        unlock_registry_for(args)
+        if args.check:
+            check = check_backup(args.backup)
+            if args.json:
+                print_json(check)
+            elif check.ok:
+                print(f"{args.backup}: can be restored (schema {check.version}"
+                      f"{', will be upgraded' if check.upgradable else ''}; "
+                      + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in check.counts.items()) + ").")
+            else:
+                print(f"{args.backup}: cannot be restored: {'; '.join(check.problems)}.")
+            return EXIT_OK if check.ok else EXIT_FAILED
+        result = restore_registry(args.backup, path)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"the restore stopped ({exc.strerror or exc}); the registry is as it was.") from None
+    if args.json:
+        print_json(result)
+    else:
+        print(f"Restored {result.restored_from} into {path}.")
+        if result.replaced_kept_at:
+            print(f"  the registry it replaced is kept at {result.replaced_kept_at}")
+    return EXIT_OK
+
+
+def _add_encrypt(sub) -> None:
+    for name, text in (
+        ("encrypt", "Convert the registry (and the backups beside it) to an encrypted SQLCipher database. The key "
+                    "comes from a passphrase (asked twice, or PANELMANAGER_PASSPHRASE) that Panel Manager never "
+                    "stores, or with --keyring a random key is kept in the operating system's keyring."),
+        ("decrypt", "Convert an encrypted registry (and its backups) back to a plain SQLite file."),
+    ):
+        p = sub.add_parser(name, help=f"{name} the registry at rest (SQLCipher)", description=text)
+        if name == "encrypt":
+            p.add_argument("--keyring", action="store_true",
+                           help="keep a random key in the OS keyring instead of using a passphrase")
+
+
+def _cmd_encrypt(args: argparse.Namespace) -> int:
+    from panelmanager.core.backup import BackupError, sqlite_path
+    from panelmanager.core.db import open_registry, resolve_registry_url
+    from panelmanager.core.encryption import PASSPHRASE_ENV, EncryptionError, decrypt_registry, encrypt_registry
+
+    url = resolve_registry_url(args.db)
+    try:
+        path = sqlite_path(url)
+        if args.command == "decrypt":
+            unlock_registry_for(args)
+            decrypt_registry(path)
+            print(f"The registry {path} and its backups are no longer encrypted.")
+            return EXIT_OK
+        open_registry(url, create=False).close()  # a registry, migrated, before it is rewritten
+        passphrase = None
+        if not args.keyring:
+            passphrase = os.environ.get(PASSPHRASE_ENV)
+            if not passphrase:
+                if not sys.stdin.isatty():
+                    raise CommandError(f"give the passphrase on a terminal or in {PASSPHRASE_ENV}, or use --keyring.")
+                import getpass
+
+                passphrase = getpass.getpass("New passphrase (8 characters or more): ")
+                if getpass.getpass("The same passphrase again: ") != passphrase:
+                    raise CommandError("the two passphrases differ; nothing was changed.")
+        kept = encrypt_registry(path, passphrase=passphrase, use_keyring=args.keyring)
+    except (BackupError, EncryptionError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"The registry {path} and its backups are encrypted; {kept}.")
+    return EXIT_OK
+
+
+AT_REST_COMMANDS = [
+    ("rejects", _add_rejects, _cmd_rejects),
+    ("backup", _add_backup, _cmd_backup),
+    ("restore", _add_restore, _cmd_restore),
+    ("encrypt", _add_encrypt, _cmd_encrypt),
+]
+
+
 # --------------------------------------------------------------------------- the parser
 
 COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
@@ -1660,6 +1924,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     *OUTREACH_COMMANDS,
     ("settings", _add_settings, _cmd_settings),
     ("providers", _add_providers, _cmd_providers),
+    *AT_REST_COMMANDS,
 ]
 
 
@@ -1723,14 +1988,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None) or _cmd_gui
+    from panelmanager.core.backup import BackupError
     from panelmanager.core.db import RegistryError
+    from panelmanager.core.encryption import EncryptionError
     from panelmanager.core.importers.errors import ImportFileError
     from panelmanager.core.jobs import Cancelled
     from panelmanager.core.resources import ResourceError
 
     try:
         return handler(args)
-    except (CommandError, RegistryError, ImportFileError, ResourceError) as exc:
+    except (CommandError, RegistryError, ImportFileError, ResourceError, BackupError, EncryptionError) as exc:
         print(f"panelmanager {args.command or 'gui'}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Cancelled as exc:

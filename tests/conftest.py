@@ -24,13 +24,23 @@ def registry_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fresh_registry(registry_path: Path):
-    """An empty, migrated registry in a temporary folder."""
+def registry_kind() -> str:
+    """"plain" SQLite, or "encrypted" (SQLCipher): tests/core/conftest.py runs the core tests on both."""
+    return "plain"
+
+
+@pytest.fixture
+def fresh_registry(registry_path: Path, registry_kind: str):
+    """An empty, migrated registry in a temporary folder (encrypted when ``registry_kind`` says so)."""
+    from panelmanager.core import encryption
     from panelmanager.core.db import open_registry
 
+    if registry_kind == "encrypted":
+        encryption.register_key(registry_path, encryption.new_random_key())
     registry = open_registry(registry_path, create=True)
     yield registry
     registry.close()
+    encryption.forget_key(registry_path)
 
 
 @pytest.fixture

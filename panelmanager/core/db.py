@@ -101,12 +101,21 @@ def begin_for_savepoints(conn) -> None:
 def make_engine(url: URL) -> Engine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
-            folder = Path(url.database).parent
+            from panelmanager.core.safe_export import prepare_private_database
+
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                prepare_private_database(Path(url.database))
             except OSError as exc:
+                folder = Path(url.database).parent
                 raise RegistryError(f"Cannot create the registry folder {folder}: {exc.strerror}.") from None
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        from panelmanager.core.encryption import EncryptionError, engine_for
+
+        try:  # an encrypted (SQLCipher) registry gets an engine that keys each connection
+            engine = engine_for(url, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except EncryptionError as exc:
+            raise RegistryError(str(exc)) from None
+        if engine is None:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -122,24 +131,73 @@ def schema_heads() -> set[str]:
     return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to date, refusing a registry from a newer version."""
+def schema_revisions() -> set[str]:
+    """Every schema version this Panel Manager knows (so can open, upgrading if older)."""
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def migrate(engine: Engine, *, on_step=None) -> None:
+    """Bring the schema up to date, refusing a registry from a newer version.
+
+    The upgrade is all or nothing: every pending migration runs in ONE transaction (SQLite
+    and PostgreSQL both roll DDL back), and an existing SQLite registry is backed up first
+    (``backups/...-before-upgrade.sqlite3``). ``on_step`` is called after each revision
+    (tests use it to interrupt an upgrade part-way).
+    """
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     known = {rev.revision for rev in script.walk_revisions()}
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
-        unknown = current - known
-        if unknown:
-            raise RegistryError(
-                "This registry was written by a newer version of Panel Manager "
-                f"(schema {', '.join(sorted(unknown))}). Install the newer version to open it; "
-                "this version will not change it."
-            )
-        if current == set(script.get_heads()):
-            return
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+    unknown = current - known
+    if unknown:
+        raise RegistryError(
+            "This registry was written by a newer version of Panel Manager "
+            f"(schema {', '.join(sorted(unknown))}). Install the newer version to open it; "
+            "this version will not change it."
+        )
+    if current == set(script.get_heads()):
+        return
+    saved = shape = None
+    if current and is_sqlite(engine.url) and engine.url.database not in (None, "", ":memory:"):
+        from panelmanager.core.backup import backup_before_upgrade
+
+        saved = backup_before_upgrade(Path(engine.url.database), ", ".join(sorted(current)))
+        shape = _schema_shape(engine)
+    try:
+        with engine.begin() as conn:
+            # pysqlite opens its transaction only before INSERT/UPDATE/DELETE, so CREATE TABLE
+            # would otherwise autocommit one statement at a time: begin for real, now.
+            begin_for_savepoints(conn)
+            cfg.attributes["connection"] = conn
+            cfg.attributes["on_version_apply"] = on_step
+            command.upgrade(cfg, "heads")
+    except BaseException:
+        if saved is not None:
+            _restore_if_changed(engine, shape, saved.path)
+        raise
+
+
+def _schema_shape(engine: Engine):
+    """The SQLite schema and version, to tell whether a failed upgrade left anything behind."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
+    return [tuple(r) for r in rows], [tuple(r) for r in version]
+
+
+def _restore_if_changed(engine: Engine, shape, backup: Path) -> None:
+    """The rollback should have undone a failed upgrade; if anything is left, put the backup back."""
+    try:
+        now = _schema_shape(engine)
+    except Exception:  # noqa: BLE001 - unreadable: restore
+        now = None
+    if now == shape:
+        return
+    from panelmanager.core.backup import restore_registry
+
+    engine.dispose()
+    restore_registry(backup, Path(engine.url.database))
 
 
 @dataclass

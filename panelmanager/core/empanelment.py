@@ -49,7 +49,6 @@ same functions. The caller owns the transaction (nothing here commits).
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
 import os
 import re
@@ -1869,14 +1868,9 @@ def export_assignments(session: Session, path: str | os.PathLike[str]) -> int:
     out = out[columns]
     for column in ("dob", "assigned_on", "provider_confirmed_on", "patient_confirmed_on"):
         out[column] = [_iso(v) for v in out[column]]
-    target = Path(path)
-    tmp = target.with_name(target.name + ".part")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in out.itertuples(index=False):
-            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in row])
-    os.replace(tmp, target)
+    from panelmanager.core.safe_export import write_csv
+
+    write_csv(path, columns, out.itertuples(index=False, name=None))
     return len(out)
 
 

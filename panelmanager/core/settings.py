@@ -62,6 +62,10 @@ class PracticeSettings:
     default_visits_per_day: float = 20.0
     fallback_visits_per_patient_year: float = 3.0
     continuity_months: int = 12
+    # Backups (issue 15): a daily copy in backups/ beside the registry when it is opened;
+    # automatic copies older than backup_keep_days are removed (the newest always stays).
+    backup_daily: bool = True
+    backup_keep_days: int = 14
 
 
 # A measure without a goal of its own in settings: most practices start from the HRSA UDS

@@ -48,6 +48,8 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
                 create = True
                 if welcome.choice == WelcomeDialog.DEMO:
                     load_demo_patients = welcome.demo_size.value()
+        if not unlock_if_encrypted(db):
+            return 0
         registry = open_registry(db, create=create)
     except RegistryError as exc:
         QMessageBox.critical(None, QCoreApplication.translate("app", "Panel Manager"), str(exc))
@@ -57,6 +59,15 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     window.show()
     if os.environ.get(SELF_CHECK_VAR):
         return _self_check(app, window)
+    try:  # the daily backup (core.backup.auto_backup); a failure never stops the app
+        from panelmanager.core.backup import auto_backup
+
+        auto_backup(registry)
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...
+        window.statusBar().showMessage(
+            window.tr("The daily backup could not be made: {0}").format(getattr(exc, "strerror", None) or type(exc).__name__),
+            15_000,
+        )
     if load_demo_patients:
         start_demo_load(window, load_demo_patients)
     return app.exec()
@@ -72,6 +83,29 @@ def _self_check(app: QApplication, window) -> int:
         print(f"screen {key} {type(screen).__module__}.{type(screen).__name__}")
     window.close()
     return 0
+
+
+def unlock_if_encrypted(db: str | None) -> bool:
+    """An encrypted registry without its key at hand: ask for the passphrase. False if the user gives up."""
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
+    from panelmanager.core.encryption import EncryptionError, needs_unlock, unlock_registry
+
+    url = resolve_registry_url(db)
+    if not is_sqlite(url) or not url.database or not needs_unlock(url.database):
+        return True
+    title = QCoreApplication.translate("app", "Encrypted registry")
+    prompt = QCoreApplication.translate("app", "Passphrase for the registry {0}:").format(url.database)
+    while True:
+        text, ok = QInputDialog.getText(None, title, prompt, QLineEdit.EchoMode.Password)
+        if not ok:
+            return False
+        try:
+            unlock_registry(url.database, text)
+            return True
+        except EncryptionError as exc:
+            prompt = f"{exc}\n\n" + QCoreApplication.translate("app", "Passphrase:")
 
 
 def start_demo_load(window, patients: int) -> None:

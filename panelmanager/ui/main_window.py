@@ -129,6 +129,16 @@ class MainWindow(QMainWindow):
         self.ctx.settings_changed.connect(self._update_status)
         self._update_status()
         self.nav.setCurrentRow(0)
+        self._build_file_menu()
+
+    def _build_file_menu(self) -> None:
+        """File > Back up registry... / Restore from backup... (core.backup does the work)."""
+        from panelmanager.ui.backup_actions import BackupActions
+
+        self.backup_actions = BackupActions(self)
+        menu = self.menuBar().addMenu(self.tr("&File"))
+        self.backup_action = menu.addAction(self.tr("&Back up registry..."), self.backup_actions.back_up)
+        self.restore_action = menu.addAction(self.tr("&Restore from backup..."), self.backup_actions.restore)
 
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
         return SCREEN_CLASSES[spec.class_name](self.ctx)

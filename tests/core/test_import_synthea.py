@@ -422,7 +422,8 @@ def test_bad_rows_are_rejected_with_row_and_reason_and_the_rest_imports(fresh_re
     assert by_row[("patients.csv", 3)]["BIRTHDATE"] == "1990-13-45"
     assert by_row[("encounters.csv", 5)]["PATIENT"] == "p2"  # rejected by the writer, input kept
     assert by_row[("encounters.csv", 6)]["line"].endswith(",surplus")
-    assert outcome.rejects_csv and Path(outcome.rejects_csv).exists()
+    # Kept in the import history, never written beside the imported folder unless asked.
+    assert outcome.rejects_csv is None and not list(folder.rglob("*.rejects.csv"))
 
     counts = stats(fresh_registry)
     assert (counts["patients"], counts["visits"], counts["rejected_rows"]) == (1, 2, 7)

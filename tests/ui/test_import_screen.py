@@ -82,3 +82,29 @@ def test_the_encoding_choice_is_used_by_the_preview(qtbot, window, tmp_path):
     screen.encoding.setCurrentIndex(screen.encoding.findData("mac-roman"))
     qtbot.mouseClick(screen.preview_button, Qt.MouseButton.LeftButton)
     assert "Sample names: Zoë Núñez." in screen.summary.text()
+def test_rejected_rows_are_saved_only_where_the_user_chooses(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    source = tmp_path / "drive" / "patients.csv"
+    source.parent.mkdir()
+    source.write_text("MRN,Last Name,First Name,DOB\n1,Peña,José,04/12/1975\n2,Lee,Ann,13/45/1980\n", encoding="utf-8")
+    screen = window.show_screen("imports")
+    screen.add_paths([str(source)])
+    qtbot.mouseClick(screen.import_button, Qt.MouseButton.LeftButton)
+    assert screen.rejects_table.rowCount() == 1
+    assert sorted(p.name for p in source.parent.iterdir()) == ["patients.csv"]  # nothing written beside it
+
+    chosen = tmp_path / "kept" / "my-rejects"
+    chosen.parent.mkdir()
+    asked = []
+
+    def save_dialog(*args, **kwargs):
+        asked.append(args)
+        return str(chosen), "CSV file (*.csv)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_dialog))
+    qtbot.mouseClick(screen.save_rejects_button, Qt.MouseButton.LeftButton)
+    assert asked
+    written = chosen.with_suffix(".csv")
+    assert "13/45/1980" in written.read_text(encoding="utf-8")
+    assert "1 rejected rows saved to" in screen.summary.text()

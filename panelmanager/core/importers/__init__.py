@@ -4,14 +4,13 @@
 parser (a folder holding ``patients.csv`` is a Synthea export; a ``.csv``/``.xlsx`` file
 is a PM export read through a column-mapping profile), writes the parsed frames inside
 one transaction, records an ``import_batches`` row with the counts and the rejected
-rows, and writes the rejects CSV. A file that cannot be understood raises nothing past
+rows, and writes a rejects CSV when asked. A file that cannot be understood raises nothing past
 this module: its outcome carries a message that names the file, what is wrong and the
 option that fixes it.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import getpass
 import hashlib
@@ -198,10 +197,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _rejects_path(path: Path, rejects_dir: Path | None) -> Path:
+def _rejects_path(path: Path, rejects_dir: Path) -> Path:
     base = path.name if path.is_dir() else path.stem
-    folder = rejects_dir or (path if path.is_dir() else path.parent)
-    return folder / f"{base}.rejects.csv"
+    return rejects_dir / f"{base}.rejects.csv"
 
 
 def write_rejects_csv(target: Path, rejections: Sequence[Rejection]) -> Path:
@@ -211,12 +209,13 @@ def write_rejects_csv(target: Path, rejections: Sequence[Rejection]) -> Path:
         for key in rejection.raw:
             if key not in raw_keys:
                 raw_keys.append(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "row", "reason", *raw_keys])
-        for r in rejections:
-            writer.writerow([r.file_name, r.source_row, r.reason, *(r.raw.get(k, "") for k in raw_keys)])
+    from panelmanager.core.safe_export import make_private_dir, write_csv
+
+    if not target.parent.exists():
+        target.parent.mkdir(parents=True)
+        make_private_dir(target.parent)
+    write_csv(target, ["file", "row", "reason", *raw_keys],
+              ([r.file_name, r.source_row, r.reason, *(r.raw.get(k, "") for k in raw_keys)] for r in rejections))
     return target
 
 
@@ -273,11 +272,16 @@ def run_import(
     user: str | None = None,
     rejects_dir: Path | None = None,
     write_rejects: bool = True,
+    rejects_file: Path | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     encoding: str | None = None,
 ) -> list[ImportOutcome]:
     """Import each path in its own transaction; returns one outcome per path.
+
+    Rejected rows are kept in the registry's import history. They are written to a file
+    only when asked: ``rejects_file`` (every path's rejects in one CSV) or ``rejects_dir``
+    (``<name>.rejects.csv`` per path in that folder), never beside the imported file.
 
     Raises ``Cancelled`` if the user cancels (the file being imported is rolled back;
     files finished before it stay imported, each being all-or-nothing on its own).
@@ -299,6 +303,13 @@ def run_import(
         if dry_conn is not None:
             dry_tx.rollback()
             dry_conn.close()
+    if rejects_file is not None and write_rejects and not dry_run:
+        rejected = [r for o in outcomes for r in o.rejections]
+        if rejected:
+            written = str(write_rejects_csv(Path(rejects_file), rejected))
+            for o in outcomes:
+                if o.rejections:
+                    o.rejects_csv = written
     progress(len(path_list) * 1000, max(1, len(path_list) * 1000), "Import finished")
     return outcomes
 
@@ -369,13 +380,9 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                     transaction.rollback()
                     raise
             outcome.ok = True
-            if outcome.rejections and write_rejects and not dry_run:
-                target = _rejects_path(path, rejects_dir)
-                try:
-                    outcome.rejects_csv = str(write_rejects_csv(target, outcome.rejections))
-                except OSError:
-                    fallback = Path(registry.url.database or ".").parent if registry.url.database else Path.cwd()
-                    outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, fallback / "rejects"), outcome.rejections))
+            # Rejected rows stay in the import history; a file is written only where the caller asked.
+            if outcome.rejections and write_rejects and rejects_dir is not None and not dry_run:
+                outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, rejects_dir), outcome.rejections))
         except Cancelled:
             _record_failure(registry, outcome, started, user, sha, "cancelled", "Cancelled by the user; nothing from this file was kept.", dry_run)
             raise

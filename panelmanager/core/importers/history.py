@@ -60,3 +60,26 @@ def latest_data_batch_id(session: Session) -> int:
     from sqlalchemy import func
 
     return session.scalar(select(func.max(ImportBatch.id)).where(ImportBatch.outcome == "committed")) or 0
+
+
+def latest_batch_with_rejections(session: Session) -> int | None:
+    """The newest import batch that rejected rows, or None."""
+    return session.scalar(select(ImportBatch.id).where(ImportBatch.rejected > 0).order_by(ImportBatch.id.desc()).limit(1))
+
+
+def export_rejections(session: Session, batch_id: int, out) -> int:
+    """Write one batch's rejected rows (row, reason, original values) to ``out``; a deliberate export.
+
+    The CSV is owner-only and formula-safe (``core.safe_export``). Returns the number of rows.
+    """
+    from pathlib import Path
+
+    from panelmanager.core.importers import write_rejects_csv
+    from panelmanager.core.importers.writer import Rejection
+
+    if session.get(ImportBatch, batch_id) is None:
+        raise ValueError(f"There is no import batch {batch_id}.")
+    rows = batch_rejections(session, batch_id)
+    write_rejects_csv(Path(out), [Rejection(file_name=r.file_name, source_row=r.source_row, reason=r.reason,
+                                            raw=r.raw) for r in rows])
+    return len(rows)

@@ -15,11 +15,15 @@ target_metadata = Base.metadata
 
 
 def _run(connection) -> None:
+    on_step = config.attributes.get("on_version_apply")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # One transaction for the whole upgrade: it completes or leaves the registry as it was.
+        transaction_per_migration=False,
+        on_version_apply=[lambda **kw: on_step(kw["step"].up_revision_id)] if on_step else [],
     )
     with context.begin_transaction():
         context.run_migrations()

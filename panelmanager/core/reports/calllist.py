@@ -9,7 +9,6 @@ Patients without any phone number are left off and returned in ``skipped``.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
 
+from panelmanager.core.safe_export import write_csv, write_xlsx
 from panelmanager.core.reports.common import (
     list_table,
     target,
@@ -117,18 +117,10 @@ def write_call_list(
     frame = call_list_frame(keep, on=on)
     if suffix == ".csv":
         # utf-8-sig so Excel shows accented names correctly when the file is opened directly.
-        with path.open("w", newline="", encoding="utf-8-sig") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CALL_LIST_COLUMNS)
-            for row in frame.itertuples(index=False):
-                writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in row])
+        write_csv(path, CALL_LIST_COLUMNS, frame.itertuples(index=False, name=None), encoding="utf-8-sig")
     else:
-        with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            frame.to_excel(writer, index=False, sheet_name="Call list")
-            sheet = writer.sheets["Call list"]
-            for column, width in zip("ABCDEFGHIJKLM", (24, 12, 11, 5, 15, 15, 15, 10, 10, 60, 28, 16, 24)):
-                sheet.column_dimensions[column].width = width
-            sheet.freeze_panes = "A2"
+        write_xlsx(path, CALL_LIST_COLUMNS, frame.itertuples(index=False, name=None), sheet_name="Call list",
+                   widths=(24, 12, 11, 5, 15, 15, 15, 10, 10, 60, 28, 16, 24))
     return DocumentResult(kind="call-list", pages=0, items=len(frame), patients=len(frame), skipped=skipped,
                           pairs=contact_pairs(keep))
 

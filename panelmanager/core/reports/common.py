@@ -597,8 +597,14 @@ def count_pages(data: bytes) -> int:
 
 
 def target(out: Output):
-    """What reportlab accepts as an output: a path as text, or the file object itself."""
+    """What reportlab accepts as an output: a path as text, or the file object itself.
+
+    A path is created owner-only first (reportlab truncates it, keeping the mode): PDFs hold PHI.
+    """
     if isinstance(out, (str, os.PathLike)):
+        from panelmanager.core.safe_export import create_private
+
+        create_private(out)
         return os.fspath(out)
     return out
 
@@ -607,6 +613,9 @@ def write_bytes(out: Output, data: bytes) -> None:
     if hasattr(out, "write"):
         out.write(data)  # type: ignore[union-attr]
     else:
+        from panelmanager.core.safe_export import create_private
+
+        create_private(out)  # type: ignore[arg-type]
         Path(out).write_bytes(data)  # type: ignore[arg-type]
 
 

@@ -10,12 +10,12 @@ number; patients without one are returned in ``skipped``.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from panelmanager.core.safe_export import write_csv
 from panelmanager.core.reports.common import Contact, DocumentResult, Letterhead, contact_pairs, long_date
 from panelmanager.core.reports.letters import LetterError, LetterTemplate, letter_language, load_letter_templates
 
@@ -87,15 +87,6 @@ def write_portal_export(
         rows.append([c.mrn, c.last_name or "", c.first_name or "", email, mobile, lang, message])
         kept.append(c)
 
-    def write(handle) -> None:
-        writer = csv.writer(handle)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(rows)
-
-    if hasattr(out, "write"):
-        write(out)
-    else:
-        with Path(out).open("w", newline="", encoding="utf-8") as handle:
-            write(handle)
+    write_csv(out, EXPORT_COLUMNS, rows)
     return DocumentResult(kind=f"{channel}-export", items=len(rows), patients=len(rows), skipped=skipped,
                           pairs=contact_pairs(kept))

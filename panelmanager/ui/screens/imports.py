@@ -19,11 +19,18 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTabWidget,
+    QMessageBox,
     QVBoxLayout,
+    QWidget,
 )
 
 from panelmanager.core.importers import ImportOutcome, run_import
-from panelmanager.core.importers.history import batch_rejections, list_batches
+from panelmanager.core.importers.history import (
+    batch_rejections,
+    export_rejections,
+    latest_batch_with_rejections,
+    list_batches,
+)
 from panelmanager.core.resources import resource_path
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.screens.base import Screen, heading, table_item
@@ -121,7 +128,19 @@ class ImportScreen(Screen):
         self.history_table = _table()
         self.history_rejects = _table()
         history.addWidget(self.history_table)
-        history.addWidget(self.history_rejects)
+        history_rejects_box = QWidget()
+        history_rejects_layout = QVBoxLayout(history_rejects_box)
+        history_rejects_layout.setContentsMargins(0, 0, 0, 0)
+        history_rejects_layout.addWidget(self.history_rejects)
+        self.save_rejects_button = QPushButton(self.tr("&Save rejected rows..."))
+        self.save_rejects_button.setToolTip(
+            self.tr("Write the selected import's rejected rows to a CSV file you choose (it holds patient data)")
+        )
+        save_row = QHBoxLayout()
+        save_row.addStretch(1)
+        save_row.addWidget(self.save_rejects_button)
+        history_rejects_layout.addLayout(save_row)
+        history.addWidget(history_rejects_box)
         self.tabs.addTab(self.mapping_table, self.tr("Column mapping"))
         self.tabs.addTab(self.results_table, self.tr("Results"))
         self.tabs.addTab(self.rejects_table, self.tr("Rejected rows"))
@@ -137,6 +156,7 @@ class ImportScreen(Screen):
         self.encoding.currentIndexChanged.connect(lambda _i: self.show_mapping())
         self.files.currentRowChanged.connect(lambda _r: self.show_mapping())
         self.history_table.itemSelectionChanged.connect(self._show_history_rejects)
+        self.save_rejects_button.clicked.connect(self.save_rejects)
         self._update_buttons()
 
     def title(self) -> str:
@@ -364,3 +384,34 @@ class ImportScreen(Screen):
             [[os.path.basename(r.file_name), r.source_row, r.reason] for r in rejected],
             numeric={1},
         )
+
+    def _rejects_batch(self) -> int | None:
+        """The import whose rejected rows "Save rejected rows..." writes: the selected one, else the newest."""
+        row = self.history_table.currentRow()
+        batches = getattr(self, "_batches", [])
+        if 0 <= row < len(batches) and batches[row].rejected:
+            return batches[row].id
+        with self.ctx.registry.session() as session:
+            return latest_batch_with_rejections(session)
+
+    def save_rejects(self) -> None:
+        """Write one import's rejected rows to a CSV the user chooses: the only way they reach a file."""
+        batch = self._rejects_batch()
+        if batch is None:
+            QMessageBox.information(self, self.tr("Save rejected rows"), self.tr("No import rejected any rows."))
+            return
+        path, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Save rejected rows"), f"rejected-rows-import-{batch}.csv", self.tr("CSV file (*.csv)")
+        )
+        if not path:
+            return
+        if not path.lower().endswith(".csv"):
+            path += ".csv"
+        try:
+            with self.ctx.registry.session() as session:
+                count = export_rejections(session, batch, path)
+        except OSError as exc:
+            QMessageBox.warning(self, self.tr("Save rejected rows"),
+                                self.tr("Cannot write {0}: {1}").format(path, exc.strerror or exc))
+            return
+        self.summary.setText(self.tr("{0} rejected rows saved to {1}.").format(count, path))

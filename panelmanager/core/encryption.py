@@ -1,0 +1,393 @@
+"""Encrypted registries (SQLCipher): opening, keys, and converting a registry either way.
+
+A practice can keep its SQLite registry encrypted with SQLCipher (the ``sqlcipher3``
+driver, from the ``sqlcipher3-wheels`` package). The key is never written to a plain
+file. It is either
+
+* derived from the practice passphrase (PBKDF2-HMAC-SHA256, 256,000 rounds, salted
+  with the 16 random bytes SQLCipher keeps at the start of the file), or
+* a random key kept in the operating system's keyring (``keyring`` package: Windows
+  Credential Manager, macOS Keychain, Secret Service on Linux).
+
+SQLCipher is handed the derived *raw* key (``x'<key><salt>'``), so opening a connection
+costs no key derivation: the passphrase is stretched once per process, not per
+connection. Keys found are kept in memory for the process only.
+
+Where the passphrase comes from: ``unlock_registry`` (the GUI's passphrase dialog and
+the CLI's prompt call it), or the ``PANELMANAGER_PASSPHRASE`` environment variable for
+scripts. ``core.db`` opens an encrypted registry through ``engine_for``; ``core.backup``
+copies one with ``copy_database`` (backups of an encrypted registry stay encrypted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+__all__ = [
+    "EncryptionError",
+    "available",
+    "is_encrypted",
+    "key_for",
+    "register_key",
+    "forget_key",
+    "key_from_passphrase",
+    "unlock_registry",
+    "connect",
+    "copy_database",
+    "encrypt_registry",
+    "decrypt_registry",
+    "remember_key_for_copy",
+]
+
+PASSPHRASE_ENV = "PANELMANAGER_PASSPHRASE"
+KEYRING_SERVICE = "Panel Manager registry"
+KDF_ROUNDS = 256_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+MIN_PASSPHRASE = 8
+
+_KEYS: dict[str, str] = {}  # resolved registry path -> raw key pragma value, this process only
+
+
+class EncryptionError(Exception):
+    """An encrypted registry cannot be opened or converted; the message says why and what to do."""
+
+
+def _driver():
+    try:
+        import sqlcipher3.dbapi2 as driver  # type: ignore[import-not-found]
+    except ImportError:
+        raise EncryptionError(
+            "Encrypted registries need the sqlcipher3 driver (pip install sqlcipher3-wheels)."
+        ) from None
+    return driver
+
+
+def available() -> bool:
+    try:
+        _driver()
+        return True
+    except EncryptionError:
+        return False
+
+
+def _norm(path: Path | str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def is_encrypted(path: Path | str) -> bool:
+    """True when ``path`` is a non-empty file that is not a plain SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return False
+    return len(head) > 0 and head != SQLITE_HEADER
+
+
+def _salt_of(path: Path | str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            salt = handle.read(16)
+    except OSError:
+        return None
+    return salt if len(salt) == 16 and salt != SQLITE_HEADER else None
+
+
+def key_from_passphrase(passphrase: str, salt: bytes) -> str:
+    """The raw SQLCipher key (with its salt) for ``passphrase``: ``x'<64 hex><32 hex>'``."""
+    derived = hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8"), salt, KDF_ROUNDS, dklen=32)
+    return f"x'{derived.hex()}{salt.hex()}'"
+
+
+def new_key_from_passphrase(passphrase: str) -> str:
+    """A key for a new encrypted file: a fresh random salt."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise EncryptionError(f"The passphrase must be at least {MIN_PASSPHRASE} characters long.")
+    return key_from_passphrase(passphrase, secrets.token_bytes(16))
+
+
+def new_random_key() -> str:
+    return f"x'{secrets.token_bytes(32).hex()}{secrets.token_bytes(16).hex()}'"
+
+
+def register_key(path: Path | str, key: str) -> None:
+    """Use ``key`` for the registry file ``path`` in this process (a new file is created encrypted)."""
+    _KEYS[_norm(path)] = key
+
+
+def forget_key(path: Path | str) -> None:
+    _KEYS.pop(_norm(path), None)
+
+
+def remember_key_for_copy(source: Path | str, copy: Path | str) -> None:
+    """A copy of an encrypted registry (backup, restore) opens with the same key as its source."""
+    key = _KEYS.get(_norm(source))
+    if key is not None:
+        _KEYS[_norm(copy)] = key
+
+
+# --------------------------------------------------------------------------- the keyring
+
+
+def _keyring():
+    try:
+        import keyring  # type: ignore[import-not-found]
+        from keyring.backends import fail  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        return None
+    return keyring
+
+
+def keyring_available() -> bool:
+    return _keyring() is not None
+
+
+def _key_from_keyring(path: Path | str) -> str | None:
+    ring = _keyring()
+    if ring is None:
+        return None
+    try:
+        return ring.get_password(KEYRING_SERVICE, _norm(path))
+    except Exception:  # noqa: BLE001 - a locked or broken keyring: ask for the passphrase instead
+        return None
+
+
+def store_key_in_keyring(path: Path | str, key: str) -> None:
+    ring = _keyring()
+    if ring is None:
+        raise EncryptionError(
+            "This computer has no usable keyring (Credential Manager, Keychain or Secret Service); "
+            "use a passphrase instead."
+        )
+    ring.set_password(KEYRING_SERVICE, _norm(path), key)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def key_for(path: Path | str) -> str | None:
+    """The SQLCipher key of registry file ``path``, or None when it is a plain (or new) file.
+
+    Looks in this process's memory, then the keyring, then ``PANELMANAGER_PASSPHRASE``.
+    Raises EncryptionError for an encrypted file whose key is not found or is wrong.
+    """
+    norm = _norm(path)
+    if norm in _KEYS:
+        return _KEYS[norm]
+    if not is_encrypted(path):
+        return None
+    key = _key_from_keyring(path)
+    salt = _salt_of(path)
+    if key is None and salt is not None:
+        # A backup or a restored copy shares its registry's salt, and so its key.
+        key = next((k for k in _KEYS.values() if k.endswith(f"{salt.hex()}'")), None)
+    if key is None and os.environ.get(PASSPHRASE_ENV):
+        salt = _salt_of(path)
+        key = key_from_passphrase(os.environ[PASSPHRASE_ENV], salt) if salt else None
+    if key is None:
+        raise EncryptionError(
+            f"The registry {path} is encrypted. Unlock it with its passphrase "
+            f"(the prompt, or the {PASSPHRASE_ENV} environment variable for scripts)."
+        )
+    _check_key(path, key)
+    _KEYS[norm] = key
+    return key
+
+
+def _check_key(path: Path | str, key: str) -> None:
+    conn = connect(path, key=key, readonly=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except Exception:  # noqa: BLE001 - sqlcipher3.DatabaseError: file is not a database
+        raise EncryptionError(f"The passphrase (or key) does not open the registry {path}.") from None
+    finally:
+        conn.close()
+
+
+def unlock_registry(path: Path | str, passphrase: str) -> None:
+    """Check ``passphrase`` against the encrypted registry ``path`` and remember its key for this process."""
+    salt = _salt_of(path)
+    if salt is None:
+        raise EncryptionError(f"{path} is not an encrypted registry.")
+    key = key_from_passphrase(passphrase, salt)
+    _check_key(path, key)
+    _KEYS[_norm(path)] = key
+
+
+def needs_unlock(path: Path | str) -> bool:
+    """True when ``path`` is encrypted and no key is at hand (the caller must ask for the passphrase)."""
+    try:
+        key_for(path)
+        return False
+    except EncryptionError:
+        return is_encrypted(path)
+
+
+def connect(path: Path | str, *, key: str | None = None, readonly: bool = False, timeout: float = 5.0):
+    """A DB-API connection to ``path``: sqlite3, or SQLCipher when ``key`` is given."""
+    if key is None:
+        if readonly:
+            return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        return sqlite3.connect(os.fspath(path), timeout=timeout)
+    driver = _driver()
+    if readonly:
+        conn = driver.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+    else:
+        conn = driver.connect(os.fspath(path), timeout=timeout)
+    _quiet(conn)
+    conn.execute(f'PRAGMA key = "{key}"')
+    return conn
+
+
+def _quiet(conn) -> None:
+    """SQLCipher logs a wrong key to stderr itself; our own message says it better."""
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+    except Exception:  # noqa: BLE001 - older SQLCipher without the pragma
+        pass
+
+
+def engine_for(url, *, timeout: float):
+    """A SQLAlchemy engine for an encrypted SQLite registry, or None when the file is plain."""
+    path = url.database
+    if not path or path == ":memory:":
+        return None
+    key = key_for(path)
+    if key is None:
+        return None
+    from sqlalchemy import create_engine
+
+    driver = _driver()
+    return create_engine(
+        url,
+        module=driver,
+        creator=lambda: connect(path, key=key, timeout=timeout),
+    )
+
+
+# --------------------------------------------------------------------------- copying and converting
+
+
+def _counts(conn) -> dict[str, int]:
+    from panelmanager.core.backup import _counts as counts
+
+    return counts(conn)
+
+
+def copy_database(source: Path | str, target: Path | str, *, key: str | None, target_key: str | None) -> dict[str, int]:
+    """Copy ``source`` (opened with ``key``) into the new file ``target`` (encrypted with ``target_key``).
+
+    ``sqlcipher_export`` inside one read transaction: a consistent snapshot of a live registry.
+    Returns the target's row counts.
+    """
+    driver = _driver()
+    conn = driver.connect(os.fspath(source), timeout=10)
+    _quiet(conn)
+    try:
+        if key is not None:
+            conn.execute(f'PRAGMA key = "{key}"')
+        conn.isolation_level = None
+        attach_key = target_key if target_key is not None else ""
+        conn.execute(f"ATTACH DATABASE ? AS copy KEY \"{attach_key}\"", (os.fspath(target),))
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the read snapshot starts here
+            conn.execute("SELECT sqlcipher_export('copy')").fetchall()
+            conn.execute("COMMIT")
+        finally:
+            conn.execute("DETACH DATABASE copy")
+    finally:
+        conn.close()
+    check = connect(target, key=target_key)
+    try:
+        if check.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+            from panelmanager.core.backup import BackupError
+
+            raise BackupError("The copy failed its check; the registry may be damaged.")
+        return _counts(check)
+    finally:
+        check.close()
+
+
+def _convert(path: Path, *, key: str | None, target_key: str | None) -> None:
+    """Rewrite the registry file with another key (None: plain), atomically; its backups too."""
+    from panelmanager.core.backup import _checkpoint_and_close, _fsync_dir, _fsync_file, _new_private_file, list_backups
+    from panelmanager.core.safe_export import make_private
+
+    if not path.exists() or path.stat().st_size == 0:
+        raise EncryptionError(f"There is no registry at {path}.")
+    _checkpoint_and_close(path, key)
+    part = path.with_name(path.name + ".converting")
+    _new_private_file(part)
+    try:
+        copy_database(path, part, key=key, target_key=target_key)
+        _fsync_file(part)
+        for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                stale.unlink()
+            except FileNotFoundError:
+                pass
+        os.replace(part, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        raise
+    make_private(path)
+    # Backups follow the registry: a plain copy of an encrypted registry would defeat the point.
+    for _when, _reason, backup in list_backups(path):
+        try:
+            backup_key = key if is_encrypted(backup) else None
+            if (backup_key is None) == (target_key is None):
+                continue  # already as it should be
+            converted = backup.with_name(backup.name + ".converting")
+            _new_private_file(converted)
+            copy_database(backup, converted, key=backup_key, target_key=target_key)
+            os.replace(converted, backup)
+            make_private(backup)
+        except Exception:  # noqa: BLE001 - a backup that cannot be read with this key is left as it is
+            continue
+
+
+def encrypt_registry(path: Path | str, *, passphrase: str | None = None, use_keyring: bool = False) -> str:
+    """Convert the plain registry ``path`` to an encrypted one; returns a sentence saying where the key is."""
+    path = Path(path)
+    if is_encrypted(path):
+        raise EncryptionError(f"The registry {path} is already encrypted.")
+    if use_keyring:
+        key = new_random_key()
+        store_key_in_keyring(path, key)
+        kept = "the key is kept in the operating system's keyring"
+    else:
+        if not passphrase:
+            raise EncryptionError("Give a passphrase (or choose the keyring) to encrypt the registry.")
+        key = new_key_from_passphrase(passphrase)
+        kept = "the key comes from your passphrase, which Panel Manager does not store: keep it safe"
+    _convert(path, key=None, target_key=key)
+    register_key(path, key)
+    return kept
+
+
+def decrypt_registry(path: Path | str) -> None:
+    """Convert the encrypted registry ``path`` (already unlocked) back to a plain SQLite file."""
+    path = Path(path)
+    if not is_encrypted(path):
+        raise EncryptionError(f"The registry {path} is not encrypted.")
+    key = key_for(path)
+    _convert(path, key=key, target_key=None)
+    forget_key(path)
+    ring = _keyring()
+    if ring is not None:
+        try:
+            ring.delete_password(KEYRING_SERVICE, _norm(path))
+        except Exception:  # noqa: BLE001 - nothing stored there
+            pass
