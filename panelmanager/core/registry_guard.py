@@ -14,6 +14,7 @@ database is inspected with a plain connection.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -58,20 +59,43 @@ def _check_sqlite_file(database: str | None, *, create: bool) -> None:
             header = handle.read(len(SQLITE_HEADER))
     except OSError as exc:
         raise NotARegistry(f"Cannot read {path}: {exc.strerror}.") from None
+    key = None
     if header != SQLITE_HEADER:
-        raise NotARegistry(
-            f"{path} is not a Panel Manager registry (it is not a SQLite database at all). "
-            "It was left unchanged; give the path of your registry file."
-        )
+        key = _encryption_key(path)
+        if key is None:
+            raise NotARegistry(
+                f"{path} is not a Panel Manager registry (it is not a SQLite database at all), unless it is "
+                "encrypted: an encrypted registry opens with its passphrase (the prompt, or the "
+                "PANELMANAGER_PASSPHRASE environment variable for scripts). It was left unchanged."
+            )
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        if key is None:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        else:
+            from panelmanager.core import encryption
+
+            conn = encryption.connect(path, key=key, readonly=True)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except Exception as exc:  # noqa: BLE001 - sqlite3 or sqlcipher3 DatabaseError
         raise NotARegistry(f"{path} is not a readable SQLite database ({exc}). It was left unchanged.") from None
     _check_tables(str(path), tables, create=create)
+
+
+def _encryption_key(path: Path) -> str | None:
+    """The SQLCipher key of an encrypted registry when one is at hand (memory, keyring, environment)."""
+    from panelmanager.core import encryption
+
+    try:
+        return encryption.key_for(path)
+    except encryption.EncryptionError as exc:
+        # A passphrase was given but does not open it: say so. No passphrase at all: the file
+        # may as well be something else, and the caller says both.
+        if os.environ.get(encryption.PASSPHRASE_ENV) and encryption.is_encrypted(path):
+            raise NotARegistry(str(exc)) from None
+        return None
 
 
 def _check_server_database(url: URL, *, create: bool) -> None:

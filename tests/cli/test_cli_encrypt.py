@@ -9,7 +9,7 @@ from panelmanager.core.backup import list_backups
 
 def test_encrypt_then_decrypt_a_registry_and_its_backups(tmp_path, monkeypatch, capsys):
     db = tmp_path / "registry.sqlite3"
-    assert main(["--db", str(db), "demo", "--patients", "30"]) == 0
+    assert main(["--db", str(db), "--create", "demo", "--patients", "30"]) == 0
     assert main(["--db", str(db), "backup"]) == 0
     monkeypatch.setenv(encryption.PASSPHRASE_ENV, "short")
     assert main(["--db", str(db), "encrypt"]) == 1

@@ -15,7 +15,7 @@ def test_import_writes_no_rejects_file_unless_asked(tmp_path, capsys):
     source_dir.mkdir()
     source = source_dir / "patients.csv"
     source.write_text(PATIENTS, encoding="utf-8")
-    assert main(["--db", db, "import", str(source)]) == 0
+    assert main(["--db", db, "--create", "import", str(source)]) == 0
     printed = capsys.readouterr().out
     assert "rejected patients.csv row 3" in printed and "written to" not in printed
     assert sorted(p.name for p in source_dir.iterdir()) == ["patients.csv"]  # nothing scattered beside it
@@ -45,5 +45,5 @@ def test_rejects_export_mistakes_are_messages(tmp_path, capsys):
     db = str(tmp_path / "registry.sqlite3")
     assert main(["--db", db, "rejects", "export"]) == 1
     assert "give --out" in capsys.readouterr().err
-    assert main(["--db", db, "rejects", "export", "--out", str(tmp_path / "r.csv")]) == 1
+    assert main(["--db", db, "--create", "rejects", "export", "--out", str(tmp_path / "r.csv")]) == 1
     assert "no import rejected any rows" in capsys.readouterr().err

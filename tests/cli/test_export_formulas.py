@@ -49,7 +49,7 @@ def hostile_db(tmp_path, capsys):
     db = str(tmp_path / "registry.sqlite3")
     source = tmp_path / "patients.csv"
     _hostile_csv(source)
-    assert main(["--db", db, "import", str(source), "--rejects", str(tmp_path / "rejects.csv")]) == 0
+    assert main(["--db", db, "--create", "import", str(source), "--rejects", str(tmp_path / "rejects.csv")]) == 0
     capsys.readouterr()
     registry = open_registry(db)
     with registry.session() as session:

@@ -51,11 +51,11 @@ def test_a_patient_name_is_not_on_disk_in_plaintext(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("PANELMANAGER_DB", db)
     monkeypatch.setenv(encryption.PASSPHRASE_ENV, PASSPHRASE)
 
-    assert main(["stats"]) == 0  # first start: an empty registry
+    assert main(["--create", "stats"]) == 0  # first start: an empty registry
     if kind == "encrypted":
         assert main(["encrypt"]) == 0
         encryption.forget_key(db)  # later commands unlock it from the passphrase, as a new process would
-    assert main(["import", str(inbox / "patients.csv")]) == 0
+    assert main(["--create", "import", str(inbox / "patients.csv")]) == 0
     assert main(["assign", "--as-of", "2024-03-01"]) in (0, 1)
     assert main(["gaps", "--as-of", "2024-03-01"]) == 0
     assert main(["letters", "--measure", "colorectal-cancer-screening", "--as-of", "2024-03-01",

@@ -87,7 +87,7 @@ def test_an_upgrade_interrupted_after_any_step_leaves_the_old_registry(tmp_path,
 
 def test_a_new_registry_is_not_backed_up_and_an_up_to_date_one_is_not_upgraded(tmp_path):
     path = tmp_path / "registry.sqlite3"
-    open_registry(path).close()
+    open_registry(path, create=True).close()
     open_registry(path).close()
     assert list_backups(path) == []
 

@@ -166,7 +166,7 @@ _WORKER = textwrap.dedent(
 
 def test_kill_9_during_backup_and_restore_leaves_the_registry_intact(tmp_path):
     db = tmp_path / "registry.sqlite3"
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     _add_patients(registry, 3000)
     a = backup_registry(registry, tmp_path / "a.sqlite3").path
     _add_patients(registry, 1, start=5000)

@@ -23,7 +23,7 @@ def mode(path) -> int:
 
 def test_a_new_registry_its_folder_and_wal_files_are_owner_only(tmp_path):
     path = tmp_path / "new" / "deeper" / "registry.sqlite3"
-    registry = open_registry(path)
+    registry = open_registry(path, create=True)
     try:
         with registry.session() as session:
             session.add(m.Patient(mrn="1", first_name="Ann", last_name="Lee", source="t", status="active"))
@@ -38,7 +38,7 @@ def test_a_new_registry_its_folder_and_wal_files_are_owner_only(tmp_path):
 
 def test_an_existing_world_readable_registry_is_tightened_on_open(tmp_path):
     path = tmp_path / "registry.sqlite3"
-    open_registry(path).close()
+    open_registry(path, create=True).close()
     os.chmod(path, 0o644)
     registry = open_registry(path)
     registry.close()
