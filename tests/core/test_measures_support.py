@@ -76,7 +76,7 @@ class Practice:
             )
         )
 
-    def observation(self, patient: int, when, code: str, value=None, system: str = "LOINC") -> int:
+    def observation(self, patient: int, when, code: str, value=None, system: str = "LOINC", visit: int | None = None) -> int:
         number = None
         if value is not None:
             try:
@@ -93,6 +93,7 @@ class Practice:
                 code=code,
                 value=None if value is None else str(value),
                 value_num=number,
+                visit_id=visit,
             )
         )
 
