@@ -231,7 +231,7 @@ def huddle_data(
         gap_rows["patient_id"], gap_rows["measure"], gap_rows["title"], gap_rows["status"], gap_rows["last_date"],
         gap_rows["last_value"], gap_rows["due_date"],
     ):
-        text = short_gap_text(measure, title, last_date, last_value, status, due, labels)
+        text = short_gap_text(measure, title, last_date, last_value, status, due, labels, as_of=day)
         gaps_by_patient.setdefault(int(pid), []).append(HuddleGap(measure, title, text, status))
 
     risk, sheet.risk_available = _risk(session, day, ids) if with_risk else ({}, False)

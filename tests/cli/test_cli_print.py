@@ -80,7 +80,7 @@ def test_huddle_for_one_provider_and_for_everyone(practice_db, tmp_path, capsys)
     assert "Ana Alvarez, MD: 2 visits" in printed
     text = " ".join(PdfReader(str(out)).pages[0].extract_text().split())
     assert "Adams, Olga" in text and "Díaz, Rosa" in text and "Baker, Ruth" not in text
-    assert "Colorectal screen (none on record)" in text and "Page 1 of 1" in text
+    assert "Colorectal screen: none on record, due now" in text and "Page 1 of 1" in text
 
     everyone = tmp_path / "everyone.pdf"
     assert main(["--db", practice_db, "huddle", "--date", DAY, "--out", str(everyone), "--json"]) == 0

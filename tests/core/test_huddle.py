@@ -80,7 +80,7 @@ def test_one_providers_huddle_lists_the_days_visits_in_time_order(fresh_registry
     assert (maria.pcp_name, maria.pcp_flag) == ("Ana Alvarez, MD", "")
     assert (lee.pcp_name, lee.pcp_flag) == ("Ana Alvarez, MD", "unconfirmed")
     texts = {g.measure_id: g.text for g in maria.gaps}
-    assert texts["diabetes-a1c-poor-control"] == "A1c 9.8% (2023-08-14)"
+    assert texts["diabetes-a1c-poor-control"] == "A1c above 9: last 2023-08-14 (9.8%), due now"
     assert "colorectal-cancer-screening" in texts  # 61 and never screened
     assert all(g.status in ("open", "due-soon") for r in rows for g in r.gaps)
     assert not any(g.measure_id in ("no-upcoming-appointment", "no-visit-12-months") for r in rows for g in r.gaps)
@@ -113,7 +113,7 @@ def test_the_printed_sheet_shows_the_gaps_and_flags(fresh_registry, tmp_path):
     out = tmp_path / "huddle.pdf"
     build_huddle_sheet(sheet, out)
     text = PdfReader(str(out)).pages[0].extract_text()
-    for expected in ("García, María", "A1c 9.8% (2023-08-14)", "Other PCP", "Unconfirmed", "Annual physical",
+    for expected in ("García, María", "A1c above 9: last 2023-08-14", "Other PCP", "Unconfirmed", "Annual physical",
                      "8:00 AM", "9:20 AM", "10:40 AM", "61/F"):
         assert expected in text, expected
     assert "Kim, Jun" not in text and "Cancelled" not in text
