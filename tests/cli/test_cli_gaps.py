@@ -21,8 +21,9 @@ def db(tmp_path):
     path = tmp_path / "r.sqlite3"
     registry = open_registry(path)
     with registry.session() as session:
-        ann = models.Provider(source="test", external_id="p1", npi="1234567893", display_name="Ann Adams")
-        bob = models.Provider(source="test", external_id="p2", display_name="Bob Brown")
+        ann = models.Provider(source="test", external_id="p1", npi="1234567893", display_name="Ann Adams",
+                              specialty="Family Medicine")
+        bob = models.Provider(source="test", external_id="p2", display_name="Bob Brown", specialty="Family Medicine")
         screened = models.Patient(mrn="MRN-1", dob=dt.date(1960, 1, 1), sex="F", source="test")
         unscreened = models.Patient(mrn="MRN-2", dob=dt.date(1962, 1, 1), sex="F", source="test")
         session.add_all([ann, bob, screened, unscreened])
@@ -86,7 +87,7 @@ def test_gaps_csv_has_one_row_per_patient_and_measure(db, capsys):
     assert set(rows[0]) >= {"patient", "measure", "status", "due_date", "last_date", "last_value"}
     assert (rows[0]["status"], rows[0]["due_date"], rows[0]["last_date"]) == ("open", "2024-03-15", "")
     assert (rows[1]["status"], rows[1]["due_date"], rows[1]["last_date"]) == ("met", "2026-02-01", "2023-11-01")
-    assert rows[1]["provider"] == "Ann Adams"
+    assert rows[1]["provider"] == "Ann Adams (proposed)"  # no panel review accepted yet: the 4-cut proposal
 
 
 def test_gaps_filters_status_and_provider(db, capsys):

@@ -15,7 +15,7 @@ The service functions the CLI, the GUI, the huddle sheet and letters call:
 ``measure_rates(session, as_of, by="provider" | "practice")``
     Numerator, denominator and rate per measure (and per provider panel).
 ``patient_providers(session, as_of)``
-    Who counts as each patient's provider (panel assignment, else last visit).
+    Who counts as each patient's provider (panel assignment, else the 4-cut proposal).
 """
 
 from panelmanager.core.measures.definitions import MeasureDefinition, MeasureSource, load_measures
