@@ -833,7 +833,9 @@ def _add_gaps(sub) -> None:
         "gaps",
         help="care gaps: who is overdue, for what",
         description="One row per eligible patient and measure as of a date: patient (MRN), measure, status "
-        "(open, due-soon, met, excluded), due date and the most recent qualifying event. Results are "
+        "(open, due-soon, met, excluded), due date, the most recent qualifying event, the provider (the 4-cut "
+        "proposal, marked proposed, until a panel review is accepted) and the finding in staff words (\"A1c above "
+        "9\"; \"source data absent\" when the registry holds none of the data the measure reads). Results are "
         "cached per as-of date and recomputed when the registry or the measure files changed.",
     )
     p.add_argument("--as-of", type=parse_date, default=None, help="the date to evaluate on (default: today)")
