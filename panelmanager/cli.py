@@ -881,7 +881,8 @@ EMPANELMENT_COMMANDS = [
 # --------------------------------------------------------------------------- care gaps and risk (issue 4)
 
 _GAP_STATUSES = ("open", "due-soon", "met", "excluded")
-_GAP_COLUMNS = ["patient", "measure", "status", "due_date", "last_date", "last_code", "last_value", "provider"]
+_GAP_COLUMNS = ["patient", "measure", "status", "due_date", "last_date", "last_code", "last_value", "provider", "finding"]
+SOURCE_DATA_ABSENT = "source data absent"
 
 
 def _as_of_for(args: argparse.Namespace, session) -> dt.date:
@@ -944,7 +945,9 @@ def _add_gaps(sub) -> None:
         "gaps",
         help="care gaps: who is overdue, for what",
         description="One row per eligible patient and measure as of a date: patient (MRN), measure, status "
-        "(open, due-soon, met, excluded), due date and the most recent qualifying event. Results are "
+        "(open, due-soon, met, excluded), due date, the most recent qualifying event, the provider (the 4-cut "
+        "proposal, marked proposed, until a panel review is accepted) and the finding in staff words (\"A1c above "
+        "9\"; \"source data absent\" when the registry holds none of the data the measure reads). Results are "
         "cached per as-of date and recomputed when the registry or the measure files changed.",
     )
     p.add_argument("--as-of", type=parse_date, default=None, help="the date to evaluate on (default: today)")
@@ -981,7 +984,7 @@ def _resolve_provider(session, text: str) -> int:
 
 
 def _cmd_gaps(args: argparse.Namespace) -> int:
-    from panelmanager.core.measures import gaps, load_measures
+    from panelmanager.core.measures import absent_source_data, gaps, load_measures, staff_status_column
 
     statuses = [s.strip() for item in args.status for s in item.split(",") if s.strip()]
     bad = [s for s in statuses if s not in _GAP_STATUSES]
@@ -1010,15 +1013,30 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
                 progress=bar,
                 cancel=token,
             )
+            absent = absent_source_data(session, measures, as_of=as_of)
     finally:
         bar.close()
         registry.close()
+    # "finding": the status in staff words ("A1c above 9"); "source data absent" when the
+    # registry holds none of the data the measure reads (a missing import, not the patient).
+    frame["finding"] = staff_status_column(frame)
+    frame.loc[frame["measure"].isin(list(absent)), "finding"] = SOURCE_DATA_ABSENT
+    shown = set(frame["measure"]) | set(args.measure)
+    for measure_id, info in absent.items():
+        if measure_id in shown or not args.measure:
+            print(f"panelmanager gaps: warning: {info.message}", file=sys.stderr)
     out = frame.rename(columns={"mrn": "patient"})[_GAP_COLUMNS].copy()
     for column in ("due_date", "last_date"):
         out[column] = out[column].dt.strftime("%Y-%m-%d").astype(object).where(out[column].notna(), None)
     if args.format == "json":
         records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
-        print_json({"as_of": as_of.isoformat(), "rows": records})
+        print_json(
+            {
+                "as_of": as_of.isoformat(),
+                "source_data_absent": {m: info.message for m, info in absent.items()},
+                "rows": records,
+            }
+        )
     else:
         from panelmanager.core.safe_export import write_frame_csv
 

@@ -78,6 +78,9 @@ class HuddleSheet:
     sections: list[HuddleSection]
     practice_name: str = ""
     risk_available: bool = True
+    # One message per measure whose source data is absent from the registry (no lab results
+    # imported at all...): its gaps are left off the rows, they are not the patients' failure.
+    source_data_absent: tuple[str, ...] = ()
 
     @property
     def patients(self) -> int:
@@ -225,13 +228,18 @@ def huddle_data(
     names = dict(session.execute(select(models.Provider.id, models.Provider.display_name)).all())
 
     gap_rows = _gaps(session, day, ids, include_due_soon)
+    from panelmanager.core.measures import absent_source_data
+
+    absent = absent_source_data(session, as_of=day)
+    sheet.source_data_absent = tuple(info.message for info in absent.values())
+    gap_rows = gap_rows[~gap_rows["measure"].isin(list(absent))]
     labels = load_gap_labels()
     gaps_by_patient: dict[int, list[HuddleGap]] = {}
     for pid, measure, title, status, last_date, last_value, due in zip(
         gap_rows["patient_id"], gap_rows["measure"], gap_rows["title"], gap_rows["status"], gap_rows["last_date"],
         gap_rows["last_value"], gap_rows["due_date"],
     ):
-        text = short_gap_text(measure, title, last_date, last_value, status, due, labels)
+        text = short_gap_text(measure, title, last_date, last_value, status, due, labels, as_of=day)
         gaps_by_patient.setdefault(int(pid), []).append(HuddleGap(measure, title, text, status))
 
     risk, sheet.risk_available = _risk(session, day, ids) if with_risk else ({}, False)

@@ -21,8 +21,9 @@ def db(tmp_path):
     path = tmp_path / "r.sqlite3"
     registry = open_registry(path, create=True)
     with registry.session() as session:
-        ann = models.Provider(source="test", external_id="p1", npi="1234567893", display_name="Ann Adams")
-        bob = models.Provider(source="test", external_id="p2", display_name="Bob Brown")
+        ann = models.Provider(source="test", external_id="p1", npi="1234567893", display_name="Ann Adams",
+                              specialty="Family Medicine")
+        bob = models.Provider(source="test", external_id="p2", display_name="Bob Brown", specialty="Family Medicine")
         screened = models.Patient(mrn="MRN-1", dob=dt.date(1960, 1, 1), sex="F", source="test")
         unscreened = models.Patient(mrn="MRN-2", dob=dt.date(1962, 1, 1), sex="F", source="test")
         session.add_all([ann, bob, screened, unscreened])
@@ -86,7 +87,7 @@ def test_gaps_csv_has_one_row_per_patient_and_measure(db, capsys):
     assert set(rows[0]) >= {"patient", "measure", "status", "due_date", "last_date", "last_value"}
     assert (rows[0]["status"], rows[0]["due_date"], rows[0]["last_date"]) == ("open", "2024-03-15", "")
     assert (rows[1]["status"], rows[1]["due_date"], rows[1]["last_date"]) == ("met", "2026-02-01", "2023-11-01")
-    assert rows[1]["provider"] == "Ann Adams"
+    assert rows[1]["provider"] == "Ann Adams (proposed)"  # no panel review accepted yet: the 4-cut proposal
 
 
 def test_gaps_filters_status_and_provider(db, capsys):
@@ -150,3 +151,31 @@ def test_gaps_on_the_synthea_sample(synthea_small, tmp_path, capsys):
     assert main(["--db", db, "gaps", "--as-of", "2024-02-03", "--measure", "controlling-bp", "--status", "open"]) == 0
     rows = _csv(capsys.readouterr().out)
     assert [(r["patient"], r["last_value"]) for r in rows] == [("5a595dfb-9ecf-d4ac-2893-b3e1ced04951", "148/113")]
+
+
+def test_gaps_say_when_a_measures_source_data_is_absent(db, capsys):
+    # Issue 9 item 11: no tobacco screening observations were imported at all.
+    assert main(["--db", db, "gaps", "--as-of", "2024-03-15", "--measure", "tobacco-screening"]) == 0
+    captured = capsys.readouterr()
+    rows = _csv(captured.out)
+    assert rows and {r["finding"] for r in rows} == {"source data absent"}
+    assert "Tobacco use screening: source data absent" in captured.err
+    assert main(["--db", db, "gaps", "--as-of", "2024-03-15", "--measure", "breast-cancer-screening", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {r["finding"] for r in data["rows"]} == {"open", "met"}
+    assert "tobacco-screening" in data["source_data_absent"]
+
+
+def test_gaps_speak_staff_terms_for_a1c(db, capsys):
+    # Issue 9 item 10: MRN-2's A1c of 6.1 is "A1c under control", not "met" under "poor control".
+    from panelmanager.core.db import open_registry
+
+    registry = open_registry(db)
+    with registry.session() as session:
+        patient_id = session.query(models.Patient.id).filter(models.Patient.mrn == "MRN-2").scalar()
+        session.add(models.Condition(patient_id=patient_id, source="test", natural_key=9, code_system="SNOMED",
+                                     code="44054006", onset=dt.date(2015, 1, 1)))
+    registry.close()
+    assert main(["--db", db, "gaps", "--as-of", "2024-03-15", "--measure", "diabetes-a1c-poor-control"]) == 0
+    rows = _csv(capsys.readouterr().out)
+    assert [(r["patient"], r["status"], r["finding"]) for r in rows] == [("MRN-2", "met", "A1c under control")]

@@ -32,8 +32,11 @@ def practice_db(tmp_path):
         settings.practice_address = "1 Main St, Springfield, MA 01103"
         settings.practice_phone = "(413) 555-0100"
         save_settings(session, settings)
-        ana = m.Provider(source="t", external_id="P1", display_name="Ana Alvarez, MD", npi="1000000004")
-        ben = m.Provider(source="t", external_id="P2", display_name="Ben Brown, NP", npi="1000000012")
+        # Panel holders: before a review is accepted, lists name the 4-cut proposal among them.
+        ana = m.Provider(source="t", external_id="P1", display_name="Ana Alvarez, MD", npi="1000000004",
+                         specialty="Family Medicine")
+        ben = m.Provider(source="t", external_id="P2", display_name="Ben Brown, NP", npi="1000000012",
+                         specialty="Family Medicine")
         session.add_all([ana, ben])
         session.flush()
         people = [
@@ -80,7 +83,7 @@ def test_huddle_for_one_provider_and_for_everyone(practice_db, tmp_path, capsys)
     assert "Ana Alvarez, MD: 2 visits" in printed
     text = " ".join(PdfReader(str(out)).pages[0].extract_text().split())
     assert "Adams, Olga" in text and "Díaz, Rosa" in text and "Baker, Ruth" not in text
-    assert "Colorectal screen (none on record)" in text and "Page 1 of 1" in text
+    assert "Colorectal screen: none on record, due now" in text and "Page 1 of 1" in text
 
     everyone = tmp_path / "everyone.pdf"
     assert main(["--db", practice_db, "huddle", "--date", DAY, "--out", str(everyone), "--json"]) == 0

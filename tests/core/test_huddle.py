@@ -53,6 +53,9 @@ def _practice(session) -> dict[str, int]:
     session.add(m.Observation(patient_id=maria.id, source="t", natural_key=2, date=dt.datetime(2023, 8, 14, 10),
                               code_system="LOINC", code="4548-4", description="Hemoglobin A1c", value="9.8",
                               value_num=9.8, unit="%"))
+    # Some procedure on record: the registry holds procedures, so colorectal gaps are real gaps.
+    session.add(m.Procedure(patient_id=gone.id, source="t", natural_key=3, date=dt.datetime(2020, 5, 1, 10),
+                            code_system="SNOMED", code="73761001"))
     now = dt.datetime(2024, 1, 1, 9)
 
     def assign(who, provider, confirmed=False):
@@ -80,10 +83,26 @@ def test_one_providers_huddle_lists_the_days_visits_in_time_order(fresh_registry
     assert (maria.pcp_name, maria.pcp_flag) == ("Ana Alvarez, MD", "")
     assert (lee.pcp_name, lee.pcp_flag) == ("Ana Alvarez, MD", "unconfirmed")
     texts = {g.measure_id: g.text for g in maria.gaps}
-    assert texts["diabetes-a1c-poor-control"] == "A1c 9.8% (2023-08-14)"
+    assert texts["diabetes-a1c-poor-control"] == "A1c above 9: last 2023-08-14 (9.8%), due now"
     assert "colorectal-cancer-screening" in texts  # 61 and never screened
     assert all(g.status in ("open", "due-soon") for r in rows for g in r.gaps)
     assert not any(g.measure_id in ("no-upcoming-appointment", "no-visit-12-months") for r in rows for g in r.gaps)
+
+
+def test_measures_without_any_source_data_are_named_not_listed_as_gaps(fresh_registry, tmp_path):
+    # Issue 9 item 11: no tobacco screening observations were imported at all; the sheet says
+    # so once instead of listing every patient as unscreened.
+    with fresh_registry.session() as session:
+        ids = _practice(session)
+        sheet = huddle_data(session, DAY, ids["ana"])
+    listed = {g.measure_id for s in sheet.sections for r in s.rows for g in r.gaps}
+    assert "tobacco-screening" not in listed
+    assert "diabetes-a1c-poor-control" in listed and "colorectal-cancer-screening" in listed
+    assert any(msg.startswith("Tobacco use screening: source data absent") for msg in sheet.source_data_absent)
+    out = tmp_path / "huddle.pdf"
+    build_huddle_sheet(sheet, out)
+    text = " ".join(PdfReader(str(out)).pages[0].extract_text().split())
+    assert "Tobacco use screening: source data absent" in text
 
 
 def test_all_providers_get_a_section_each(fresh_registry):
@@ -113,7 +132,7 @@ def test_the_printed_sheet_shows_the_gaps_and_flags(fresh_registry, tmp_path):
     out = tmp_path / "huddle.pdf"
     build_huddle_sheet(sheet, out)
     text = PdfReader(str(out)).pages[0].extract_text()
-    for expected in ("García, María", "A1c 9.8% (2023-08-14)", "Other PCP", "Unconfirmed", "Annual physical",
+    for expected in ("García, María", "A1c above 9: last 2023-08-14", "Other PCP", "Unconfirmed", "Annual physical",
                      "8:00 AM", "9:20 AM", "10:40 AM", "61/F"):
         assert expected in text, expected
     assert "Kim, Jun" not in text and "Cancelled" not in text

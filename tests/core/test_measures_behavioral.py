@@ -45,14 +45,20 @@ def test_depression_screening_within_12_months(practice, kind, code, value):
     assert result["outside"]["status"] == "open"
 
 
-def test_active_depression_excludes_from_screening(practice):
+def test_depression_diagnosed_before_the_period_excludes_from_screening(practice):
+    # CMS2v13 Denominator Exclusions: "diagnosed with depression" before the period, active or
+    # not (the v12-era rule here, "active depression only", kept the resolved one open).
     depressed = practice.patient("depressed", dob=dt.date(1990, 1, 1))
     practice.condition(depressed, dt.date(2022, 1, 1), "F33.1", system="ICD10CM")
     recovered = practice.patient("recovered", dob=dt.date(1990, 1, 1))
     practice.condition(recovered, dt.date(2019, 1, 1), "35489007", resolved=dt.date(2020, 1, 1))
+    # Found by this year's screening: not a reason to skip the screening.
+    new = practice.patient("new", dob=dt.date(1990, 1, 1))
+    practice.condition(new, dt.date(2023, 11, 1), "35489007")
     result = statuses(practice.registry, "depression-screening")
     assert result["depressed"]["status"] == "excluded"
-    assert result["recovered"]["status"] == "open"
+    assert result["recovered"]["status"] == "excluded"
+    assert result["new"]["status"] == "open"
 
 
 def test_tobacco_screening_adults_within_12_months(practice):

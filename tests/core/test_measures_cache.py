@@ -27,8 +27,8 @@ def practice(fresh_registry) -> Practice:
 
 def _two_panels(practice: Practice) -> dict[str, int]:
     """Two providers; Ann's patient is screened, Bob's two are not."""
-    ann = practice.provider("Ann Adams")
-    bob = practice.provider("Bob Brown")
+    ann = practice.provider("Ann Adams", specialty="Family Medicine")
+    bob = practice.provider("Bob Brown", specialty="Family Medicine")
     screened = practice.patient("screened", dob=dt.date(1960, 1, 1))
     practice.visit(screened, dt.date(2023, 11, 1), "wellness", provider=ann)
     practice.procedure(screened, dt.date(2023, 11, 1), "77067", system="CPT")
@@ -104,14 +104,31 @@ def test_gaps_filter_by_status_measure_and_provider(practice, fresh_registry):
     assert set(bobs["mrn"]) == {"unscreened-1", "unscreened-2"}
     assert set(bobs["status"]) <= {"open", "due-soon"}
     assert set(anns["mrn"]) == {"screened"}
-    assert set(anns["provider"]) == {"Ann Adams"}
+    assert set(anns["provider"]) == {"Ann Adams (proposed)"}
 
 
-def test_provider_is_the_last_visit_until_panels_are_assigned(practice, fresh_registry):
+def test_before_the_first_review_gap_lists_show_the_proposal_never_an_ed_provider(practice, fresh_registry):
+    # Issue 9 item 14: the 4-cut proposal (marked proposed) or "Unassigned".
+    family = practice.provider("Fay Family", specialty="Family Medicine")
+    ed_doctor = practice.provider("Ed Emergency", specialty="Emergency Medicine")
+    urgent = practice.provider("Uma Urgent", specialty="Family Medicine")
+    regular = practice.patient("regular", dob=dt.date(1960, 1, 1))
+    practice.visit(regular, dt.date(2023, 6, 1), "wellness", provider=family)
+    practice.visit(regular, dt.date(2024, 2, 1), "emergency", provider=ed_doctor)  # the latest visit
+    practice.visit(regular, dt.date(2024, 3, 1), "urgentcare", provider=urgent)
+    ed_only = practice.patient("ed-only", dob=dt.date(1962, 1, 1))
+    practice.visit(ed_only, dt.date(2024, 1, 1), "emergency", provider=ed_doctor)
+    with fresh_registry.session() as session:
+        frame = gaps(session, AS_OF, measure="breast-cancer-screening")
+    shown = frame.set_index("mrn")["provider"].to_dict()
+    assert shown == {"regular": "Fay Family (proposed)", "ed-only": "Unassigned"}
+
+
+def test_provider_is_the_proposal_until_panels_are_assigned(practice, fresh_registry):
     providers = _two_panels(practice)
     with fresh_registry.session() as session:
         frame, how = patient_providers(session, AS_OF)
-        assert how == "last-visit"
+        assert how == "proposal"
         mrns = dict(session.execute(select(models.Patient.id, models.Patient.mrn)).all())
         by_mrn = {mrns[p]: v for p, v in zip(frame["patient_id"], frame["provider_id"])}
         assert by_mrn == {"screened": providers["ann"], "unscreened-1": providers["bob"], "unscreened-2": providers["bob"]}

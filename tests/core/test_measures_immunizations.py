@@ -99,10 +99,15 @@ COMPLETE_SERIES = {
 }
 
 
+# Given from the first birthday on (ACIP / CMS117v12 minimum age); the others from 2 months.
+AFTER_FIRST_BIRTHDAY = {"03", "21", "83"}
+
+
 def _give_series(practice: Practice, patient: int, dob: dt.date, series: dict[str, int], flu_doses: int = 2) -> None:
     for cvx, doses in series.items():
+        first = 366 if cvx in AFTER_FIRST_BIRTHDAY else 0
         for n in range(doses):
-            practice.immunization(patient, dob + dt.timedelta(days=60 * (n + 1)), cvx)
+            practice.immunization(patient, dob + dt.timedelta(days=first + 60 * (n + 1)), cvx)
     for n in range(flu_doses):
         practice.immunization(patient, dob + dt.timedelta(days=200 + 30 * n), "150")
 
@@ -184,3 +189,22 @@ def test_a_child_who_turns_two_later_this_year_is_still_open_until_complete(prac
     assert row["status"] == "open"
     assert row["due_date"] == dt.date(2024, 11, 1)
     assert row["last_value"] == "missing: MMR 0/1, VZV 0/1, HepA 0/1, Influenza 1/2"
+
+
+def test_doses_before_the_acip_minimum_age_do_not_count(practice):
+    # CMS117v12: MMR on or after the first birthday, DTaP from 42 days, influenza from 180 days.
+    dob = dt.date(2022, 1, 10)
+    early = practice.patient("early", dob=dob)
+    _give_series(practice, early, dob, dict(COMPLETE_SERIES, **{"03": 0, "20": 3}), flu_doses=1)
+    practice.immunization(early, dt.date(2023, 1, 9), "03")  # MMR the day before the first birthday
+    practice.immunization(early, dob + dt.timedelta(days=41), "20")  # DTaP at 41 days
+    practice.immunization(early, dob + dt.timedelta(days=179), "150")  # flu at 179 days
+    on_time = practice.patient("on-time", dob=dob)
+    _give_series(practice, on_time, dob, dict(COMPLETE_SERIES, **{"03": 0, "20": 3}), flu_doses=1)
+    practice.immunization(on_time, dt.date(2023, 1, 10), "03")  # MMR on the first birthday
+    practice.immunization(on_time, dob + dt.timedelta(days=42), "20")
+    practice.immunization(on_time, dob + dt.timedelta(days=180), "150")
+    result = statuses(practice.registry, "childhood-immunization", as_of=AS_OF)
+    assert result["early"]["status"] == "open"
+    assert result["early"]["last_value"] == "missing: DTaP 3/4, MMR 0/1, Influenza 1/2"
+    assert result["on-time"]["status"] == "met"

@@ -21,12 +21,14 @@ def practice(fresh_registry) -> Practice:
 
 
 def test_breast_screening_age_edges_are_whole_years_on_the_as_of_date(practice):
-    practice.patient("turns-50-today", dob=years_before(AS_OF, 50))
-    practice.patient("turns-50-tomorrow", dob=years_before(AS_OF, 50) + dt.timedelta(days=1))
+    # CMS125v12 Initial Population: women 52-74 (a 51-year-old used to be listed).
+    practice.patient("turns-52-today", dob=years_before(AS_OF, 52))
+    practice.patient("turns-52-tomorrow", dob=years_before(AS_OF, 52) + dt.timedelta(days=1))
+    practice.patient("50", dob=years_before(AS_OF, 50))
     practice.patient("74-turns-75-tomorrow", dob=years_before(AS_OF, 75) + dt.timedelta(days=1))
     practice.patient("turns-75-today", dob=years_before(AS_OF, 75))
     result = statuses(practice.registry, "breast-cancer-screening")
-    assert set(result) == {"turns-50-today", "74-turns-75-tomorrow"}
+    assert set(result) == {"turns-52-today", "74-turns-75-tomorrow"}
 
 
 def test_breast_screening_is_for_women_only(practice):
@@ -115,13 +117,15 @@ def test_events_after_the_as_of_date_are_ignored(practice):
 # --------------------------------------------------------------------------- cervical
 
 
-def test_cervical_screening_ages_21_to_64(practice):
-    practice.patient("turns-21-today", dob=years_before(AS_OF, 21))
-    practice.patient("20", dob=years_before(AS_OF, 21) + dt.timedelta(days=1))
+def test_cervical_screening_ages_24_to_64(practice):
+    # CMS124v12 Initial Population: women 24-64.
+    practice.patient("turns-24-today", dob=years_before(AS_OF, 24))
+    practice.patient("23", dob=years_before(AS_OF, 24) + dt.timedelta(days=1))
+    practice.patient("21", dob=years_before(AS_OF, 21))
     practice.patient("64", dob=years_before(AS_OF, 65) + dt.timedelta(days=1))
     practice.patient("turns-65-today", dob=years_before(AS_OF, 65))
     practice.patient("man", dob=dt.date(1990, 1, 1), sex="M")
-    assert set(statuses(practice.registry, "cervical-cancer-screening")) == {"turns-21-today", "64"}
+    assert set(statuses(practice.registry, "cervical-cancer-screening")) == {"turns-24-today", "64"}
 
 
 def test_cytology_counts_for_three_years(practice):
@@ -172,12 +176,13 @@ def test_hysterectomy_excludes_from_cervical_screening(practice):
 # --------------------------------------------------------------------------- colorectal
 
 
-def test_colorectal_screening_ages_45_to_75(practice):
-    practice.patient("turns-45-today", dob=years_before(AS_OF, 45), sex="M")
-    practice.patient("44", dob=years_before(AS_OF, 45) + dt.timedelta(days=1), sex="M")
+def test_colorectal_screening_ages_46_to_75(practice):
+    # CMS130v12 Initial Population: 46-75.
+    practice.patient("turns-46-today", dob=years_before(AS_OF, 46), sex="M")
+    practice.patient("45", dob=years_before(AS_OF, 46) + dt.timedelta(days=1), sex="M")
     practice.patient("75", dob=years_before(AS_OF, 76) + dt.timedelta(days=1), sex="F")
     practice.patient("turns-76-today", dob=years_before(AS_OF, 76), sex="F")
-    assert set(statuses(practice.registry, "colorectal-cancer-screening")) == {"turns-45-today", "75"}
+    assert set(statuses(practice.registry, "colorectal-cancer-screening")) == {"turns-46-today", "75"}
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,9 @@ class Practice:
             session.flush()
             return row.id
 
-    def provider(self, name: str = "Dr Test") -> int:
+    def provider(self, name: str = "Dr Test", specialty: str | None = None) -> int:
         n = next(_keys)
-        return self._add(models.Provider(source="test", external_id=f"prov{n}", display_name=name))
+        return self._add(models.Provider(source="test", external_id=f"prov{n}", display_name=name, specialty=specialty))
 
     def patient(self, mrn: str, dob: dt.date, sex: str = "F", status: str = "active") -> int:
         return self._add(models.Patient(mrn=mrn, dob=dob, sex=sex, status=status, source="test"))
@@ -76,7 +76,7 @@ class Practice:
             )
         )
 
-    def observation(self, patient: int, when, code: str, value=None, system: str = "LOINC") -> int:
+    def observation(self, patient: int, when, code: str, value=None, system: str = "LOINC", visit: int | None = None) -> int:
         number = None
         if value is not None:
             try:
@@ -93,6 +93,7 @@ class Practice:
                 code=code,
                 value=None if value is None else str(value),
                 value_num=number,
+                visit_id=visit,
             )
         )
 

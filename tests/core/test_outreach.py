@@ -70,7 +70,7 @@ def test_the_list_holds_patients_with_the_gap_open(fresh_registry):
     assert olga.provider_name == "Ana Alvarez, MD" and contacts[1].provider_name == "Ben Brown, NP"
     [gap] = olga.gaps
     assert gap.measure_id == COLON and gap.phrase == "a colon cancer screening"
-    assert gap.short == "Colorectal screen (none on record)" and gap.status == "open"
+    assert gap.short == "Colorectal screen: none on record, due now" and gap.status == "open"
     assert contacts[3].next_appointment == dt.date(2024, 3, 8)
     assert result.rows.loc[result.rows["patient_id"] == ids["open2"], "letter_language"].item() == "es"
 

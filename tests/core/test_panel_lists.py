@@ -136,8 +136,8 @@ def screened(fresh_registry):
     from test_measures_support import Practice
 
     practice = Practice(fresh_registry)
-    ann = practice.provider("Ann Adams")
-    bob = practice.provider("Bob Brown")
+    ann = practice.provider("Ann Adams", specialty="Family Medicine")
+    bob = practice.provider("Bob Brown", specialty="Family Medicine")
     met = practice.patient("screened", dob=dt.date(1960, 1, 1))
     practice.visit(met, dt.date(2023, 11, 1), "wellness", provider=ann)
     practice.procedure(met, dt.date(2023, 11, 1), "77067", system="CPT")
@@ -163,9 +163,9 @@ def test_gap_patients_lists_one_cell_and_the_practice_rates_add_up(screened):
         by_provider = measure_rates(session, GAPS_AS_OF, by="provider")
         practice = measure_rates(session, GAPS_AS_OF, by="practice")
         providers, how = patient_providers(session, GAPS_AS_OF)
-    assert how == "last-visit"
+    assert how == "proposal"
     assert list(bobs["mrn"]) == ["unscreened-1", "unscreened-2"]
-    assert set(bobs["status"]) == {"open"} and set(bobs["provider"]) == {"Bob Brown"}
+    assert set(bobs["status"]) == {"open"} and set(bobs["provider"]) == {"Bob Brown (proposed)"}
     assert anns.empty
     assert sorted(everyone["mrn"]) == ["screened", "unscreened-1", "unscreened-2"]
     assert nobody.empty

@@ -88,7 +88,7 @@ def test_visit_gaps_lists_open_clinical_gaps_with_short_text(clinic):
     alice = gaps[gaps["patient_id"] == ids["alice"]]
     pneumo = alice[alice["measure"] == "pneumococcal-65"].iloc[0]
     assert pneumo["status"] == "open"
-    assert pneumo["text"] == "Pneumococcal (none on record)"
+    assert pneumo["text"] == "Pneumococcal: none on record, due now"
     assert set(gaps["status"]) <= {"open", "due-soon"}
     # Eve (79) had her pneumococcal vaccine: not a gap to mention.
     assert "pneumococcal-65" not in set(gaps.loc[gaps["patient_id"] == ids["eve"], "measure"])

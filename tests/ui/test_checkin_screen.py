@@ -103,7 +103,7 @@ def test_enter_on_a_schedule_row_confirms_the_pcp(qtbot, window, screen):
     _select(screen, "P1")
     assert screen.panel.question_label.text() == "Is Dr. Ann Lee your primary care provider?"
     gaps = [screen.panel.gaps_list.item(i).text() for i in range(screen.panel.gaps_list.count())]
-    assert any("Pneumococcal (none on record)" in g for g in gaps)
+    assert any("Pneumococcal: none on record, due now" in g for g in gaps)
 
     qtbot.keyClick(screen.schedule_view, Qt.Key.Key_Return)
 

@@ -234,3 +234,17 @@ def test_stale_care_gaps_are_computed_as_a_job_and_a_cancel_leaves_the_grid_empt
         assert not gaps_are_stale(s, AS_OF)
     assert screen.grid_model.rowCount() > 0 and not screen.banner.isVisibleTo(screen)
     assert "care gaps computed" in screen.computed_label.text()
+
+
+def test_the_dashboard_names_measures_whose_source_data_is_absent(qtbot, demo_window):
+    # Issue 9 item 11: an export without lab results or vital signs is not the patients' failure.
+    window = demo_window
+    screen = _dashboard(window)
+    assert not screen.data_warning.isVisibleTo(screen)
+    with window.registry.session() as s:
+        s.execute(m.Observation.__table__.delete())
+    screen.reload()
+    qtbot.waitUntil(lambda: screen.data_warning.isVisibleTo(screen), timeout=20000)
+    text = screen.data_warning.text()
+    assert "Controlling high blood pressure: source data absent" in text
+    assert "Diabetes: A1c above 9 or none this year: source data absent" in text

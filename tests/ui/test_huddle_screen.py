@@ -133,7 +133,7 @@ def test_picking_a_provider_and_a_day_shows_exactly_that_schedule(qtbot, huddle,
     assert _cell(huddle, 1, "a1c") == "9.8%\n(2023-08-14)"
     assert _cell(huddle, 1, "bp") == "146/95\n(2023-08-14)"
     assert _cell(huddle, 1, "a1c", Qt.ItemDataRole.ForegroundRole).color().name() == "#b00020"  # above 9%
-    assert "A1c 9.8% (2023-08-14)" in _cell(huddle, 1, "gaps")
+    assert "A1c above 9: last 2023-08-14 (9.8%), due now" in _cell(huddle, 1, "gaps")
     assert "PCP to check: 1 another provider's, 1 unconfirmed, 0 without a PCP" in huddle.summary.text()
 
     huddle.date_edit.setDate(QDate(2024, 3, 5))

@@ -14,8 +14,13 @@ The service functions the CLI, the GUI, the huddle sheet and letters call:
     The cached rows (refreshed when stale), with each patient's provider.
 ``measure_rates(session, as_of, by="provider" | "practice")``
     Numerator, denominator and rate per measure (and per provider panel).
+``measure_source_data(session) -> {measure: SourceData}``
+    Whether the registry holds any of the data each measure reads (no lab results
+    imported at all, no vital signs...): clients say so instead of blaming patients.
+``staff_status(measure, status, last_date, due_date)`` / ``staff_status_column(frame)``
+    What staff read for a status ("A1c above 9", "No A1c this year", "A1c under control").
 ``patient_providers(session, as_of)``
-    Who counts as each patient's provider (panel assignment, else last visit).
+    Who counts as each patient's provider (panel assignment, else the 4-cut proposal).
 """
 
 from panelmanager.core.measures.definitions import MeasureDefinition, MeasureSource, load_measures
@@ -29,13 +34,20 @@ from panelmanager.core.measures.gaps import (
     patient_providers,
     refresh_gaps,
 )
+from panelmanager.core.measures.source_data import SourceData, absent_source_data, measure_source_data
 from panelmanager.core.measures.valuesets import ValueSet, load_valuesets
+from panelmanager.core.measures.wording import staff_status, staff_status_column
 
 __all__ = [
     "GapRefresh",
     "MeasureDefinition",
     "MeasureSource",
     "RESULT_COLUMNS",
+    "SourceData",
+    "absent_source_data",
+    "measure_source_data",
+    "staff_status",
+    "staff_status_column",
     "STATUSES",
     "ValueSet",
     "data_version",

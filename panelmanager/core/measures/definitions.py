@@ -39,12 +39,23 @@ practice manager can read and change. The layout (every key is optional unless m
     valueset = "colorectal-cancer"
     within_months = 12           # optional: only events this recent (default: ever)
     active = true                # conditions: only if active on the as-of date
+    onset_before_months = 12     # conditions: only if diagnosed before the 12-month period (CMS2)
 
     [[satisfied_by]]             # any one closes the gap
     kind = "procedure"           # procedure, observation, immunization, medication, visit,
                                  # appointment, result, doses
     valueset = "colonoscopy"
     lookback_years = 10          # or lookback_months, or season = "influenza", or ever = true
+    exclude_settings = ["emergency", "inpatient"]  # results: readings of these encounter classes
+                                 # do not count (CMS165)
+    as_empanelment = true        # visits: the visits empanelment counts (its classes, panel
+                                 # providers), instead of classes = [...]
+    [[satisfied_by.doses]]       # doses: label, valueset, count, min_age_days / min_age_months
+
+    [staff_terms]                # optional: what staff read instead of met / open
+    met = "A1c under control"    # met and due-soon
+    failed = "A1c above 9"       # open: the most recent result is out of range
+    missing = "No A1c this year" # open: nothing (valid) on record
 
 Errors name the file and the key (``satisfied_by[2].lookbak_years``); one broken file
 never stops the other measures from loading.
@@ -70,6 +81,7 @@ __all__ = [
     "Population",
     "ResultComponent",
     "Satisfier",
+    "StaffTerms",
     "VisitRequirement",
     "definitions_fingerprint",
     "load_measures",
@@ -156,6 +168,16 @@ class Exclusion:
     valueset: ValueSet
     within_months: int | None = None
     active: bool = False
+    onset_before_months: int | None = None
+
+
+@dataclass(frozen=True)
+class StaffTerms:
+    """Plain words for a measure's statuses (an inverse measure reads backwards otherwise)."""
+
+    met: str | None = None
+    failed: str | None = None
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +186,8 @@ class DoseRequirement:
 
     label: str
     options: tuple[tuple[ValueSet, int], ...]
+    min_age_days: int = 0
+    min_age_months: int = 0
 
 
 @dataclass(frozen=True)
@@ -181,6 +205,8 @@ class Satisfier:
     same_day: str = "lowest"
     by_age_months: int | None = None
     doses: tuple[DoseRequirement, ...] = ()
+    exclude_settings: tuple[str, ...] = ()
+    as_empanelment: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +221,7 @@ class MeasureDefinition:
     inverse: bool = False
     description: str = ""
     order: int = 1000
+    staff_terms: StaffTerms = StaffTerms()
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -385,16 +412,25 @@ def _classes(reader: _Reader) -> tuple[str, ...]:
 
 
 def _exclusion(reader: _Reader) -> Exclusion:
-    reader.check_keys({"kind", "valueset", "within_months", "active"})
+    reader.check_keys({"kind", "valueset", "within_months", "active", "onset_before_months"})
     kind = reader.text("kind", required=True)
     if kind not in EVENT_KINDS:
         raise reader.fail("kind", f"'{kind}' is not one of {', '.join(EVENT_KINDS)}.")
     active = reader.flag("active")
     if active and kind != "condition":
         raise reader.fail("active", "only conditions can be 'active'.")
+    onset_before = reader.integer("onset_before_months", 1)
+    if onset_before is not None and kind != "condition":
+        raise reader.fail("onset_before_months", "only conditions have an onset.")
     vs = reader.valueset("valueset")
     assert vs is not None
-    return Exclusion(kind=kind, valueset=vs, within_months=reader.integer("within_months", 1), active=active)
+    return Exclusion(
+        kind=kind,
+        valueset=vs,
+        within_months=reader.integer("within_months", 1),
+        active=active,
+        onset_before_months=onset_before,
+    )
 
 
 _SATISFIER_KEYS = {
@@ -402,9 +438,9 @@ _SATISFIER_KEYS = {
     "observation": {"lookback", "valueset", "ages"},
     "immunization": {"lookback", "valueset", "ages"},
     "medication": {"lookback", "valueset", "ages"},
-    "visit": {"lookback", "classes", "ages"},
+    "visit": {"lookback", "classes", "ages", "as_empanelment"},
     "appointment": {"within_days", "classes"},
-    "result": {"lookback", "components", "same_day", "ages"},
+    "result": {"lookback", "components", "same_day", "ages", "exclude_settings"},
     "doses": {"by_age_months", "doses"},
 }
 
@@ -440,6 +476,15 @@ def _satisfier(reader: _Reader) -> Satisfier:
         components = tuple(_component(p) for p in parts)
         if season or ever:
             raise reader.fail("lookback_months", "a result needs lookback_months or lookback_years.")
+    settings: tuple[str, ...] = ()
+    if "exclude_settings" in reader.data:
+        raw = reader.data["exclude_settings"]
+        if not isinstance(raw, list) or any(c not in VISIT_CLASSES for c in raw):
+            raise reader.fail("exclude_settings", f"must be a list of visit classes from: {', '.join(VISIT_CLASSES)}.")
+        settings = tuple(raw)
+    as_empanelment = reader.flag("as_empanelment")
+    if as_empanelment and reader.data.get("classes"):
+        raise reader.fail("as_empanelment", "give classes or as_empanelment = true, not both.")
     same_day = reader.text("same_day") or "lowest"
     if same_day not in ("lowest", "latest"):
         raise reader.fail("same_day", "must be \"lowest\" (CMS165) or \"latest\".")
@@ -467,11 +512,13 @@ def _satisfier(reader: _Reader) -> Satisfier:
         same_day=same_day,
         by_age_months=reader.integer("by_age_months", 1),
         doses=doses,
+        exclude_settings=settings,
+        as_empanelment=as_empanelment,
     )
 
 
 def _dose(reader: _Reader) -> DoseRequirement:
-    reader.check_keys({"label", "valueset", "count", "or"})
+    reader.check_keys({"label", "valueset", "count", "or", "min_age_days", "min_age_months"})
     count = reader.integer("count", 1)
     if count is None:
         raise ResourceError(f"{reader.path}: key '{reader.key('count')}' is missing.")
@@ -486,7 +533,12 @@ def _dose(reader: _Reader) -> DoseRequirement:
         alt_vs = alt.valueset("valueset")
         assert alt_vs is not None
         options.append((alt_vs, alt_count))
-    return DoseRequirement(label=reader.text("label") or vs.title, options=tuple(options))
+    return DoseRequirement(
+        label=reader.text("label") or vs.title,
+        options=tuple(options),
+        min_age_days=reader.integer("min_age_days") or 0,
+        min_age_months=reader.integer("min_age_months") or 0,
+    )
 
 
 _TOP_KEYS = {
@@ -500,6 +552,7 @@ _TOP_KEYS = {
     "eligible",
     "exclusions",
     "satisfied_by",
+    "staff_terms",
 }
 
 
@@ -532,6 +585,9 @@ def parse_measure(path: Path, valuesets: Mapping[str, ValueSet]) -> MeasureDefin
     satisfiers = tuple(_satisfier(r) for r in top.table_list("satisfied_by"))
     if not satisfiers:
         raise ResourceError(f"{path}: key 'satisfied_by' is missing: say what closes the gap.")
+    terms = top.sub("staff_terms", data.get("staff_terms", {}))
+    terms.check_keys({"met", "failed", "missing"})
+    staff_terms = StaffTerms(met=terms.text("met"), failed=terms.text("failed"), missing=terms.text("missing"))
     return MeasureDefinition(
         id=measure_id,
         title=title,
@@ -543,6 +599,7 @@ def parse_measure(path: Path, valuesets: Mapping[str, ValueSet]) -> MeasureDefin
         eligible=eligible,
         exclusions=exclusions,
         satisfied_by=satisfiers,
+        staff_terms=staff_terms,
         path=path,
     )
 

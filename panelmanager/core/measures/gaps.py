@@ -9,9 +9,10 @@ setting changed. So results are refreshed after an import without the importer
 having to know about care gaps.
 
 A patient's provider is their panel assignment (``assignments``, written by
-``core.empanelment``). When the practice has not assigned anyone yet, the provider of
-the patient's most recent completed visit stands in, so per-provider rates work from
-the first import.
+``core.empanelment``). When the practice has not accepted a review yet, the 4-cut
+proposal stands in (gap lists mark it "proposed"; patients it cannot place are
+"Unassigned"), so per-provider rates work from the first import and never credit the
+provider of an emergency or urgent-care visit.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ __all__ = [
     "gaps_are_stale",
     "measure_rates",
     "patient_providers",
+    "proposed_providers",
     "prune_runs",
     "refresh_gaps",
 ]
 
 GAPS_KIND = "gaps"
 UNASSIGNED = "Unassigned"
+PROPOSED_SUFFIX = " (proposed)"
 # Cached results are kept for this many as-of dates (the most recently computed);
 # older ones are dropped at the next refresh so the table does not grow day by day.
 KEEP_AS_OF_DATES = 3
@@ -201,35 +204,41 @@ def prune_runs(session: Session, kind: str, model, keep: int = KEEP_AS_OF_DATES)
 
 
 def patient_providers(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, str]:
-    """Each patient's provider: (frame of patient_id, provider_id; "assignment" or "last-visit").
+    """Each patient's provider: (frame of patient_id, provider_id; "assignment" or "proposal").
 
-    The panel assignment when the practice has assigned anyone; otherwise the provider
-    of the most recent completed visit on or before ``as_of``. Patients with neither
-    are absent from the frame.
+    The panel assignment when the practice has assigned anyone. Before the first review
+    is accepted, the 4-cut proposal of ``core.empanelment`` as of ``as_of`` (the same
+    primary-care visits with panel-holding providers over the practice's look-back), so a
+    list never names the provider of an emergency or urgent-care visit. Patients with
+    neither are absent from the frame (unassigned).
     """
     assignment = getattr(models, "Assignment", None)
     if assignment is not None and session.scalar(select(exists().where(assignment.id.isnot(None)))):
         frame = read_frame(session, select(assignment.patient_id, assignment.provider_id), ["patient_id", "provider_id"])
         return frame.astype({"patient_id": "int64", "provider_id": "int64"}), "assignment"
-    v = models.Visit
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    completed = v.status == models.VisitStatus.COMPLETED.value
-    # The latest completed visit per patient (read along the covering index), then its
-    # provider: a LEFT JOIN from the subquery keeps SQLite seeking visit by visit. The
-    # join matches on (patient_id, start) only, so that SQLite seeks the (patient_id,
-    # start) index; with the status in the join it picked (status, start, ...) instead
-    # and walked every visit that began at the same minute (3x slower at 100,000
-    # patients). Visits at that moment that are not completed give no provider.
-    latest = select(v.patient_id.label("pid"), func.max(v.start).label("latest")).where(completed, v.start < end).group_by(v.patient_id).subquery()
-    other = models.Visit.__table__.alias("latest_visit")
-    provider = case((other.c.status == models.VisitStatus.COMPLETED.value, other.c.provider_id))
-    stmt = select(latest.c.pid, provider).select_from(
-        latest.outerjoin(other, and_(other.c.patient_id == latest.c.pid, other.c.start == latest.c.latest))
+    return proposed_providers(session, as_of), "proposal"
+
+
+def proposed_providers(session: Session, as_of: dt.date) -> pd.DataFrame:
+    """The 4-cut proposal per patient (patient_id, provider_id), as an empanelment review would make it."""
+    from panelmanager.core.empanelment import four_cut, load_panel_rules, panel_providers, qualifying_visit_pairs, window_start_for
+    from panelmanager.core.settings import load_settings
+
+    settings = load_settings(session)
+    rules = load_panel_rules(specialties=settings.panel_specialties or None)
+    holders = panel_providers(session, rules=rules, settings=settings)
+    ids = holders.loc[holders["holds_panel"], "id"].astype("int64").tolist()
+    pairs = qualifying_visit_pairs(
+        session, start=window_start_for(as_of, settings.lookback_months), end=as_of, rules=rules, provider_ids=ids
     )
-    frame = read_frame(session, stmt, ["patient_id", "provider_id"]).dropna()
-    # Two visits at the very same moment: the lower provider id, so reruns agree.
-    frame = frame.sort_values(["patient_id", "provider_id"]).drop_duplicates("patient_id", keep="first")
-    return frame.astype({"patient_id": "int64", "provider_id": "int64"}).reset_index(drop=True), "last-visit"
+    cuts = four_cut(pairs)
+    frame = pd.DataFrame(
+        {
+            "patient_id": cuts["patient_id"].to_numpy(dtype="int64"),
+            "provider_id": cuts["provider_id"].to_numpy(dtype="int64"),
+        }
+    )
+    return frame.reset_index(drop=True)
 
 
 def _provider_labels(session: Session, provider_ids: pd.Series) -> pd.Series:
@@ -291,12 +300,16 @@ def gaps(
         frame[column] = _to_datetime(frame[column])
     for column in ("last_code", "last_value"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    providers, _how = patient_providers(session, as_of)
+    providers, how = patient_providers(session, as_of)
     frame = frame.merge(providers, on="patient_id", how="left")
     if provider is not None:
         frame = frame[frame["provider_id"] == int(provider)]
     frame["provider_id"] = frame["provider_id"].astype("Int64")
     frame["provider"] = _provider_labels(session, frame["provider_id"])
+    if how == "proposal":
+        # No panel accepted yet: the 4-cut proposal, marked as such (never an ED visit's provider).
+        named = frame["provider_id"].notna().to_numpy()
+        frame.loc[named, "provider"] = frame.loc[named, "provider"] + PROPOSED_SUFFIX
     # Measures in their own order; open gaps first, then due-soon, met, excluded; oldest due first.
     order = {m.id: i for i, m in enumerate(load_measures(resources_dir)[0])}
     frame["_measure"] = frame["measure"].map(order).fillna(len(order))

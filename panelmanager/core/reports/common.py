@@ -716,24 +716,50 @@ def short_gap_text(
     status: str = "open",
     due_date: Any = None,
     labels: dict[str, GapLabel] | None = None,
+    *,
+    as_of: dt.date | None = None,
 ) -> str:
-    """``A1c 9.8% (2023-08-14)``, ``Mammogram (2019-05-01)``, ``Flu shot (none on record)``."""
+    """Say which date is which: ``Flu shot: last 2023-10-02, due 2024-07-31``.
+
+    ``Depression screen: last 2023-01-27 (score 3), due now``, ``Mammogram: none on record,
+    due now``; a measure with staff terms speaks them (``A1c above 9: last 2023-08-14 (9.8%),
+    due now``, ``No A1c this year``). An open gap is "due now" unless its due date is still
+    ahead of ``as_of`` (a child's series is due by the second birthday); without ``as_of``
+    the date is compared with today.
+    """
+    from panelmanager.core.measures.wording import finding, measure_wording
+
     label = (labels or {}).get(measure_id)
     name = label.short if label else title
+    try:
+        wording = measure_wording().get(measure_id)
+    except Exception:  # a broken measure file: the plain wording still prints
+        wording = None
+    found = finding(wording, status, last_date, due_date)
+    term = getattr(wording.terms, found) if (found and wording is not None) else None
+    if term:
+        name = term
     value = _clean(last_value)
     if len(value) > 40:
         value = value[:39] + "…"
-    text = name
     if value:
         numeric = value[-1:].isdigit()
         unit = label.unit if label and numeric else ""
         prefix = label.value_prefix if label and numeric else ""
-        text += f" {prefix}{value}{unit}"
+        value = f"{prefix}{value}{unit}"
     when = iso(last_date)
     if when:
-        text += f" ({when})"
-    elif not value:
-        text += " (none on record)"
-    if status == "due-soon" and iso(due_date):
-        text += f", due {iso(due_date)}"
+        text = f"{name}: last {when}" + (f" ({value})" if value else "")
+    elif value:
+        text = f"{name}: {value}"
+    elif term and found == "missing":
+        text = name
+    else:
+        text = f"{name}: none on record"
+    due = iso(due_date)
+    if status == "open":
+        today = as_of or dt.date.today()
+        text += f", due {due}" if due and due > today.isoformat() else ", due now"
+    elif status in ("due-soon", "met") and due:
+        text += f", due {due}"
     return text

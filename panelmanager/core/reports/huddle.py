@@ -103,6 +103,8 @@ def _styles(f: FontSet) -> dict[str, ParagraphStyle]:
                                   textColor=colors.HexColor("#444444")),
         "gap": ParagraphStyle("gap", parent=base, fontSize=8.3, leading=9.8),
         "none": ParagraphStyle("none", parent=base, textColor=colors.HexColor("#777777")),
+        "absent": ParagraphStyle("absent", parent=base, fontSize=8.5, leading=10.5, spaceAfter=4,
+                                 textColor=colors.HexColor("#8a4b00")),
     }
 
 
@@ -120,7 +122,7 @@ def age_text(dob, day) -> str:
     return str(months // 12)
 
 
-def _section_story(section, day, f: FontSet, st: dict[str, ParagraphStyle]) -> list:
+def _section_story(section, day, f: FontSet, st: dict[str, ParagraphStyle], absent: tuple[str, ...] = ()) -> list:
     sheet_day = day
     story: list = [section_marker(section.provider_name)]
     story.append(Paragraph(_x(f"{section.provider_name}", f), st["title"]))
@@ -132,6 +134,8 @@ def _section_story(section, day, f: FontSet, st: dict[str, ParagraphStyle]) -> l
     if other or unconfirmed or none:
         summary += f" · PCP to check: {other} other, {unconfirmed} unconfirmed, {none} none"
     story.append(Paragraph(_x(summary, f), st["summary"]))
+    for message in absent:  # a measure with no data imported at all: not the patients' gaps
+        story.append(Paragraph(f"<b>{_x('Not listed', f)}:</b> {_x(message, f)}", st["absent"]))
     if not section.rows:
         story.append(Paragraph(_x("No visits on the schedule for this day.", f), st["cell"]))
         return story
@@ -215,7 +219,7 @@ def build_huddle_sheet(sheet: HuddleSheet, out: Output, *, fontset: FontSet | No
     for index, section in enumerate(sections):
         if index:
             story.append(PageBreak())
-        story.extend(_section_story(section, sheet.day, f, st))
+        story.extend(_section_story(section, sheet.day, f, st, tuple(getattr(sheet, "source_data_absent", ()) or ())))
     canvas_class = deferred_canvas_maker(decorate)
     doc.build(story, canvasmaker=canvas_class)
     result = DocumentResult(kind="huddle", pages=doc.page, items=sheet.patients,

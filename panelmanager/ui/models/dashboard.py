@@ -309,7 +309,9 @@ class GapPatientTableModel(IdTableModel):
             for key in ("last_value", "provider", "mrn", "name"):
                 value = record.get(key)
                 record[key] = value if isinstance(value, str) else ("" if value is None or pd.isna(value) else str(value))
-            record["status_label"] = status_label(record.get("status"))
+            # Staff words where the core gives them ("A1c above 9"), else the plain status.
+            staff = record.get("staff_status")
+            record["status_label"] = staff if isinstance(staff, str) and staff else status_label(record.get("status"))
             by_id[int(record["patient_id"])] = record
         self._by_id = by_id
         self.reload()

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from panelmanager.core.capacity import panel_capacity
-from panelmanager.core.measures import gaps_are_stale, measure_rates, refresh_gaps
+from panelmanager.core.measures import absent_source_data, gaps_are_stale, measure_rates, refresh_gaps, staff_status_column
 from panelmanager.core.panel_lists import gap_patients, gaps_computed_at, practice_rates
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.dashboard import CellTarget, GapPatientTableModel, MeasureGridModel
@@ -54,6 +54,7 @@ class DashboardData:
     practice: pd.DataFrame | None
     bars: list[PanelBar]
     refreshed: bool
+    source_data_absent: tuple[str, ...] = ()  # one message per measure with no data imported at all
 
 
 def _swatch(colour) -> QLabel:
@@ -96,6 +97,12 @@ class DashboardScreen(Screen):
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         layout.addWidget(self.banner)
+        # Measures whose source data is absent from the registry (issue 9 item 11).
+        self.data_warning = QLabel()
+        self.data_warning.setObjectName("staleBanner")
+        self.data_warning.setWordWrap(True)
+        self.data_warning.setVisible(False)
+        layout.addWidget(self.data_warning)
 
         legend = QHBoxLayout()
         legend.setSpacing(6)
@@ -240,12 +247,13 @@ class DashboardScreen(Screen):
                     by_provider = measure_rates(session, as_of, by="provider")
                     practice = practice_rates(by_provider)
                 capacity = panel_capacity(session, as_of)
+                absent = tuple(info.message for info in absent_source_data(session, as_of=as_of).values())
             bars = [
                 PanelBar(r.name, r.assigned, r.weighted, r.target, r.open)
                 for r in capacity
                 if r.holds_panel or r.assigned
             ]
-            return DashboardData(as_of, stale, computed, by_provider, practice, bars, refreshed)
+            return DashboardData(as_of, stale, computed, by_provider, practice, bars, refreshed, absent)
 
         def finish() -> None:
             self._loading = False
@@ -296,6 +304,8 @@ class DashboardScreen(Screen):
         when = data.computed_at.strftime("%Y-%m-%d %H:%M") if data.computed_at else self.tr("never")
         self.computed_label.setText(self.tr("As of {0} · care gaps computed {1}").format(data.as_of.isoformat(), when))
         self.chart.set_bars(data.bars)
+        self.data_warning.setText("\n".join(data.source_data_absent))
+        self.data_warning.setVisible(bool(data.source_data_absent))
         if self._target is not None:
             self._redrill()
 
@@ -350,10 +360,11 @@ class DashboardScreen(Screen):
                 )
 
         def done(frame) -> None:
+            frame = frame.assign(staff_status=staff_status_column(frame.assign(measure=target.measure)))
             self.gap_model.set_patients(frame)
             what = self.tr("open gaps") if statuses == ("open",) else self.tr("open or due-soon gaps")
             if target.inverse:
-                what = self.tr("poor control (open)") if statuses == ("open",) else self.tr("poor control or due soon")
+                what = self.tr("a gap (out of range or no result)") if statuses == ("open",) else self.tr("a gap or due soon")
             self.drill_title.setText(
                 self.tr("<b>{0}</b> — {1}: {2:,} patients with {3}").format(
                     _html(target.measure_title), _html(target.row_label), len(frame), what
