@@ -1296,10 +1296,12 @@ def _add_outreach_log(sub) -> None:
         "outreach-log",
         help="record a call, message or conversation with a patient",
         description="Record one outreach contact with the patient whose MRN is given: how, with what result, "
-        "about which gap.",
+        "about which gap. With --withdraw BATCH, withdraw a mailing logged by mistake instead (same day, by "
+        "the user who logged it; the log keeps that it was withdrawn, by whom and when).",
     )
-    p.add_argument("mrn", metavar="MRN", help="the patient's MRN")
-    p.add_argument("--method", required=True, choices=METHODS, help="how the patient was contacted")
+    p.add_argument("mrn", metavar="MRN", nargs="?", help="the patient's MRN")
+    p.add_argument("--withdraw", metavar="BATCH", help="withdraw the logged batch BATCH (printed when it was logged)")
+    p.add_argument("--method", choices=METHODS, help="how the patient was contacted (required with MRN)")
     p.add_argument("--outcome", choices=OUTCOMES, help="what came of it")
     p.add_argument("--measure", metavar="ID", help="the gap it was about (measure id)")
     p.add_argument("--note", help="a short note")
@@ -1328,6 +1330,10 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
     from panelmanager.core.empanelment import EmpanelmentError, find_patient
     from panelmanager.core.outreach import log_outreach
 
+    if args.withdraw:
+        return _withdraw_outreach(args)
+    if not args.mrn or not args.method:
+        raise CommandError("give the patient's MRN and --method (or --withdraw BATCH to withdraw a logged mailing).")
     when = _parse_when(args.when)
     registry = open_registry_for(args)
     try:
@@ -1347,6 +1353,27 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
         about = f" about {entry.measure_id}" if entry.measure_id else ""
         outcome = f": {entry.outcome}" if entry.outcome else ""
         print(f"Logged {entry.method}{about}{outcome} for MRN {args.mrn} at {entry.logged_at:%Y-%m-%d %H:%M}.")
+    return EXIT_OK
+
+
+def _withdraw_outreach(args: argparse.Namespace) -> int:
+    from panelmanager.core.outreach import withdraw_outreach_batch
+
+    if args.mrn or args.method or args.outcome or args.measure or args.note:
+        raise CommandError("--withdraw BATCH takes no MRN, --method, --outcome, --measure or --note.")
+    when = _parse_when(args.when) if args.when else None
+    registry = open_registry_for(args)
+    try:
+        with _outreach_errors(), registry.session() as session:
+            done = withdraw_outreach_batch(session, args.withdraw, user=_outreach_user(args, _outreach_settings(session)),
+                                           when=when)
+    finally:
+        registry.close()
+    if args.json:
+        print_json(done)
+    else:
+        print(f"Withdrew batch {done.batch}: {done.rows} outreach entries for {done.patients} patients "
+              f"(kept in the log as withdrawn by {done.withdrawn_by or '-'} at {done.withdrawn_at:%Y-%m-%d %H:%M}).")
     return EXIT_OK
 
 

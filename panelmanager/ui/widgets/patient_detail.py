@@ -363,7 +363,7 @@ class PatientDetail(QWidget):
         _fill(
             self.outreach_table,
             [[_date(o.logged_at), o.method, (o.outcome or "").replace("-", " "), titles.get(o.measure_id, o.measure_id or self.tr("general")),
-              o.note or "", o.user or ""] for o in r.outreach],
+              _outreach_note(o, self.tr("withdrawn {0} by {1}")), o.user or ""] for o in r.outreach],
             empty=self.tr("No outreach on record."),
         )
         labels = dict(risk_tier_choices())
@@ -559,3 +559,11 @@ def _measure_titles() -> dict[str, str]:
 
 def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _outreach_note(entry, withdrawn: str) -> str:
+    """The note, plus the withdrawal of a batch logged by mistake (it stays on record)."""
+    if getattr(entry, "withdrawn_at", None) is None:
+        return entry.note or ""
+    mark = withdrawn.format(f"{entry.withdrawn_at:%Y-%m-%d %H:%M}", entry.withdrawn_by or "-")
+    return f"{entry.note}; {mark}" if entry.note else mark
