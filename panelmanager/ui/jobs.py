@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton, QWidget
 
 from panelmanager.core.jobs import Cancelled, CancelToken
 
@@ -70,6 +70,12 @@ class Job(QObject):
         self.token = CancelToken()
         self.signals = _Signals()
         self.dialog = QProgressDialog(title, self.tr("Cancel"), 0, 100, parent)
+        # Cancel is clicked (or Esc), never pressed by a space typed into the search box meanwhile.
+        cancel_button = QPushButton(self.tr("Cancel"))
+        cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        cancel_button.setAutoDefault(False)
+        self.dialog.setCancelButton(cancel_button)
+        self.cancel_button = cancel_button
         self.dialog.setWindowTitle(title)
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(300)

@@ -202,7 +202,10 @@ class DashboardScreen(Screen):
         return self.tr("Dashboard")
 
     def focus_search(self) -> None:
-        self.grid.setFocus()
+        """The rate grid (arrows move, Enter lists the patients): the screen's main input."""
+        self.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if not self.grid.currentIndex().isValid() and self.grid_model.rowCount() and self.grid_model.columnCount():
+            self.grid.setCurrentIndex(self.grid_model.index(0, 0))
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:

@@ -284,7 +284,12 @@ class HuddleScreen(Screen):
                 return  # the user picked another day meanwhile
             self._show(key, *result)
 
-        run_job(self, self.tr("Loading the huddle"), job, on_success=done)
+        def cancelled(_message: str) -> None:
+            if request == self._request:
+                self.summary.setText(self.tr("Loading the huddle was cancelled. Press Load again to show it."))
+                self.load_cancelled(self.tr("Loading the huddle"), self.load)
+
+        run_job(self, self.tr("Loading the huddle"), job, on_success=done, on_cancelled=cancelled)
 
     def _show(self, key: tuple, sheet: HuddleSheet, latest) -> None:
         self.sheet = sheet

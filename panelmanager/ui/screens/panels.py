@@ -498,6 +498,10 @@ class PanelsScreen(Screen):
         }.get(self.tabs.currentWidget())
         if table is not None:
             table.setFocus()
+        else:  # a tab without a list: Ctrl+F finds a patient on the panels
+            self.tabs.setCurrentWidget(self.provider_tab)
+            self.panel_search.setFocus()
+            self.panel_search.selectAll()
 
     def _changed_here(self, *parts: str) -> None:
         """This screen changed the registry: tell the others, refresh only what is affected here."""
@@ -559,6 +563,7 @@ class PanelsScreen(Screen):
 
         def cancelled(_message: str) -> None:
             self._loading = False
+            self.load_cancelled(self.tr("Loading panels"), self._load_visible)
 
         self._loading = True
         run_job(self, self.tr("Loading panels"), job, on_success=done, on_failure=failed, on_cancelled=cancelled)
