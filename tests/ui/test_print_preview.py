@@ -222,3 +222,19 @@ def test_a_document_not_logged_asks_nothing(qtbot, preview, monkeypatch, questio
     monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", _CountingPrintDialog)
     preview(2).print_document()
     assert questions.asked == []
+
+
+def test_540_labels_preview_as_18_pages(qtbot):
+    import datetime as dt
+
+    from panelmanager.core.reports.common import Contact
+    from panelmanager.core.reports.labels import build_labels
+
+    contacts = [Contact(patient_id=i, mrn=f"M{i}", first_name="Pat", last_name=f"Lee{i}", dob=dt.date(1970, 1, 1),
+                        address1=f"{i} Main St", city="Springfield", state="MA", postal_code="01103")
+                for i in range(1, 541)]
+    buffer = io.BytesIO()
+    result = build_labels(contacts, buffer, on=dt.date(2024, 3, 4))
+    dialog = PrintPreviewDialog(buffer.getvalue(), "Mailing labels")
+    qtbot.addWidget(dialog)
+    assert result.pages == dialog.page_count() == 18
