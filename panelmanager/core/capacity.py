@@ -562,8 +562,11 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     reviews_total = int(session.scalar(select(func.count()).select_from(r)) or 0)
     last_run = session.scalar(select(func.max(r.as_of)))
     last_accepted = session.scalar(select(func.max(r.as_of)).where(r.status.in_(("accepted", "partly"))))
-    accepted_total = int(session.scalar(select(func.count()).select_from(r).where(r.status.in_(("accepted", "partly"))))
-                         or 0)
+    # Reviews whose proposals were (at least partly) accepted: the method applied, not merely run.
+    item = m.PanelReviewItem
+    accepted_total = int(session.scalar(
+        select(func.count(func.distinct(item.review_id))).where(item.decision.in_(("accepted", "kept")))
+    ) or 0)
     reviewed_in_period = last_accepted is not None and period_start <= last_accepted <= as_of
 
     share = lambda part, whole: (part / whole) if whole else None  # noqa: E731

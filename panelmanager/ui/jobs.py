@@ -103,9 +103,13 @@ class Job(QObject):
             self.dialog.setLabelText(message)
 
     def close(self) -> None:
+        shown = self.dialog.isVisible()
         self.dialog.canceled.disconnect(self._cancel)
         self.dialog.close()
         self.dialog.deleteLater()
+        owner = self.dialog.parentWidget()
+        if shown and owner is not None:
+            owner.window().activateWindow()  # the keyboard goes back where it was (the dialog took no focus)
         self.finished.emit()
 
 
