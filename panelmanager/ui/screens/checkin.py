@@ -18,7 +18,6 @@ from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -40,6 +39,7 @@ from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 SEARCH_DELAY_MS = 150  # wait for a pause in typing before querying
 # Who can be at the desk: anyone but the deceased (an inactive patient may come back).
@@ -120,7 +120,7 @@ class CheckInScreen(Screen):
 
         day_row = QHBoxLayout()
         date_label = QLabel(self.tr("Da&te:"))
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
         self.date_edit.setMinimumWidth(150)

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,6 +35,7 @@ from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.huddle import HuddleTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -65,7 +65,7 @@ class HuddleScreen(Screen):
         self.previous_day_button = QPushButton(self.tr("◀"))
         self.previous_day_button.setToolTip(self.tr("Previous day with visits (Alt+Left)"))
         self.previous_day_button.setAccessibleName(self.tr("Previous day with visits"))
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
         self.date_edit.setMinimumWidth(self.date_edit.fontMetrics().horizontalAdvance("Wed 2000-00-00") + 48)

@@ -25,7 +25,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -67,6 +66,7 @@ from panelmanager.ui.models.panels import (
 )
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.charts import PercentBarDelegate
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 PARTS = ("milestone", "review", "capacity", "visitors", "inactivation", "provider")
 
@@ -221,7 +221,7 @@ class PanelsScreen(Screen):
         layout = QVBoxLayout(page)
         run_row = QHBoxLayout()
         as_of_label = QLabel(self.tr("A&s of"))
-        self.review_as_of = QDateEdit()
+        self.review_as_of = DateEdit()
         self.review_as_of.setCalendarPopup(True)
         self.review_as_of.setDisplayFormat("yyyy-MM-dd")
         as_of_label.setBuddy(self.review_as_of)
