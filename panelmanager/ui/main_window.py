@@ -154,6 +154,12 @@ class MainWindow(QMainWindow):
             self._focused_once = True
             QTimer.singleShot(0, lambda: self.current_screen().focus_main())
 
+    def load_demo(self, patients: int) -> None:
+        """Fill an empty registry with a demo practice (a job), care gaps computed, every screen refreshed."""
+        from panelmanager.ui.app import start_demo_load
+
+        start_demo_load(self, patients)
+
     # -- a cancelled load: a message and a way to load again
     def offer_load_again(self, message: str, retry: Callable[[], None]) -> None:
         self._retry = retry
