@@ -77,6 +77,8 @@ class Job(QObject):
         self.dialog.setCancelButton(cancel_button)
         self.cancel_button = cancel_button
         self.dialog.setWindowTitle(title)
+        # Wide enough for the whole title (window managers cut a title that does not fit).
+        self.dialog.setMinimumWidth(min(self.dialog.fontMetrics().horizontalAdvance(title) * 3 // 2 + 160, 720))
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(300)
         self.dialog.setAutoClose(False)

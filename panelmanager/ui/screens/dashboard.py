@@ -246,7 +246,7 @@ class DashboardScreen(Screen):
             bars = [
                 PanelBar(r.name, r.assigned, r.weighted, r.target, r.open)
                 for r in capacity
-                if r.holds_panel or r.assigned
+                if r.holds_panel  # who holds or can hold a panel, not every specialist at 0%
             ]
             return DashboardData(as_of, stale, computed, by_provider, practice, bars, refreshed)
 
