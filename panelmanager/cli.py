@@ -248,6 +248,23 @@ def _add_demo(sub) -> None:
     p.add_argument("--as-of", type=parse_date, default=None, help="the run date (default: today)")
 
 
+class _StepLines:
+    """Progress as plain lines on stderr (every 10%, or a new step), for a log or a pipe."""
+
+    def __init__(self) -> None:
+        self._last = (-1, "")
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        percent = 100 * min(done, total) // max(total, 1)
+        key = (percent // 10, message)
+        if key != self._last:
+            self._last = key
+            print(f"  {percent:3d}% {message}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from panelmanager.core.demo import load_demo
 
@@ -255,6 +272,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise CommandError("--patients must be at least 1")
     registry = open_registry_for(args)
     bar = TerminalProgress()
+    if not bar.enabled:  # not a terminal (a log, a pipe): one line per step instead of a bar
+        bar = _StepLines()
+    print(f"Making a demo practice of {args.patients:,} patients (Ctrl+C cancels; nothing is kept)...",
+          file=sys.stderr, flush=True)
     try:
         with cancellable() as token:
             summary = load_demo(

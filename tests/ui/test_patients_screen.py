@@ -212,3 +212,11 @@ def test_other_screens_open_a_patient_here_even_one_the_filters_leave_out(screen
     screen.select_patient(screen.ids["bob"])
     assert screen.detail.record.mrn == "P2"
     assert screen.table.currentIndex().row() == _listed(screen).index("P2")
+
+
+def test_opening_a_patient_the_list_leaves_out_clears_the_old_highlight(qtbot, window, screen):
+    _open(screen, "P1")
+    assert screen.table.currentIndex().isValid()
+    window.open_patient(screen.ids["fay"])  # inactive: not in the default list (a drill-down from elsewhere)
+    assert screen.detail.record.mrn == "P6"
+    assert not screen.table.currentIndex().isValid() and not screen.table.selectionModel().hasSelection()
