@@ -128,7 +128,10 @@ class HuddleScreen(Screen):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(self.model.column_index("gaps"), QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        header.sectionResized.connect(lambda *_: self._size_rows())
+        self.table.verticalScrollBar().valueChanged.connect(lambda _v: self._size_visible_rows())
+        self._sizing = False
+        self._sized_rows: set[int] = set()
         self._set_column_widths()
         layout.addWidget(self.table, 1)
 
@@ -297,13 +300,42 @@ class HuddleScreen(Screen):
         self._loaded_key = key
         self.model.set_huddle(sheet, latest, show_provider=self.provider_id() is None)
         em = self.table.fontMetrics().horizontalAdvance("M")
-        for key, most in (("patient", 18), ("visit_type", 18)):
-            column = self.model.column_index(key)
-            self.table.resizeColumnToContents(column)
-            self.table.setColumnWidth(column, max(min(self.table.columnWidth(column), most * em), 9 * em))
-        self.table.resizeRowsToContents()
+        self._sizing = True  # one row sizing after the columns, not one per column resized
+        try:
+            for key, most in (("patient", 18), ("visit_type", 18)):
+                column = self.model.column_index(key)
+                self.table.resizeColumnToContents(column)
+                self.table.setColumnWidth(column, max(min(self.table.columnWidth(column), most * em), 9 * em))
+        finally:
+            self._sizing = False
+        self._size_rows()
         self.summary.setText(self._summary(sheet))
         self.print_button.setEnabled(sheet.patients > 0)
+
+    # Wrapped gap text needs row heights; measuring 1,000+ rows at once froze the window for
+    # seconds, so a long day sizes the rows on show as they scroll into view.
+    _SIZE_ALL_ROWS = 200
+
+    def _size_rows(self) -> None:
+        if self._sizing:
+            return
+        self._sized_rows = set()
+        if self.model.rowCount() <= self._SIZE_ALL_ROWS:
+            self.table.resizeRowsToContents()
+        else:
+            self._size_visible_rows()
+
+    def _size_visible_rows(self) -> None:
+        rows = self.model.rowCount()
+        if rows <= self._SIZE_ALL_ROWS:
+            return
+        first = max(self.table.rowAt(0), 0)
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        last = rows - 1 if last < 0 else last
+        for row in range(first, min(last + 40, rows - 1) + 1):  # a screenful ahead
+            if row not in self._sized_rows:
+                self._sized_rows.add(row)
+                self.table.resizeRowToContents(row)
 
     def _summary(self, sheet: HuddleSheet) -> str:
         day_text = long_date(sheet.day, weekday=True)
