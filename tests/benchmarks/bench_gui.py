@@ -194,6 +194,7 @@ def stall_figures(db: Path, as_of: dt.date) -> dict[str, tuple[float, float, int
     # No question box may block a flow: every question is answered Yes.
     for owner in (PrintPreviewDialog, OutreachScreen):
         owner.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
+    QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)  # "replace review #1?" on a rerun
     registry = open_registry(db)
     with registry.session() as session:
         settings = load_settings(session)
