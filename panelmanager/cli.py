@@ -351,6 +351,23 @@ def _add_demo(sub) -> None:
     p.add_argument("--as-of", type=parse_date, default=None, help="the run date (default: today)")
 
 
+class _StepLines:
+    """Progress as plain lines on stderr (every 10%, or a new step), for a log or a pipe."""
+
+    def __init__(self) -> None:
+        self._last = (-1, "")
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        percent = 100 * min(done, total) // max(total, 1)
+        key = (percent // 10, message)
+        if key != self._last:
+            self._last = key
+            print(f"  {percent:3d}% {message}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from panelmanager.core.demo import load_demo
 
@@ -358,6 +375,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise CommandError("--patients must be at least 1")
     registry = open_registry_for(args)
     bar = TerminalProgress()
+    if not bar.enabled:  # not a terminal (a log, a pipe): one line per step instead of a bar
+        bar = _StepLines()
+    print(f"Making a demo practice of {args.patients:,} patients (Ctrl+C cancels; nothing is kept)...",
+          file=sys.stderr, flush=True)
     try:
         with cancellable() as token:
             summary = load_demo(
@@ -1426,15 +1447,16 @@ def _add_outreach_log(sub) -> None:
         "outreach-log",
         help="record a call, message or conversation with a patient",
         description="Record one outreach contact with the patient whose MRN is given: how, with what result, "
-        "about which gap.",
+        "about which gap. With --withdraw BATCH, withdraw a mailing logged by mistake instead (same day, by "
+        "the user who logged it; the log keeps that it was withdrawn, by whom and when).",
     )
-    p.add_argument("mrn", metavar="MRN", help="the patient's MRN")
+    p.add_argument("mrn", metavar="MRN", nargs="?", help="the patient's MRN")
+    p.add_argument("--withdraw", metavar="BATCH", help="withdraw the logged batch BATCH (printed when it was logged)")
     p.add_argument(
         "--method",
-        required=True,
         metavar="METHOD",
         choices=LazyChoices("panelmanager.core.outreach", "METHODS"),
-        help="how the patient was contacted: %(choices)s",
+        help="how the patient was contacted (required with MRN): %(choices)s",
     )
     p.add_argument(
         "--outcome",
@@ -1469,6 +1491,10 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
     from panelmanager.core.empanelment import EmpanelmentError, find_patient
     from panelmanager.core.outreach import log_outreach
 
+    if args.withdraw:
+        return _withdraw_outreach(args)
+    if not args.mrn or not args.method:
+        raise CommandError("give the patient's MRN and --method (or --withdraw BATCH to withdraw a logged mailing).")
     when = _parse_when(args.when)
     registry = open_registry_for(args)
     try:
@@ -1488,6 +1514,27 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
         about = f" about {entry.measure_id}" if entry.measure_id else ""
         outcome = f": {entry.outcome}" if entry.outcome else ""
         print(f"Logged {entry.method}{about}{outcome} for MRN {args.mrn} at {entry.logged_at:%Y-%m-%d %H:%M}.")
+    return EXIT_OK
+
+
+def _withdraw_outreach(args: argparse.Namespace) -> int:
+    from panelmanager.core.outreach import withdraw_outreach_batch
+
+    if args.mrn or args.method or args.outcome or args.measure or args.note:
+        raise CommandError("--withdraw BATCH takes no MRN, --method, --outcome, --measure or --note.")
+    when = _parse_when(args.when) if args.when else None
+    registry = open_registry_for(args)
+    try:
+        with _outreach_errors(), registry.session() as session:
+            done = withdraw_outreach_batch(session, args.withdraw, user=_outreach_user(args, _outreach_settings(session)),
+                                           when=when)
+    finally:
+        registry.close()
+    if args.json:
+        print_json(done)
+    else:
+        print(f"Withdrew batch {done.batch}: {done.rows} outreach entries for {done.patients} patients "
+              f"(kept in the log as withdrawn by {done.withdrawn_by or '-'} at {done.withdrawn_at:%Y-%m-%d %H:%M}).")
     return EXIT_OK
 
 

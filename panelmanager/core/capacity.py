@@ -522,7 +522,8 @@ def _pct(value: float | None) -> str:
 def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     """Score the practice's empanelment (levels 1-4) from the registry as of ``as_of``.
 
-    1. no systematic assignment (no engine run, no assignment);
+    1. no systematic assignment (no review of the assignment engine accepted: running one
+       is not applying it);
     2. a method exists, but patients are not all assigned, or confirmations are not
        recorded as patients are seen;
     3. at least ``milestone_assigned_threshold`` of active patients assigned, and a
@@ -560,6 +561,11 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     reviews_total = int(session.scalar(select(func.count()).select_from(r)) or 0)
     last_run = session.scalar(select(func.max(r.as_of)))
     last_accepted = session.scalar(select(func.max(r.as_of)).where(r.status.in_(("accepted", "partly"))))
+    # Reviews whose proposals were (at least partly) accepted: the method applied, not merely run.
+    item = m.PanelReviewItem
+    accepted_total = int(session.scalar(
+        select(func.count(func.distinct(item.review_id))).where(item.decision.in_(("accepted", "kept")))
+    ) or 0)
     reviewed_in_period = last_accepted is not None and period_start <= last_accepted <= as_of
 
     share = lambda part, whole: (part / whole) if whole else None  # noqa: E731
@@ -577,6 +583,7 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
         "seen_confirmed_by_patient": seen_confirmed,
         "seen_confirmed_by_patient_share": share(seen_confirmed, seen),
         "reviews": reviews_total,
+        "accepted_reviews": accepted_total,
         "last_review_as_of": last_run,
         "last_accepted_review_as_of": last_accepted,
         "review_period_start": period_start,
@@ -593,7 +600,8 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     def meets(value: float | None, minimum: float) -> bool:
         return value is not None and value >= minimum
 
-    method = reviews_total > 0 or assigned > 0
+    # A method is in place once it was applied (a review accepted), not when a review was merely run.
+    method = accepted_total > 0
     all_assigned = meets(figures["assigned_share"], assigned_min)
     asked_as_seen = meets(figures["seen_with_patient_answer_share"], confirmed_min)
     providers_confirmed = meets(figures["provider_confirmed_share"], confirmed_min)
@@ -602,8 +610,12 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     checks = {
         "method": (
             method,
-            f"Assignment by the 4-cut method has been run ({reviews_total} review(s), last as of {last_run})"
-            if method else "No patient has been assigned by a defined method yet",
+            f"Assignment by the 4-cut method has been applied ({accepted_total} review(s) accepted, last as of "
+            f"{last_accepted})"
+            if method
+            else f"No assignment review has been accepted yet ({reviews_total} run, last as of {last_run})"
+            if reviews_total
+            else "No patient has been assigned by a defined method yet",
             "Run the assignment engine (panelmanager assign) and accept its review",
         ),
         "assigned": (

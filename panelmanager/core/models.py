@@ -626,6 +626,9 @@ class OutreachLog(Base):
     # empty for a contact recorded by hand; and the print run it belongs to.
     document: Mapped[str | None] = mapped_column(String(40))
     batch: Mapped[str | None] = mapped_column(String(40), index=True)
+    # A batch logged by mistake is withdrawn, never deleted: who withdrew it and when.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
 
 
 def _register_search_keys() -> None:

@@ -51,6 +51,8 @@ __all__ = [
     "measure_info",
     "new_batch_ref",
     "outreach_history",
+    "WithdrawnBatch",
+    "withdraw_outreach_batch",
 ]
 
 METHODS = tuple(m.value for m in OutreachMethod)
@@ -135,12 +137,14 @@ class OutreachEntry:
     logged_at: dt.datetime
     document: str | None = None
     batch: str | None = None
+    withdrawn_at: dt.datetime | None = None  # a batch logged by mistake and withdrawn (still kept)
+    withdrawn_by: str | None = None
 
 
 def _entry(row: models.OutreachLog) -> OutreachEntry:
     return OutreachEntry(
         row.id, row.patient_id, row.measure_id, row.method, row.outcome, row.note, row.user, row.logged_at,
-        row.document, row.batch,
+        row.document, row.batch, row.withdrawn_at, row.withdrawn_by,
     )
 
 
@@ -275,6 +279,64 @@ def log_document(
     return log_outreach_bulk(session, result.pairs, method=method, document=kind, user=user, when=when, batch=batch)
 
 
+@dataclass(frozen=True)
+class WithdrawnBatch:
+    """What ``withdraw_outreach_batch`` marked: the batch, its rows and patients, by whom and when."""
+
+    batch: str
+    rows: int
+    patients: int
+    document: str | None
+    logged_at: dt.datetime
+    withdrawn_at: dt.datetime
+    withdrawn_by: str | None
+
+
+def withdraw_outreach_batch(
+    session: Session,
+    batch: str,
+    *,
+    user: str | None,
+    when: dt.datetime | None = None,
+) -> WithdrawnBatch:
+    """Withdraw a print run logged by mistake: same day, by the user who logged it.
+
+    The rows stay in the log, marked with who withdrew them and when, so the history
+    still shows what happened; withdrawn rows no longer count as outreach ("contacted
+    in the last N days", the last-outreach column, the effectiveness report).
+    """
+    o = models.OutreachLog
+    batch = (batch or "").strip()
+    when = when or dt.datetime.now().replace(microsecond=0)
+    rows = session.execute(
+        select(o.user, o.logged_at, o.document, o.withdrawn_at, o.withdrawn_by,
+               func.count(o.id), func.count(func.distinct(o.patient_id)))
+        .where(o.batch == batch)
+        .group_by(o.user, o.logged_at, o.document, o.withdrawn_at, o.withdrawn_by)
+    ).all()
+    if not batch or not rows:
+        raise OutreachError(f"there is no outreach batch {batch!r}; the batch reference is printed when a mailing "
+                            "is logged (e.g. 20240304-101500-3fa2c1).")
+    logged_by, logged_at, document = rows[0][0], min(r[1] for r in rows), rows[0][2]
+    done = [r for r in rows if r[3] is not None]
+    if done:
+        raise OutreachError(f"batch {batch} was already withdrawn on {done[0][3]:%Y-%m-%d %H:%M}"
+                            f"{' by ' + done[0][4] if done[0][4] else ''}.")
+    if (logged_by or "") != (user or ""):
+        raise OutreachError(f"batch {batch} was logged by {logged_by or 'an unnamed user'}; only they can "
+                            "withdraw it.")
+    if logged_at.date() != when.date():
+        raise OutreachError(f"batch {batch} was logged on {logged_at:%Y-%m-%d}; a batch can only be withdrawn on "
+                            "the day it was logged. Record what happened as a note instead.")
+    session.execute(
+        o.__table__.update().where(o.batch == batch, o.withdrawn_at.is_(None))
+        .values(withdrawn_at=when, withdrawn_by=user)
+    )
+    total = sum(int(r[5]) for r in rows)
+    patients = int(session.scalar(select(func.count(func.distinct(o.patient_id))).where(o.batch == batch)) or 0)
+    return WithdrawnBatch(batch, total, patients, document, logged_at, when, user)
+
+
 def outreach_history(session: Session, patient_id: int, *, limit: int | None = None) -> list[OutreachEntry]:
     """A patient's outreach, newest first."""
     o = models.OutreachLog
@@ -295,10 +357,12 @@ def last_outreach(session: Session, as_of: dt.date | None = None) -> pd.DataFram
     """
     o = models.OutreachLog
     where = [o.logged_at < _day_end(as_of)] if as_of else []
+    where.append(o.withdrawn_at.is_(None))
     latest = select(o.patient_id, func.max(o.logged_at).label("at")).where(*where).group_by(o.patient_id).subquery()
     stmt = (
         select(o.patient_id, o.logged_at, o.method, o.outcome, o.measure_id, o.id)
         .join(latest, and_(o.patient_id == latest.c.patient_id, o.logged_at == latest.c.at))
+        .where(o.withdrawn_at.is_(None))
     )
     frame = pd.DataFrame.from_records(
         session.execute(stmt).all(),
@@ -634,7 +698,7 @@ def gaps_closed_after_outreach(
     Rows: one per method and measure, in method order.
     """
     o = models.OutreachLog
-    where = [o.logged_at < _day_end(as_of), o.measure_id.is_not(None)]
+    where = [o.logged_at < _day_end(as_of), o.measure_id.is_not(None), o.withdrawn_at.is_(None)]
     if since is not None:
         where.append(o.logged_at >= dt.datetime.combine(since, dt.time()))
     log = pd.DataFrame.from_records(

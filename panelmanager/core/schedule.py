@@ -364,6 +364,7 @@ class PanelProvider:
     id: int
     name: str
     panel_open: bool
+    specialty: str | None = None  # decides which patients the panel fits (core.panel_fit)
 
 
 def panel_provider_choices(session: Session) -> list[PanelProvider]:
@@ -373,8 +374,8 @@ def panel_provider_choices(session: Session) -> list[PanelProvider]:
     frame = panel_providers(session)
     frame = frame[frame["holds_panel"]].sort_values(["display_name", "id"])
     return [
-        PanelProvider(int(i), str(n), bool(o) if _none(o) is not None else True)
-        for i, n, o in zip(frame["id"], frame["display_name"], frame["panel_open"])
+        PanelProvider(int(i), str(n), bool(o) if _none(o) is not None else True, _none(s))
+        for i, n, o, s in zip(frame["id"], frame["display_name"], frame["panel_open"], frame["specialty"])
     ]
 
 
@@ -407,8 +408,9 @@ class CheckInSubject:
     visit_provider_id: int | None = None
     visit_provider: str | None = None
     visit_type: str | None = None
-    # Who "Assign to" / "Change to" should preselect: the visit's provider when they
-    # hold a panel and are not already the PCP.
+    # Who "Assign to" / "Change to" should preselect: the 4-cut proposal, else the visit's
+    # provider, only when that panel is open and fits the patient (core.panel_fit); else
+    # nobody: the desk picks.
     suggested_provider_id: int | None = None
     choices: list[PanelProvider] = field(default_factory=list)
 
@@ -446,9 +448,11 @@ def checkin_subject(session: Session, patient_id: int, day: dt.date, *, visit_id
     answer = answers.iloc[0] if not answers.empty else None
     pcp_id = assignment.provider_id if assignment else None
     visit_provider_id = visit[2] if visit else None
+    from panelmanager.core.panel_fit import default_pcp, proposed_provider
+
     choices = panel_provider_choices(session)
-    holders = {c.id for c in choices}
-    suggested = visit_provider_id if (visit_provider_id in holders and visit_provider_id != pcp_id) else None
+    age = age_on(patient.dob, day)
+    suggested = default_pcp(choices, [proposed_provider(session, patient_id), visit_provider_id], age, exclude=pcp_id)
     return CheckInSubject(
         patient_id=patient.id,
         mrn=patient.mrn,

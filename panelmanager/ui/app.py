@@ -113,10 +113,19 @@ def start_demo_load(window, patients: int) -> None:
     from panelmanager.core.demo import load_demo
     from panelmanager.ui.jobs import run_job
 
-    registry = window.registry
-    run_job(
-        window,
-        window.tr("Loading a demo practice"),
-        lambda progress, cancel: load_demo(registry, patients=patients, seed=1, as_of=dt.date.today(), progress=progress, cancel=cancel),
-        on_success=lambda _summary: window.ctx.notify_changed(),
-    )
+    from panelmanager.core.patient_view import refresh_caches
+
+    registry, as_of = window.registry, window.ctx.as_of
+
+    def job(progress, cancel):
+        # The demo, then its care gaps and risk tiers: the lists are up to date when it opens.
+        summary = load_demo(registry, patients=patients, seed=1, as_of=dt.date.today(), cancel=cancel,
+                            progress=lambda done, total, message="": progress(int(70 * done / max(total, 1)), 100,
+                                                                               message))
+        with registry.session() as session:
+            refresh_caches(session, as_of, cancel=cancel,
+                           progress=lambda done, total, message="": progress(70 + int(30 * done / max(total, 1)),
+                                                                              100, message))
+        return summary
+
+    run_job(window, window.tr("Loading a demo practice"), job, on_success=lambda _summary: window.ctx.notify_changed())

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton, QWidget
 
 from panelmanager.core.jobs import Cancelled, CancelToken
 
@@ -70,7 +70,15 @@ class Job(QObject):
         self.token = CancelToken()
         self.signals = _Signals()
         self.dialog = QProgressDialog(title, self.tr("Cancel"), 0, 100, parent)
+        # Cancel is clicked (or Esc), never pressed by a space typed into the search box meanwhile.
+        cancel_button = QPushButton(self.tr("Cancel"))
+        cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        cancel_button.setAutoDefault(False)
+        self.dialog.setCancelButton(cancel_button)
+        self.cancel_button = cancel_button
         self.dialog.setWindowTitle(title)
+        # Wide enough for the whole title (window managers cut a title that does not fit).
+        self.dialog.setMinimumWidth(min(self.dialog.fontMetrics().horizontalAdvance(title) * 3 // 2 + 160, 720))
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(300)
         self.dialog.setAutoClose(False)
@@ -97,9 +105,13 @@ class Job(QObject):
             self.dialog.setLabelText(message)
 
     def close(self) -> None:
+        shown = self.dialog.isVisible()
         self.dialog.canceled.disconnect(self._cancel)
         self.dialog.close()
         self.dialog.deleteLater()
+        owner = self.dialog.parentWidget()
+        if shown and owner is not None:
+            owner.window().activateWindow()  # the keyboard goes back where it was (the dialog took no focus)
         self.finished.emit()
 
 

@@ -1,12 +1,16 @@
 """The main window: a navigation sidebar, one page per screen, and a status bar showing the
 registry and the as-of date. Every screen is one keystroke away (Ctrl+1 ... Ctrl+8) and
-Ctrl+F puts the cursor in the current screen's search box."""
+Ctrl+F puts the cursor in the current screen's search box. At start-up and after Ctrl+N the
+keyboard focus is in the screen's main input: the sidebar never takes the focus, so typing a
+name never walks the sidebar into another screen."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -14,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QPushButton,
     QStackedWidget,
     QWidget,
 )
@@ -81,6 +86,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(180)
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setSpacing(2)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicked, or Ctrl+1..8; typing goes to the screen
         self.stack = QStackedWidget()
         self.screens: dict[str, Screen] = {}
         labels = {
@@ -126,6 +132,13 @@ class MainWindow(QMainWindow):
         self.as_of_label = QLabel()
         self.statusBar().addWidget(self.registry_label, 1)
         self.statusBar().addPermanentWidget(self.as_of_label)
+        self.load_again_button = QPushButton(self.tr("&Load again"))
+        self.load_again_button.setObjectName("loadAgain")
+        self.load_again_button.setVisible(False)
+        self.load_again_button.clicked.connect(self._load_again)
+        self.statusBar().addPermanentWidget(self.load_again_button)
+        self._retry: Callable[[], None] | None = None
+        self._focused_once = False
         self.ctx.settings_changed.connect(self._update_status)
         self._update_status()
         self.nav.setCurrentRow(0)
@@ -150,12 +163,45 @@ class MainWindow(QMainWindow):
 
     def _on_nav(self, row: int) -> None:
         if row >= 0:
+            self._hide_load_again()  # before the new screen loads (and may offer it again)
             self.stack.setCurrentIndex(row)
+            self.current_screen().focus_main()
 
     def show_screen(self, key: str) -> Screen:
         index = [spec.key for spec in SCREENS].index(key)
+        if self.nav.currentRow() == index:
+            self.current_screen().focus_main()
         self.nav.setCurrentRow(index)
         return self.screens[key]
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._focused_once:
+            self._focused_once = True
+            QTimer.singleShot(0, lambda: self.current_screen().focus_main())
+
+    def load_demo(self, patients: int) -> None:
+        """Fill an empty registry with a demo practice (a job), care gaps computed, every screen refreshed."""
+        from panelmanager.ui.app import start_demo_load
+
+        start_demo_load(self, patients)
+
+    # -- a cancelled load: a message and a way to load again
+    def offer_load_again(self, message: str, retry: Callable[[], None]) -> None:
+        self._retry = retry
+        self.statusBar().showMessage(message)
+        self.load_again_button.setVisible(True)
+
+    def _hide_load_again(self) -> None:
+        self._retry = None
+        self.load_again_button.setVisible(False)
+        self.statusBar().clearMessage()
+
+    def _load_again(self) -> None:
+        retry = self._retry
+        self._hide_load_again()
+        if retry is not None:
+            retry()
 
     def open_patient(self, patient_id: int) -> None:
         """Show one patient's record on the Patients screen (drill-down from any list)."""

@@ -9,7 +9,10 @@ from the paper's corner (not its printable area), so the address block still fal
 envelope window and labels land on the Avery grid. Saving writes the original bytes.
 
 ``delivered`` is emitted once a document was printed or saved, so a screen can log the
-outreach a deliberate print made (a preview alone logs nothing).
+outreach a deliberate print made (a preview alone logs nothing). Printing is never the
+default button: Enter (in the page box, say) never prints. A document that is logged as
+outreach when delivered (``record_question``) asks once, with the count, before the first
+print or save ("Record 540 letters as sent today?").
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class PrintPreviewDialog(QDialog):
     # Tests replace these with fakes so no real print or file dialog ever opens.
     print_dialog_factory: Callable[[QPrinter, QWidget], QDialog] = QPrintDialog
     save_file_name: Callable[..., tuple[str, str]] = staticmethod(QFileDialog.getSaveFileName)
+    question: Callable[..., QMessageBox.StandardButton] = staticmethod(QMessageBox.question)
 
     def __init__(
         self,
@@ -64,6 +68,7 @@ class PrintPreviewDialog(QDialog):
         note: str = "",
         left_out: Sequence[str] = (),
         left_out_title: str = "",
+        record_question: str = "",
     ) -> None:
         super().__init__(parent)
         self.setObjectName("printPreview")
@@ -71,6 +76,8 @@ class PrintPreviewDialog(QDialog):
         self.setSizeGripEnabled(True)
         self._title = title
         self._file_name = file_name
+        self._record_question = record_question
+        self.record_confirmed = not record_question
         self._printer: QPrinter | None = None
         self.printed_pages = 0
         self.saved_path: str | None = None
@@ -85,7 +92,8 @@ class PrintPreviewDialog(QDialog):
         bar = QHBoxLayout()
         self.print_button = QPushButton(self.tr("&Print..."))
         self.print_button.setToolTip(self.tr("Print (Ctrl+P)"))
-        self.print_button.setDefault(True)
+        # Never a default button: Enter typed in the page box must not print 540 labels.
+        self.print_button.setAutoDefault(False)
         self.save_button = QPushButton(self.tr("&Save as PDF..."))
         self.save_button.setToolTip(self.tr("Save as PDF (Ctrl+S)"))
         bar.addWidget(self.print_button)
@@ -203,6 +211,10 @@ class PrintPreviewDialog(QDialog):
         ):
             QShortcut(keys, self, activated=slot)
 
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+
         pages = self.page_count()
         self.page_spin.setRange(1, max(pages, 1))
         self.page_count_label.setText(self.tr("of {0}").format(pages))
@@ -305,6 +317,24 @@ class PrintPreviewDialog(QDialog):
         else:
             self.set_zoom(float(value))
 
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        """Enter and Return never trigger a button here (QDialog would press a default one)."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _confirm_record(self) -> bool:
+        """Ask once, before the first print or save of a document that is logged as outreach."""
+        if self.record_confirmed:
+            return True
+        answer = type(self).question(
+            self, self._title, self._record_question,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        self.record_confirmed = answer == QMessageBox.StandardButton.Yes
+        return self.record_confirmed
+
     # -- printing
     def _prepare_printer(self, printer: QPrinter) -> None:
         """Paper and orientation from the document's first page (Letter portrait or landscape)."""
@@ -322,7 +352,7 @@ class PrintPreviewDialog(QDialog):
 
     def print_document(self) -> bool:
         """Show the print dialog and print the chosen pages; True when something was printed."""
-        if not self.page_count():
+        if not self.page_count() or not self._confirm_record():
             return False
         if self._printer is None:
             self._printer = QPrinter(QPrinter.PrinterMode.HighResolution)
@@ -403,7 +433,7 @@ class PrintPreviewDialog(QDialog):
     # -- saving
     def save_pdf(self) -> str | None:
         """Ask where to save the PDF and write it there; the path, or None when cancelled."""
-        if not self.page_count():
+        if not self.page_count() or not self._confirm_record():
             return None
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         suggested = str(Path(folder) / self._file_name) if folder else self._file_name

@@ -208,3 +208,20 @@ def test_panel_list_prints_a_providers_panel(practice_db, tmp_path, capsys):
     assert "Ana Alvarez, MD: 2 patients" in capsys.readouterr().out
     text = PdfReader(str(out)).pages[0].extract_text()
     assert "Adams, Olga" in text and "Díaz, Rosa" in text and "Not mine" in text
+
+
+def test_outreach_log_withdraws_a_mailing_logged_by_mistake(practice_db, tmp_path, capsys):
+    letters = tmp_path / "letters.pdf"
+    assert main(["--db", practice_db, "letters", "--measure", COLON, "--as-of", "2024-03-01", "--out", str(letters),
+                 "--user", "maria"]) == 0
+    batch = capsys.readouterr().out.split("(batch ")[1].split(")")[0]
+    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch, "--user", "joe",
+                 "--when", "2024-03-01T15:00"]) != 0
+    assert "only they can withdraw it" in capsys.readouterr().err
+    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch, "--user", "maria",
+                 "--when", "2024-03-01T15:00"]) == 0
+    assert f"Withdrew batch {batch}: 2 outreach entries for 2 patients" in capsys.readouterr().out
+    assert len(_log_rows(practice_db)) == 2  # kept, marked withdrawn
+    again = tmp_path / "again.pdf"
+    assert main(["--db", practice_db, "letters", "--measure", COLON, "--as-of", "2024-03-01", "--out", str(again)]) == 0
+    assert "contacted in the last" not in capsys.readouterr().out

@@ -128,3 +128,13 @@ def test_thresholds_are_settings(session):
     report = milestone(session, AS_OF)
     assert report.level == 3
     assert report.thresholds["assigned_share"] == 0.75
+
+
+def test_a_review_run_but_not_accepted_is_still_level_1(session):
+    lee, seen = small_practice(session)
+    build_review(session, as_of=AS_OF, user="mgr")  # run, never accepted
+    confirm_assignment(session, seen[0], by="patient", outcome="changed", provider_id=lee, as_of=AS_OF)  # by hand
+    report = milestone(session, AS_OF)
+    assert report.level == 1
+    assert report.figures["reviews"] == 1 and report.figures["accepted_reviews"] == 0
+    assert any(r.startswith("Not met: No assignment review has been accepted yet (1 run") for r in report.reasons)

@@ -118,3 +118,11 @@ def test_patients_without_an_address_get_no_label(tmp_path):
 def test_the_start_position_must_be_on_the_sheet(tmp_path):
     with pytest.raises(ValueError, match="1-30"):
         build_labels([contact(1)], tmp_path / "labels.pdf", on=DAY, start_position=31)
+
+
+@pytest.mark.parametrize(("count", "start", "sheets"), [(540, 1, 18), (30, 1, 1), (31, 1, 2), (6, 25, 1), (7, 25, 2)])
+def test_full_sheets_make_exactly_that_many_pages(tmp_path, count, start, sheets):
+    out = tmp_path / "labels.pdf"
+    result = build_labels([contact(i) for i in range(1, count + 1)], out, on=DAY, start_position=start)
+    assert result.items == count and result.pages == sheets
+    assert len(PdfReader(str(out)).pages) == sheets  # "540 labels on 18 sheets": no blank 19th page

@@ -123,7 +123,10 @@ def test_change_to_another_provider_records_the_preference_and_moves_the_patient
     qtbot.keyClick(screen.schedule_view, Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
     assert screen.panel.change_row.isVisible() and _focused(screen.panel.provider_combo)
     combo = screen.panel.provider_combo
-    assert [combo.itemData(i) for i in range(combo.count())] == [park]  # the current PCP is not offered
+    assert [combo.itemData(i) for i in range(combo.count())] == [None, park]  # the current PCP is not offered
+    assert combo.currentData() is None  # no proposal, and today's provider is her PCP: the desk picks (issue 10)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == park
     qtbot.keyClick(combo, Qt.Key.Key_Return)
 
     assignment = _assignment(window, alice)
@@ -246,3 +249,52 @@ def test_prepare_screenshot_on_a_demo_practice(qtbot, fresh_registry):
     statuses = {r["status"] for r in screen.schedule_model.rows()}
     assert "confirmed" in statuses and statuses - {"unassigned"}  # panels were assigned, one patient confirmed
     assert screen.panel.subject is not None
+
+
+def _set_provider(window, provider_id, **values):
+    with window.registry.session() as session:
+        provider = session.get(m.Provider, provider_id)
+        for key, value in values.items():
+            setattr(provider, key, value)
+    window.ctx.notify_changed()
+
+
+@pytest.mark.parametrize("change", [{"specialty": "PEDIATRICS"}, {"panel_open": False}])
+def test_an_unfitting_or_closed_panel_is_never_the_default(qtbot, window, screen, monkeypatch, change):
+    carol, park = screen.ids["carol"], screen.ids["park"]
+    _set_provider(window, park, **change)  # Carol (33) is seen by Dr. Park: a pediatric, or a closed, panel
+    _select(screen, "P3")
+    panel = screen.panel
+    assert panel.subject.suggested_provider_id is None
+    assert panel.provider_combo.currentData() is None and panel.provider_combo.currentText() == "Choose a provider..."
+    qtbot.keyClick(screen.schedule_view, Qt.Key.Key_Enter)  # one Enter puts her nowhere
+    assert _assignment(window, carol) is None and "Choose the provider" in panel.message_label.text()
+
+    asked = []
+    monkeypatch.setattr(type(panel), "ask_reason", staticmethod(lambda *a: (asked.append(a[2]), ("", False))[1]))
+    panel.provider_combo.setCurrentIndex(panel.provider_combo.findData(park))
+    panel.record_change()
+    assert _assignment(window, carol) is None and len(asked) == 1  # no reason: not recorded
+    assert ("up to age 21); the patient is 33" in asked[0]) or ("the panel is closed" in asked[0])
+
+    monkeypatch.setattr(type(panel), "ask_reason", staticmethod(lambda *a: ("Her mother's doctor, agreed", True)))
+    panel.record_change()
+    assert _assignment(window, carol).provider_id == park
+    with window.registry.session() as session:
+        reason = session.scalars(select(m.Confirmation.reason).where(m.Confirmation.patient_id == carol)).all()
+    assert reason == ["Her mother's doctor, agreed"]
+
+
+def test_the_4_cut_proposal_is_the_default_when_it_fits(qtbot, window, screen):
+    carol, lee = screen.ids["carol"], screen.ids["lee"]
+    with window.registry.session() as session:
+        review = m.PanelReview(as_of=DAY, lookback_months=18, window_start=dt.date(2022, 9, 4), status="open",
+                               created_by="mgr",
+                               created_at=dt.datetime(2024, 3, 1, 9))
+        session.add(review)
+        session.flush()
+        session.add(m.PanelReviewItem(review_id=review.id, patient_id=carol, kind="new", new_provider_id=lee, cut="1",
+                                      reason="most visits"))
+    window.ctx.notify_changed()
+    _select(screen, "P3")
+    assert screen.panel.provider_combo.currentData() == lee  # the proposal beats the visit's provider

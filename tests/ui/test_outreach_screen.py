@@ -283,3 +283,48 @@ def test_outreach_model_without_a_window(qtbot):
     assert address.data(Qt.ItemDataRole.ForegroundRole).color().name() == "#b00020"
     model.set_patients(frame.iloc[0:0])
     assert model.rowCount() == 0
+
+
+def test_printing_letters_asks_with_the_count_and_a_mistake_is_withdrawn(qtbot, outreach, practice, fresh_registry,
+                                                                         tmp_path, monkeypatch, questions):
+    from PySide6.QtWidgets import QMessageBox
+
+    from panelmanager.ui.print_preview import PrintPreviewDialog
+
+    _build(qtbot, outreach)
+    qtbot.mouseClick(outreach.letters_button, Qt.MouseButton.LeftButton)
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name",
+                        staticmethod(lambda *a: (str(tmp_path / "letters.pdf"), "")))
+    questions.answer = QMessageBox.StandardButton.Cancel
+    assert outreach.preview.save_pdf() is None and _log(fresh_registry) == []
+    assert questions.asked == ["Record 4 letters to 4 patients as sent today (2024-03-01)?"]
+    questions.answer = QMessageBox.StandardButton.Yes
+    assert outreach.preview.save_pdf()
+    assert len(_log(fresh_registry)) == 4 and outreach.withdraw_button.isVisibleTo(outreach)
+    batch = outreach.last_batch
+    assert f"(batch {batch})" in outreach.result_label.text()
+    outreach.preview.close()
+
+    qtbot.mouseClick(outreach.withdraw_button, Qt.MouseButton.LeftButton)
+    assert "Withdraw the 4 outreach entries of batch" in questions.asked[-1]
+    assert "no longer count" in outreach.result_label.text() and not outreach.withdraw_button.isVisibleTo(outreach)
+    with fresh_registry.session() as session:
+        rows = session.execute(select(m.OutreachLog.withdrawn_by).where(m.OutreachLog.batch == batch)).all()
+    assert [r[0] for r in rows] == ["Front Desk"] * 4  # kept, marked withdrawn by the sender
+    assert len(_build(qtbot, outreach)) == 5  # nobody counts as contacted any more
+
+
+def test_a_huge_mailing_says_how_many_pages_first(qtbot, outreach, practice, monkeypatch, questions):
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(type(outreach), "BIG_DOCUMENT", 2)
+    _build(qtbot, outreach)
+    outreach.preview = None
+    questions.answer = QMessageBox.StandardButton.Cancel
+    qtbot.mouseClick(outreach.letters_button, Qt.MouseButton.LeftButton)
+    assert outreach.preview is None
+    assert questions.asked == ["This makes 4 letters: at least 4 pages, 4 sheets of paper printed one-sided. "
+                               "Building the preview takes a while. Go ahead?"]
+    qtbot.mouseClick(outreach.labels_button, Qt.MouseButton.LeftButton)
+    assert questions.asked[-1] == "This makes 4 labels on 1 pages (1 Avery 5160 sheets). Go ahead?"
+    assert outreach.preview is None

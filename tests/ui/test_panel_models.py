@@ -243,3 +243,12 @@ def test_gap_patient_model_sorts_the_core_frame(qapp):
     assert _texts(model, 7) == ["", "", "9.4"]
     model.set_patients(frame.iloc[0:0])
     assert model.rowCount() == 0
+
+
+def test_a_missing_date_reads_as_blank_not_a_traceback():
+    import pandas as pd
+
+    from panelmanager.ui.models.panels import _sort_value, display_value
+
+    assert display_value(pd.NaT) == "" and display_value(pd.Timestamp("2024-03-04 10:15")) == "2024-03-04 10:15"
+    assert _sort_value(pd.NaT) == (1, "")

@@ -330,9 +330,13 @@ def test_milestone_banner_shows_the_level_and_what_the_next_needs(qtbot, window,
     assert "To reach level 2" in screen.milestone_next.text()
     assert "Run the assignment engine" in screen.milestone_next.text()
     qtbot.mouseClick(screen.run_review_button, Qt.MouseButton.LeftButton)
-    assert screen.level_badge.text() == "2"
+    assert screen.level_badge.text() == "1"  # a review run is not yet a method applied (issue 10)
+    screen.review_table.setFocus()
+    screen.review_table.selectRow(0)
+    qtbot.keyClick(screen.review_table, Qt.Key.Key_A)  # accepting a proposal applies the method
+    qtbot.waitUntil(lambda: screen.level_badge.text() == "2")
     assert "To reach level 3" in screen.milestone_next.text()
     assert not screen.milestone_details.isVisibleTo(screen)
     qtbot.mouseClick(screen.details_button, Qt.MouseButton.LeftButton)
     assert screen.milestone_details.isVisibleTo(screen)
-    assert "5 active patients, 0 assigned" in screen.milestone_details.text()
+    assert "5 active patients, 1 assigned" in screen.milestone_details.text()

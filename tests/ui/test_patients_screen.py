@@ -133,9 +133,14 @@ def test_reassign_with_a_reason_and_see_it_in_the_history(qtbot, window, screen)
     _open(screen, "P1")
     qtbot.mouseClick(screen.detail.reassign_button, Qt.MouseButton.LeftButton)
     dialog = screen.detail.reassign_dialog
-    assert [dialog.provider_combo.itemData(i) for i in range(dialog.provider_combo.count())] == [park, dialog.NOBODY]
+    # No 4-cut proposal for Alice: nobody is preselected, the user picks (issue 10).
+    assert [dialog.provider_combo.itemData(i) for i in range(dialog.provider_combo.count())] == [
+        None, park, dialog.NOBODY]
+    assert dialog.provider_combo.currentData() is None
     assert not dialog.ok_button.isEnabled()
     qtbot.keyClicks(dialog.reason_edit, "Moved closer to the Park clinic")
+    assert not dialog.ok_button.isEnabled()  # a reason, but no provider picked yet
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(park))
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
 
     with window.registry.session() as session:
@@ -207,3 +212,11 @@ def test_other_screens_open_a_patient_here_even_one_the_filters_leave_out(screen
     screen.select_patient(screen.ids["bob"])
     assert screen.detail.record.mrn == "P2"
     assert screen.table.currentIndex().row() == _listed(screen).index("P2")
+
+
+def test_opening_a_patient_the_list_leaves_out_clears_the_old_highlight(qtbot, window, screen):
+    _open(screen, "P1")
+    assert screen.table.currentIndex().isValid()
+    window.open_patient(screen.ids["fay"])  # inactive: not in the default list (a drill-down from elsewhere)
+    assert screen.detail.record.mrn == "P6"
+    assert not screen.table.currentIndex().isValid() and not screen.table.selectionModel().hasSelection()

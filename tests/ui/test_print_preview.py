@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtPrintSupport import QPrinter
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QMessageBox
 from reportlab.lib.pagesizes import letter, landscape
 from reportlab.pdfgen import canvas
 
@@ -172,3 +172,69 @@ def test_an_empty_document_cannot_be_printed(qtbot):
     assert dialog.page_count() == 0
     assert not dialog.print_button.isEnabled() and not dialog.save_button.isEnabled()
     assert dialog.print_document() is False
+
+
+class _CountingPrintDialog(QDialog):
+    opened = 0
+
+    def __init__(self, printer, parent=None):
+        super().__init__(parent)
+        type(self).opened += 1
+
+    def exec(self):
+        return QDialog.DialogCode.Rejected
+
+
+def test_enter_in_the_page_box_goes_to_the_page_and_never_prints(qtbot, preview, monkeypatch):
+    monkeypatch.setattr(_CountingPrintDialog, "opened", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", _CountingPrintDialog)
+    dialog = preview(5, record_question="Record 5 letters as sent today?")
+    assert not any(b.isDefault() or b.autoDefault() for b in dialog.findChildren(type(dialog.print_button)))
+    dialog.page_spin.setFocus()
+    dialog.page_spin.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.page_spin, "3")
+    qtbot.keyClick(dialog.page_spin, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.page_spin, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.page_spin, Qt.Key.Key_Enter)
+    assert dialog.current_page() == 3
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert _CountingPrintDialog.opened == 0 and dialog.isVisible() and dialog.printed_pages == 0
+
+
+def test_a_document_logged_as_outreach_asks_once_with_the_count(qtbot, preview, monkeypatch, questions, tmp_path):
+    monkeypatch.setattr(_CountingPrintDialog, "opened", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", _CountingPrintDialog)
+    dialog = preview(2, record_question="Record 540 letters as sent today?")
+    questions.answer = QMessageBox.StandardButton.Cancel
+    assert dialog.print_document() is False
+    assert questions.asked == ["Record 540 letters as sent today?"] and _CountingPrintDialog.opened == 0
+    assert dialog.save_pdf() is None and len(questions.asked) == 2  # still not confirmed: asks again
+
+    questions.answer = QMessageBox.StandardButton.Yes
+    dialog.print_document()
+    assert _CountingPrintDialog.opened == 1 and len(questions.asked) == 3
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name",
+                        staticmethod(lambda *a: (str(tmp_path / "x.pdf"), "")))
+    assert dialog.save_pdf() and len(questions.asked) == 3  # asked once
+
+
+def test_a_document_not_logged_asks_nothing(qtbot, preview, monkeypatch, questions):
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", _CountingPrintDialog)
+    preview(2).print_document()
+    assert questions.asked == []
+
+
+def test_540_labels_preview_as_18_pages(qtbot):
+    import datetime as dt
+
+    from panelmanager.core.reports.common import Contact
+    from panelmanager.core.reports.labels import build_labels
+
+    contacts = [Contact(patient_id=i, mrn=f"M{i}", first_name="Pat", last_name=f"Lee{i}", dob=dt.date(1970, 1, 1),
+                        address1=f"{i} Main St", city="Springfield", state="MA", postal_code="01103")
+                for i in range(1, 541)]
+    buffer = io.BytesIO()
+    result = build_labels(contacts, buffer, on=dt.date(2024, 3, 4))
+    dialog = PrintPreviewDialog(buffer.getvalue(), "Mailing labels")
+    qtbot.addWidget(dialog)
+    assert result.pages == dialog.page_count() == 18

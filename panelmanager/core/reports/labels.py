@@ -112,7 +112,6 @@ def build_labels(
     step = max(1, total // 100)
     page_used = False
     labelled: list[Contact] = []
-    c.setFillColorRGB(*INK)
     for index, contact in enumerate(contacts):
         if index % step == 0:
             cancel.raise_if_cancelled()
@@ -131,6 +130,9 @@ def build_labels(
         # Center the block vertically so small misfeeds do not cut a line.
         block = (len(lines) - 1) * leading + size
         y = y1 - pad - (height - block) / 2 - size * 0.8
+        if not page_used:
+            # Set per used page, never right after showPage: reportlab's save() would add a blank page.
+            c.setFillColorRGB(*INK)
         for line in lines:
             fitted = m.fit(line, f.regular, size, width, min_size=6.0)
             c.setFont(f.regular, fitted)
@@ -143,12 +145,12 @@ def build_labels(
         position += 1
         if position > layout.per_sheet:
             c.showPage()
-            c.setFillColorRGB(*INK)
             result.pages += 1
             position = 1
             page_used = False
     if page_used or result.items == 0:
         if result.items == 0:
+            c.setFillColorRGB(*INK)
             c.setFont(f.regular, 11)
             c.drawString(inch, layout.page_height * inch - 2 * inch,
                          "No labels: no patient on this list has a usable mailing address.")

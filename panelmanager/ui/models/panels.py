@@ -39,7 +39,7 @@ def _tr(text: str) -> str:
 
 def display_value(value: Any) -> str:
     """How a plain value reads in a table cell."""
-    if value is None:
+    if value is None or (isinstance(value, dt.date) and value != value):  # None, or pandas' NaT
         return ""
     if isinstance(value, float):
         if value != value:  # NaN
@@ -58,7 +58,7 @@ def display_value(value: Any) -> str:
 
 def _sort_value(value: Any) -> tuple:
     """A key that sorts None last and mixes nothing incomparable."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, (float, dt.date)) and value != value):
         return (1, "")
     if isinstance(value, str):
         return (0, value.casefold())

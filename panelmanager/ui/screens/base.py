@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 from panelmanager.ui.context import AppContext
 
@@ -15,6 +17,7 @@ class Screen(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self._stale = True
+        self.cancelled_note = ""
         ctx.changed.connect(self._mark_stale)
 
     def title(self) -> str:
@@ -39,7 +42,31 @@ class Screen(QWidget):
         self.refresh()
 
     def focus_search(self) -> None:
-        """Ctrl+F: put the cursor where the user searches on this screen, if anywhere."""
+        """Ctrl+F: put the cursor where the user searches on this screen; by default its first input."""
+        self.focus_first_input()
+
+    def focus_main(self) -> None:
+        """On show (start-up, Ctrl+1..Ctrl+8): the screen's main input, never the navigation sidebar."""
+        self.focus_search()
+
+    def focus_first_input(self) -> bool:
+        """The first visible, enabled field in tab order (buttons are skipped: a space must not press one)."""
+        widget = self.nextInFocusChain()
+        while widget is not None and widget is not self:
+            if (self.isAncestorOf(widget) and widget.isVisible() and widget.isEnabled()
+                    and widget.focusPolicy() & Qt.FocusPolicy.TabFocus and not isinstance(widget, QAbstractButton)):
+                widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                return True
+            widget = widget.nextInFocusChain()
+        return False
+
+    def load_cancelled(self, what: str, retry: Callable[[], None]) -> None:
+        """A load was cancelled: say so, and offer to load again (the status bar's Load again button)."""
+        self._stale = True  # showing the screen again loads it
+        self.cancelled_note = self.tr("{0} was cancelled; nothing was changed.").format(what)
+        offer = getattr(self.window(), "offer_load_again", None)
+        if offer is not None:
+            offer(self.cancelled_note, retry)
 
     def status_message(self, text: str, msecs: int = 8000) -> None:
         """A passing note in the main window's status bar (nothing when shown alone)."""

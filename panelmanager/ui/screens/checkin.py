@@ -18,7 +18,6 @@ from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -40,6 +39,7 @@ from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 SEARCH_DELAY_MS = 150  # wait for a pause in typing before querying
 # Who can be at the desk: anyone but the deceased (an inactive patient may come back).
@@ -120,7 +120,7 @@ class CheckInScreen(Screen):
 
         day_row = QHBoxLayout()
         date_label = QLabel(self.tr("Da&te:"))
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
         self.date_edit.setMinimumWidth(150)
@@ -174,6 +174,7 @@ class CheckInScreen(Screen):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
         self.empty_label.setStyleSheet("color: #5a6670; font-size: 12pt;")
+        self.empty_label.linkActivated.connect(self._empty_link)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.schedule_view)
         self.stack.addWidget(results_page)
@@ -315,6 +316,12 @@ class CheckInScreen(Screen):
             self.stack.setCurrentIndex(1)
         elif self.schedule_model.rowCount():
             self.stack.setCurrentIndex(0)
+        elif self._registry_empty():
+            self.empty_label.setText(self.tr(
+                "<p>The registry is empty: no patients yet.</p>"
+                "<p><a href='import'>Import your practice's exports</a> (Import screen, Ctrl+7),<br>"
+                "or <a href='demo'>load a demo practice</a> (3,000 made-up patients) to try Panel Manager.</p>"))
+            self.stack.setCurrentIndex(2)
         else:
             following = None
             with self.ctx.registry.session() as session:
@@ -325,6 +332,22 @@ class CheckInScreen(Screen):
             text += "\n\n" + self.tr("Use the search box above to find any patient.")
             self.empty_label.setText(text)
             self.stack.setCurrentIndex(2)
+
+    def _registry_empty(self) -> bool:
+        from sqlalchemy import select
+
+        from panelmanager.core import models
+
+        with self.ctx.registry.session() as session:
+            return session.scalar(select(models.Patient.id).limit(1)) is None
+
+    def _empty_link(self, link: str) -> None:
+        """The empty registry's links: the Import screen, or a demo practice loaded as a job."""
+        window = self.window()
+        if link == "import" and hasattr(window, "show_screen"):
+            window.show_screen("imports")
+        elif link == "demo" and hasattr(window, "load_demo"):
+            window.load_demo(3000)
 
     # -- care gaps (a job: evaluating the measures for a full day takes a moment)
     def _look_up_gaps(self, patient_ids: list[int]) -> None:

@@ -209,7 +209,10 @@ class DashboardScreen(Screen):
         return self.tr("Dashboard")
 
     def focus_search(self) -> None:
-        self.grid.setFocus()
+        """The rate grid (arrows move, Enter lists the patients): the screen's main input."""
+        self.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if not self.grid.currentIndex().isValid() and self.grid_model.rowCount() and self.grid_model.columnCount():
+            self.grid.setCurrentIndex(self.grid_model.index(0, 0))
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:
@@ -251,7 +254,7 @@ class DashboardScreen(Screen):
             bars = [
                 PanelBar(r.name, r.assigned, r.weighted, r.target, r.open)
                 for r in capacity
-                if r.holds_panel or r.assigned
+                if r.holds_panel  # who holds or can hold a panel, not every specialist at 0%
             ]
             return DashboardData(as_of, stale, computed, by_provider, practice, bars, refreshed, absent)
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,6 +35,7 @@ from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.huddle import HuddleTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -65,7 +65,7 @@ class HuddleScreen(Screen):
         self.previous_day_button = QPushButton(self.tr("◀"))
         self.previous_day_button.setToolTip(self.tr("Previous day with visits (Alt+Left)"))
         self.previous_day_button.setAccessibleName(self.tr("Previous day with visits"))
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
         self.date_edit.setMinimumWidth(self.date_edit.fontMetrics().horizontalAdvance("Wed 2000-00-00") + 48)
@@ -121,13 +121,17 @@ class HuddleScreen(Screen):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # gap text wraps, never ends in "..."
         self.table.verticalHeader().setVisible(False)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(self.model.column_index("gaps"), QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        header.sectionResized.connect(lambda *_: self._size_rows())
+        self.table.verticalScrollBar().valueChanged.connect(lambda _v: self._size_visible_rows())
+        self._sizing = False
+        self._sized_rows: set[int] = set()
         self._set_column_widths()
         layout.addWidget(self.table, 1)
 
@@ -284,20 +288,54 @@ class HuddleScreen(Screen):
                 return  # the user picked another day meanwhile
             self._show(key, *result)
 
-        run_job(self, self.tr("Loading the huddle"), job, on_success=done)
+        def cancelled(_message: str) -> None:
+            if request == self._request:
+                self.summary.setText(self.tr("Loading the huddle was cancelled. Press Load again to show it."))
+                self.load_cancelled(self.tr("Loading the huddle"), self.load)
+
+        run_job(self, self.tr("Loading the huddle"), job, on_success=done, on_cancelled=cancelled)
 
     def _show(self, key: tuple, sheet: HuddleSheet, latest) -> None:
         self.sheet = sheet
         self._loaded_key = key
         self.model.set_huddle(sheet, latest, show_provider=self.provider_id() is None)
         em = self.table.fontMetrics().horizontalAdvance("M")
-        for key, most in (("patient", 18), ("visit_type", 18)):
-            column = self.model.column_index(key)
-            self.table.resizeColumnToContents(column)
-            self.table.setColumnWidth(column, max(min(self.table.columnWidth(column), most * em), 9 * em))
-        self.table.resizeRowsToContents()
+        self._sizing = True  # one row sizing after the columns, not one per column resized
+        try:
+            for key, most in (("patient", 18), ("visit_type", 18)):
+                column = self.model.column_index(key)
+                self.table.resizeColumnToContents(column)
+                self.table.setColumnWidth(column, max(min(self.table.columnWidth(column), most * em), 9 * em))
+        finally:
+            self._sizing = False
+        self._size_rows()
         self.summary.setText(self._summary(sheet))
         self.print_button.setEnabled(sheet.patients > 0)
+
+    # Wrapped gap text needs row heights; measuring 1,000+ rows at once froze the window for
+    # seconds, so a long day sizes the rows on show as they scroll into view.
+    _SIZE_ALL_ROWS = 200
+
+    def _size_rows(self) -> None:
+        if self._sizing:
+            return
+        self._sized_rows = set()
+        if self.model.rowCount() <= self._SIZE_ALL_ROWS:
+            self.table.resizeRowsToContents()
+        else:
+            self._size_visible_rows()
+
+    def _size_visible_rows(self) -> None:
+        rows = self.model.rowCount()
+        if rows <= self._SIZE_ALL_ROWS:
+            return
+        first = max(self.table.rowAt(0), 0)
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        last = rows - 1 if last < 0 else last
+        for row in range(first, min(last + 40, rows - 1) + 1):  # a screenful ahead
+            if row not in self._sized_rows:
+                self._sized_rows.add(row)
+                self.table.resizeRowToContents(row)
 
     def _summary(self, sheet: HuddleSheet) -> str:
         day_text = long_date(sheet.day, weekday=True)

@@ -54,6 +54,7 @@ from panelmanager.core.outreach import (
     log_outreach,
     measure_info,
     new_batch_ref,
+    withdraw_outreach_batch,
 )
 from panelmanager.core.outreach_patients import outreach_patients, with_last_outreach
 from panelmanager.core.providers import list_providers
@@ -69,8 +70,10 @@ from panelmanager.ui.screens.base import Screen, heading, table_item
 
 
 class OutreachScreen(Screen):
-    # Tests replace this so no real file dialog opens.
+    # Tests replace these so no real file dialog or question box opens.
     save_file_name = staticmethod(QFileDialog.getSaveFileName)
+    question = staticmethod(QMessageBox.question)
+    BIG_DOCUMENT = 500  # letters or labels above this: say how many pages and sheets first
 
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
@@ -80,6 +83,7 @@ class OutreachScreen(Screen):
         self.last_logged = 0
         self._contacts = None
         self._mailing_logged = False
+        self.last_batch: str | None = None  # the mailing logged last, which its sender may withdraw today
         self._measures: dict = {}
         self._report_stale = True
         self._list_key = 0  # changes with every list built
@@ -211,7 +215,14 @@ class OutreachScreen(Screen):
         self.result_label = QLabel()
         self.result_label.setObjectName("outreachResult")
         self.result_label.setWordWrap(True)
-        page_layout.addWidget(self.result_label)
+        self.withdraw_button = QPushButton(self.tr("&Withdraw this mailing..."))
+        self.withdraw_button.setToolTip(self.tr("Logged by mistake? Withdraw it today: it stays in the log as "
+                                                "withdrawn and no longer counts as outreach."))
+        self.withdraw_button.setVisible(False)
+        result_row = QHBoxLayout()
+        result_row.addWidget(self.result_label, 1)
+        result_row.addWidget(self.withdraw_button)
+        page_layout.addLayout(result_row)
 
         record = QGroupBox(self.tr("Record a contact"))
         record.setObjectName("recordContact")
@@ -278,6 +289,7 @@ class OutreachScreen(Screen):
         self.portal_action.triggered.connect(lambda: self.export_messages("portal"))
         self.text_action.triggered.connect(lambda: self.export_messages("text"))
         self.record_button.clicked.connect(self.record_contact)
+        self.withdraw_button.clicked.connect(self.withdraw_last_mailing)
         self.table.activated.connect(lambda index: self.open_patient(self.model.id_at(index.row())))
         self.note_edit.returnPressed.connect(self.record_contact)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
@@ -495,6 +507,11 @@ class OutreachScreen(Screen):
             return
         letterhead, as_of, one_per_gap = self._letterhead(), self.outreach.as_of, self.one_per_gap_box.isChecked()
         list_key = self._list_key
+        count = self.mailing_count(one_per_gap)
+        if count > self.BIG_DOCUMENT and not self._ask(self.tr("Letters"), self.tr(
+                "This makes {0} letters: at least {0} pages, {0} sheets of paper printed one-sided. Building "
+                "the preview takes a while. Go ahead?").format(f"{count:,}")):
+            return
 
         def build(contacts, progress, cancel):
             buffer = io.BytesIO()
@@ -511,6 +528,8 @@ class OutreachScreen(Screen):
             self._open_document(
                 data, result, list_key, self.tr("Outreach letters"), f"letters-{as_of.isoformat()}.pdf", note,
                 self.tr("No letter: no usable address ({0})").format(len(result.skipped)), mailing=True,
+                record_question=self.tr("Record {0} letters to {1} patients as sent today ({2})?").format(
+                    f"{result.letters:,}", f"{result.patients:,}", as_of.isoformat()),
             )
 
         run_job(self, self.tr("Writing letters"), self._document_job(build), on_success=done)
@@ -520,6 +539,11 @@ class OutreachScreen(Screen):
             return
         as_of, start = self.outreach.as_of, self.label_start.value()
         list_key = self._list_key
+        count = self.mailing_count(False)
+        if count > self.BIG_DOCUMENT and not self._ask(self.tr("Labels"), self.tr(
+                "This makes {0} labels on {1} pages ({1} Avery 5160 sheets). Go ahead?").format(
+                f"{count:,}", f"{-(-(count + start - 1) // 30):,}")):
+            return
 
         def build(contacts, progress, cancel):
             buffer = io.BytesIO()
@@ -534,6 +558,8 @@ class OutreachScreen(Screen):
             self._open_document(
                 data, result, list_key, self.tr("Mailing labels"), f"labels-{as_of.isoformat()}.pdf", note,
                 self.tr("No label: no usable address ({0})").format(len(result.skipped)), mailing=True,
+                record_question=self.tr("Record {0} labelled letters as sent today ({1})?").format(
+                    f"{result.items:,}", as_of.isoformat()),
             )
 
         run_job(self, self.tr("Making labels"), self._document_job(build), on_success=done)
@@ -564,9 +590,12 @@ class OutreachScreen(Screen):
         return self.tr("Call list: {0}").format(", ".join(titles)) if titles else self.tr("Call list")
 
     def _open_document(self, data: bytes, result: DocumentResult, list_key: int, title: str, file_name: str,
-                       note: str, left_out_title: str, *, mailing: bool = False) -> None:
+                       note: str, left_out_title: str, *, mailing: bool = False, record_question: str = "") -> None:
+        if mailing and (list_key != self._list_key or self._mailing_logged):
+            record_question = ""  # already recorded: printing again logs nothing, so nothing to ask
         self.preview = open_preview(self, data, title, file_name=file_name, note=note,
-                                    left_out=self._left_out(result), left_out_title=left_out_title)
+                                    left_out=self._left_out(result), left_out_title=left_out_title,
+                                    record_question=record_question)
         if mailing:
             self.preview.delivered.connect(lambda _how: self._mailing_delivered(result, list_key))
 
@@ -587,7 +616,51 @@ class OutreachScreen(Screen):
             QMessageBox.warning(self, self.tr("Outreach"), str(exc))
             return
         self.last_logged = logged.rows
-        message = self.tr("Recorded {0} outreach entries for {1} patients.").format(logged.rows, logged.patients)
+        self.last_batch = logged.batch if logged.rows else None
+        message = self.tr("Recorded {0} outreach entries for {1} patients (batch {2}).").format(
+            logged.rows, logged.patients, logged.batch)
+        self.result_label.setText(message)
+        self.withdraw_button.setVisible(self.last_batch is not None)
+        self._status(message)
+        self.ctx.notify_changed()
+
+    def mailing_count(self, one_per_gap: bool) -> int:
+        """How many letters (or labels) the list makes: patients with a usable address, or their gaps."""
+        if self.outreach is None or self.patients.empty:
+            return 0
+        mailable = self.patients
+        if "address_problem" in mailable:
+            mailable = mailable[mailable["address_problem"].isna()]
+        if not one_per_gap:
+            return int(mailable["patient_id"].nunique())
+        rows = self.outreach.rows
+        return int(rows["patient_id"].isin(set(mailable["patient_id"])).sum())
+
+    def _ask(self, title: str, text: str) -> bool:
+        answer = type(self).question(self, title, text,
+                                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                     QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def withdraw_last_mailing(self) -> None:
+        """Withdraw the batch just logged (same day, same user); the log keeps it as withdrawn."""
+        batch = self.last_batch
+        if not batch or not self._ask(self.tr("Withdraw this mailing"), self.tr(
+                "Withdraw the {0} outreach entries of batch {1}? They stay in the log as withdrawn by you and no "
+                "longer count as outreach.").format(self.last_logged, batch)):
+            return
+        when = dt.datetime.combine(self.ctx.as_of, dt.datetime.now().time().replace(microsecond=0))
+        try:
+            with self.ctx.registry.session() as session:
+                done = withdraw_outreach_batch(session, batch, user=self.ctx.user, when=when)
+        except OutreachError as exc:
+            QMessageBox.warning(self, self.tr("Withdraw this mailing"), str(exc))
+            return
+        self.last_batch = None
+        self._mailing_logged = False
+        self.withdraw_button.setVisible(False)
+        message = self.tr("Withdrew batch {0}: {1} outreach entries for {2} patients no longer count.").format(
+            done.batch, done.rows, done.patients)
         self.result_label.setText(message)
         self._status(message)
         self.ctx.notify_changed()
@@ -631,6 +704,10 @@ class OutreachScreen(Screen):
         path = self._ask_save(caption, f"{channel}-messages-{self.outreach.as_of.isoformat()}.csv",
                               self.tr("CSV file (*.csv)"))
         if not path:
+            return
+        if not self._ask(caption, self.tr("Saving the messages records them as sent today ({0}) for up to {1} "
+                                          "patients. Go ahead?").format(self.outreach.as_of.isoformat(),
+                                                                        f"{self.outreach.patients:,}")):
             return
         if not path.lower().endswith(".csv"):
             path += ".csv"

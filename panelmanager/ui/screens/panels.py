@@ -25,7 +25,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -67,6 +66,7 @@ from panelmanager.ui.models.panels import (
 )
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.charts import PercentBarDelegate
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 PARTS = ("milestone", "review", "capacity", "visitors", "inactivation", "provider")
 
@@ -221,7 +221,7 @@ class PanelsScreen(Screen):
         layout = QVBoxLayout(page)
         run_row = QHBoxLayout()
         as_of_label = QLabel(self.tr("A&s of"))
-        self.review_as_of = QDateEdit()
+        self.review_as_of = DateEdit()
         self.review_as_of.setCalendarPopup(True)
         self.review_as_of.setDisplayFormat("yyyy-MM-dd")
         as_of_label.setBuddy(self.review_as_of)
@@ -498,6 +498,10 @@ class PanelsScreen(Screen):
         }.get(self.tabs.currentWidget())
         if table is not None:
             table.setFocus()
+        else:  # a tab without a list: Ctrl+F finds a patient on the panels
+            self.tabs.setCurrentWidget(self.provider_tab)
+            self.panel_search.setFocus()
+            self.panel_search.selectAll()
 
     def _changed_here(self, *parts: str) -> None:
         """This screen changed the registry: tell the others, refresh only what is affected here."""
@@ -559,6 +563,7 @@ class PanelsScreen(Screen):
 
         def cancelled(_message: str) -> None:
             self._loading = False
+            self.load_cancelled(self.tr("Loading panels"), self._load_visible)
 
         self._loading = True
         run_job(self, self.tr("Loading panels"), job, on_success=done, on_failure=failed, on_cancelled=cancelled)

@@ -328,8 +328,10 @@ class PatientsScreen(Screen):
                 with QSignalBlocker(self.table.selectionModel()):
                     self.table.selectRow(row)
             self.table.scrollTo(self.model.index(row, 0))
-        else:
-            self.table.clearSelection()
+        else:  # not in the list: no row stays highlighted (nor current) for the previous patient
+            with QSignalBlocker(self.table.selectionModel()):
+                self.table.selectionModel().clear()
+            self.table.viewport().update()
         self.detail.set_patient(self._selected)
 
     open_patient = select_patient

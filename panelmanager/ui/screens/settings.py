@@ -11,7 +11,6 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -39,6 +38,7 @@ from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.letters import DEFAULT_WINDOW, EnvelopeWindow, build_calibration_page
 from panelmanager.core.settings import measure_goal
 from panelmanager.ui.screens.base import Screen, heading
+from panelmanager.ui.widgets.date_edit import DateEdit
 
 
 class ProviderSettingsTableModel(QAbstractTableModel):
@@ -281,7 +281,7 @@ class SettingsScreen(Screen):
         form = QFormLayout(dates)
         as_of_row = QHBoxLayout()
         self.as_of_enabled = QCheckBox(self.tr("Work as of a fixed date"))
-        self.as_of = QDateEdit()
+        self.as_of = DateEdit()
         self.as_of.setCalendarPopup(True)
         self.as_of.setDisplayFormat("yyyy-MM-dd")
         self.as_of_enabled.toggled.connect(self.as_of.setEnabled)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QInputDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
+from panelmanager.core.panel_fit import panel_fit
 from panelmanager.core.schedule import CheckInSubject
 from panelmanager.ui.models.schedule import STATUS_COLOURS
 
@@ -54,6 +56,9 @@ QPushButton#confirmButton:disabled { background: #a9cfc9; }
 
 class ConfirmPanel(QFrame):
     """Shows one ``CheckInSubject`` and records the patient's answer."""
+
+    # Tests replace this so no real input box opens: (parent, title, label) -> (text, ok).
+    ask_reason = staticmethod(lambda parent, title, label: QInputDialog.getText(parent, title, label))
 
     recorded = Signal(object)  # core.empanelment.ConfirmationResult
     focus_back = Signal()  # done with the provider choice: the screen puts the cursor back
@@ -311,6 +316,8 @@ class ConfirmPanel(QFrame):
         self.provider_combo.clear()
         if s is None:
             return
+        # No fitting default (core.panel_fit): the desk must pick; Enter alone records nothing.
+        self.provider_combo.addItem(self.tr("Choose a provider..."), None)
         for choice in s.choices:
             if self.mode == "assigned" and choice.id == s.pcp_id:
                 continue
@@ -320,11 +327,13 @@ class ConfirmPanel(QFrame):
                 notes.append(self.tr("this visit"))
             if not choice.panel_open:
                 notes.append(self.tr("panel closed"))
+            elif not panel_fit(True, choice.specialty, s.age).fits:
+                notes.append(self.tr("does not fit the patient's age"))
             if notes:
                 label += "  (" + ", ".join(notes) + ")"
             self.provider_combo.addItem(label, choice.id)
         index = self.provider_combo.findData(preselect) if preselect is not None else -1
-        self.provider_combo.setCurrentIndex(max(index, 0) if self.provider_combo.count() else -1)
+        self.provider_combo.setCurrentIndex(max(index, 0))
 
     def set_gaps(self, gaps: list[dict] | None, *, failed: str | None = None) -> None:
         """The care gaps to mention (rows of ``core.schedule.visit_gaps``); None: still looking."""
@@ -404,16 +413,38 @@ class ConfirmPanel(QFrame):
             if self.subject is not None and not self.subject.choices:
                 QMessageBox.information(self, self.tr("Check-in"), self._no_panel_holders())
                 return
-            QMessageBox.information(self, self.tr("Check-in"), self.tr("Choose the provider the patient wants as their PCP."))
+            self.message_label.setText(self.tr("Choose the provider the patient wants as their PCP first."))
+            self.provider_combo.setFocus()
             return
-        self._record("changed", int(provider_id))
+        reason = self.unfit_reason(int(provider_id))
+        if reason is False:
+            return
+        self._record("changed", int(provider_id), reason=reason or None)
+
+    def unfit_reason(self, provider_id: int) -> str | None | bool:
+        """A closed or unfitting panel needs a reason: the reason, None when it fits, False when not given."""
+        s = self.subject
+        choice = next((c for c in s.choices if c.id == provider_id), None) if s is not None else None
+        if choice is None:
+            return None
+        fit = panel_fit(choice.panel_open, choice.specialty, s.age)
+        if fit.fits:
+            return None
+        text, ok = type(self).ask_reason(
+            self, self.tr("Check-in"),
+            self.tr("{0}: {1}. Why put {2} on this panel?").format(choice.name, fit.reason, s.name),
+        )
+        if not ok or not text.strip():
+            self.message_label.setText(self.tr("Not recorded: {0} needs a reason ({1}).").format(choice.name, fit.reason))
+            return False
+        return text.strip()
 
     def decline(self) -> None:
         if self.mode == "none":
             return
         self._record("declined")
 
-    def _record(self, outcome: str, provider_id: int | None = None) -> None:
+    def _record(self, outcome: str, provider_id: int | None = None, *, reason: str | None = None) -> None:
         s = self.subject
         if s is None:
             return
@@ -426,6 +457,7 @@ class ConfirmPanel(QFrame):
                     outcome=outcome,
                     provider_id=provider_id,
                     method=METHOD,
+                    reason=reason,
                     user=self.ctx.user,
                     as_of=self.ctx.as_of,
                 )

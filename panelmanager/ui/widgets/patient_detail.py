@@ -363,7 +363,7 @@ class PatientDetail(QWidget):
         _fill(
             self.outreach_table,
             [[_date(o.logged_at), o.method, (o.outcome or "").replace("-", " "), titles.get(o.measure_id, o.measure_id or self.tr("general")),
-              o.note or "", o.user or ""] for o in r.outreach],
+              _outreach_note(o, self.tr("withdrawn {0} by {1}")), o.user or ""] for o in r.outreach],
             empty=self.tr("No outreach on record."),
         )
         labels = dict(risk_tier_choices())
@@ -409,9 +409,13 @@ class PatientDetail(QWidget):
     def open_reassign_dialog(self) -> ReassignDialog | None:
         if self.record is None:
             return None
+        from panelmanager.core.panel_fit import default_pcp, proposed_provider
+
         with self.ctx.registry.session() as session:
             choices = panel_provider_choices(session)
-        dialog = ReassignDialog(self.record, choices, self)
+            proposal = proposed_provider(session, self.record.patient_id)
+        preselect = default_pcp(choices, [proposal], self.record.age, exclude=self.record.pcp_id)
+        dialog = ReassignDialog(self.record, choices, self, preselect=preselect)
         dialog.accepted.connect(lambda: self.reassign(dialog.provider_id(), dialog.reason()))
         self.reassign_dialog = dialog
         dialog.open()
@@ -461,22 +465,38 @@ class ReassignDialog(QDialog):
 
     NOBODY = -1
 
-    def __init__(self, record: PatientRecord, choices: list[PanelProvider], parent: QWidget | None = None) -> None:
+    def __init__(self, record: PatientRecord, choices: list[PanelProvider], parent: QWidget | None = None, *,
+                 preselect: int | None = None) -> None:
+        from panelmanager.core.panel_fit import panel_fit
+
         super().__init__(parent)
         self.setWindowTitle(self.tr("Reassign {0}").format(record.name))
+        self._fits = {c.id: panel_fit(c.panel_open, c.specialty, record.age) for c in choices}
         self.setMinimumWidth(460)
         form = QFormLayout(self)
         form.addRow(self.tr("Patient:"), QLabel(f"{record.name}  ·  {record.mrn}"))
         form.addRow(self.tr("Current PCP:"), QLabel(record.pcp or self.tr("(on no panel)")))
         self.provider_combo = QComboBox()
+        # Only a fitting 4-cut proposal is preselected (core.panel_fit); otherwise the user picks.
+        self.provider_combo.addItem(self.tr("Choose a provider..."), None)
         for choice in choices:
             if choice.id == record.pcp_id:
                 continue
-            label = choice.name + ("" if choice.panel_open else "  " + self.tr("(panel closed)"))
+            if not choice.panel_open:
+                label = choice.name + "  " + self.tr("(panel closed)")
+            elif not self._fits[choice.id].fits:
+                label = choice.name + "  " + self.tr("(does not fit the patient's age)")
+            else:
+                label = choice.name
             self.provider_combo.addItem(label, choice.id)
         if record.pcp_id is not None:
             self.provider_combo.addItem(self.tr("Nobody: take the patient off any panel"), self.NOBODY)
+        self.provider_combo.setCurrentIndex(max(self.provider_combo.findData(preselect), 0) if preselect else 0)
         form.addRow(self.tr("&New PCP:"), self.provider_combo)
+        self.fit_label = QLabel()
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setStyleSheet("color: #b23b3b;")
+        form.addRow(self.fit_label)
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText(self.tr("Why? It goes in the assignment history."))
         form.addRow(self.tr("&Reason:"), self.reason_edit)
@@ -487,8 +507,18 @@ class ReassignDialog(QDialog):
         form.addRow(self.buttons)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        self.reason_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text.strip())))
+        self.reason_edit.textChanged.connect(lambda _text: self._update())
+        self.provider_combo.currentIndexChanged.connect(lambda _i: self._update())
+        self._update()
         self.provider_combo.setFocus()
+
+    def _update(self) -> None:
+        chosen = self.provider_combo.currentData()
+        fit = self._fits.get(chosen)
+        self.fit_label.setText(self.tr("Check first: {0}. The reason below explains why.").format(fit.reason)
+                               if fit is not None and not fit.fits else "")
+        self.fit_label.setVisible(bool(self.fit_label.text()))
+        self.ok_button.setEnabled(chosen is not None and bool(self.reason_edit.text().strip()))
 
     def provider_id(self) -> int | None:
         value = self.provider_combo.currentData()
@@ -559,3 +589,11 @@ def _measure_titles() -> dict[str, str]:
 
 def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _outreach_note(entry, withdrawn: str) -> str:
+    """The note, plus the withdrawal of a batch logged by mistake (it stays on record)."""
+    if getattr(entry, "withdrawn_at", None) is None:
+        return entry.note or ""
+    mark = withdrawn.format(f"{entry.withdrawn_at:%Y-%m-%d %H:%M}", entry.withdrawn_by or "-")
+    return f"{entry.note}; {mark}" if entry.note else mark
