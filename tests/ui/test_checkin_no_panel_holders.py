@@ -25,7 +25,8 @@ def test_checkin_explains_that_no_provider_can_hold_a_panel(qtbot, window, clini
     screen.schedule_view.setFocus()
     screen.schedule_view.selectRow(row)
     panel = screen.panel
-    assert panel.mode == "unassigned" and panel.provider_combo.count() == 0
+    combo = panel.provider_combo
+    assert panel.mode == "unassigned" and all(combo.itemData(i) is None for i in range(combo.count()))  # no provider to pick
     hint = panel.hint_label.text()
     assert hint.startswith("No provider can hold a panel: none of the 3 providers")
     assert "Settings > Providers" in hint
