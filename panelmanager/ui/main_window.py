@@ -149,9 +149,9 @@ class MainWindow(QMainWindow):
         from panelmanager.ui.backup_actions import BackupActions
 
         self.backup_actions = BackupActions(self)
-        menu = self.menuBar().addMenu(self.tr("&File"))
-        self.backup_action = menu.addAction(self.tr("&Back up registry..."), self.backup_actions.back_up)
-        self.restore_action = menu.addAction(self.tr("&Restore from backup..."), self.backup_actions.restore)
+        menu = self.menuBar().addMenu(self.tr("File"))
+        self.backup_action = menu.addAction(self.tr("Back up registry..."), self.backup_actions.back_up)
+        self.restore_action = menu.addAction(self.tr("Restore from backup..."), self.backup_actions.restore)
 
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
         return SCREEN_CLASSES[spec.class_name](self.ctx)
