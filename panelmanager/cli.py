@@ -393,7 +393,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             user = _empanelment_user(args, settings)
             review_id = args.review_id
@@ -497,7 +497,7 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             patient = find_patient(session, args.mrn)
             provider_id = find_provider(session, args.provider).id if args.provider else None
@@ -538,7 +538,7 @@ def _cmd_reassign(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             patient = find_patient(session, args.mrn)
             provider = None if args.none else find_provider(session, args.provider)
@@ -1331,7 +1331,7 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
     when = _parse_when(args.when)
     registry = open_registry_for(args)
     try:
-        with _outreach_errors(), registry.session() as session:
+        with _outreach_errors(), registry.write_session() as session:
             try:
                 patient = find_patient(session, args.mrn)
             except EmpanelmentError as exc:
@@ -1475,6 +1475,14 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return gui_main(db=args.db)
 
 
+def _concurrency_message(exc: BaseException) -> str | None:
+    from panelmanager.core.concurrency import BUSY_MESSAGE, ConcurrencyError, is_busy
+
+    if isinstance(exc, ConcurrencyError):
+        return str(exc)
+    return BUSY_MESSAGE if is_busy(exc) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -1487,6 +1495,13 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except (CommandError, RegistryError, ImportFileError) as exc:
         print(f"panelmanager {args.command or 'gui'}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        # Another workstation's change or lock: a message for the user, never SQL or parameters.
+        message = _concurrency_message(exc)
+        if message is None:
+            raise
+        print(f"panelmanager {args.command or 'gui'}: {message}", file=sys.stderr)
         return EXIT_FAILED
     except Cancelled as exc:
         print(f"panelmanager {args.command}: {exc}", file=sys.stderr)

@@ -23,12 +23,63 @@ def registry_path(tmp_path: Path) -> Path:
     return tmp_path / "registry.sqlite3"
 
 
+# --------------------------------------------------------------------------- two backends
+# The core tests run on SQLite and on a real PostgreSQL (a throwaway cluster started from the
+# server binaries on the machine, see pg_cluster.py). Other tests use SQLite only.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "registry_backend" not in metafunc.fixturenames:
+        return
+    under_core = Path(str(metafunc.definition.fspath)).is_relative_to(PROJECT_ROOT / "tests" / "core")
+    if under_core and not any(m.name == "sqlite_only" for m in metafunc.definition.iter_markers()):
+        metafunc.parametrize("registry_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def fresh_registry(registry_path: Path):
-    """An empty, migrated registry in a temporary folder."""
+def registry_backend(request: pytest.FixtureRequest) -> str:
+    """Which database ``fresh_registry`` is: 'sqlite' unless the test is parametrized."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One PostgreSQL cluster for the whole run; None (tests skip) when no server binaries exist."""
+    from pg_cluster import find_server_binaries, prepare_template, start_cluster
+
+    bindir = find_server_binaries()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL, but no server binaries (initdb, pg_ctl) were found")
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    cluster = start_cluster(bindir)
+    try:
+        prepare_template(cluster)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def registry_url(registry_backend: str, registry_path: Path, request: pytest.FixtureRequest):
+    """Where ``fresh_registry`` lives: a SQLite file, or a new database cloned from the migrated template."""
+    if registry_backend == "sqlite":
+        yield str(registry_path)
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def fresh_registry(registry_url: str):
+    """An empty, migrated registry (a temporary SQLite file, or a fresh PostgreSQL database)."""
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(registry_path)
+    registry = open_registry(registry_url)
     yield registry
     registry.close()
 
