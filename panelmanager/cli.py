@@ -1443,7 +1443,45 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     ("gaps", _add_gaps, _cmd_gaps),
     ("risk", _add_risk, _cmd_risk),
     *OUTREACH_COMMANDS,
+    ("copy-registry", lambda sub: _add_copy_registry(sub), lambda args: _cmd_copy_registry(args)),
 ]
+
+
+# --------------------------------------------------------------------------- copy-registry
+
+
+def _add_copy_registry(sub) -> None:
+    p = sub.add_parser(
+        "copy-registry",
+        help="copy this registry into a new, empty one (SQLite to PostgreSQL or back)",
+        description="Copies every table of the registry given by --db (or the default) into an empty "
+        "target, verifies row counts and a checksum per table, and prints how to point workstations at it.",
+    )
+    p.add_argument("--to", required=True, metavar="PATH_OR_URL", help="the new registry: a file path or postgresql://...")
+
+
+def _cmd_copy_registry(args: argparse.Namespace) -> int:
+    from panelmanager.core.copy_registry import copy_registry
+    from panelmanager.core.db import describe_url, open_registry, resolve_registry_url
+
+    source = open_registry_for(args)
+    try:
+        if resolve_registry_url(args.to) == source.url:
+            raise CommandError("--to names the registry being copied; give a new, empty one.")
+        target = open_registry(args.to)
+        try:
+            result = copy_registry(source, target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    for table in result.tables:
+        print(f"  {table.name:<24} {table.rows:>10,} rows  sha256 {table.checksum[:16]}")
+    where = describe_url(resolve_registry_url(args.to))
+    print(f"Copied {result.rows:,} rows; every table's count and checksum match.")
+    print(f"Point every workstation at the new registry: panelmanager --db \"{where}\" (or set PANELMANAGER_DB "
+          "to it), and stop using the old one so that no change is made to it.")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
