@@ -40,7 +40,9 @@ def default_registry_path() -> Path:
 
 def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
     """``--db`` beats ``PANELMANAGER_DB`` beats the default file; paths and URLs both work."""
-    target = db if db is not None else os.environ.get(ENV_VAR) or default_registry_path()
+    target = db if db is not None else os.environ.get(ENV_VAR) or _workstation_url() or default_registry_path()
+    if isinstance(target, URL):
+        return target
     text = os.fspath(target)
     if "://" in text:
         try:
@@ -57,6 +59,16 @@ def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
     refuse_network_share(text)  # before resolve(): a UNC path is not one on Linux/macOS
     path = Path(text).expanduser().resolve()
     return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def _workstation_url() -> URL | None:
+    """The practice server set up in Settings > Registry (core.registry_connection), if any."""
+    from panelmanager.core.registry_connection import ConnectionSettingsError, configured_url
+
+    try:
+        return configured_url()
+    except ConnectionSettingsError as exc:
+        raise RegistryError(str(exc)) from None
 
 
 def postgres_driver_url(url: URL) -> URL:

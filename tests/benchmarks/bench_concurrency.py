@@ -4,8 +4,9 @@
    item, log outreach) with the versions their screens saw; the final state is checked
    (tests/concurrency_workload.py) and the outcomes counted.
 2. ``checkin``: check-in confirm latency (median, p95, max) on one workstation while
-   another process loads the demo practice (``--patients``) into the same registry; then
-   the load time, the assignment (build_review + accept) and care gaps (refresh_gaps) times.
+   another process imports a Synthea export of the demo practice (``--patients``) into the
+   same registry; then the import time, the assignment (build_review + accept) and care
+   gaps (refresh_gaps) times on what was imported.
 
 PostgreSQL runs on a throwaway cluster started from the server binaries (tests/pg_cluster.py).
 
@@ -29,15 +30,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 AS_OF = dt.date(2024, 2, 3)
 
 
-def _load(url: str, patients: int, queue) -> None:
+def _load(url: str, folder: str, queue) -> None:
     from panelmanager.core.db import open_registry
-    from panelmanager.core.demo import load_demo
+    from panelmanager.core.importers import run_import
 
     registry = open_registry(url)
     start = time.perf_counter()
-    load_demo(registry, patients=patients, seed=1, as_of=AS_OF)
+    run_import(registry, [folder], write_rejects=False, user="benchmark")
     queue.put(time.perf_counter() - start)
     registry.close()
+
+
+def write_export(patients: int, folder: Path) -> Path:
+    from panelmanager.core.demo import generate_practice, write_synthea_folder
+
+    return write_synthea_folder(generate_practice(patients, seed=1, as_of=AS_OF), folder / "synthea")
 
 
 def mixed(url: str, actions: int) -> None:
@@ -55,7 +62,7 @@ def mixed(url: str, actions: int) -> None:
     print(f"  mixed 4 x {actions}: {elapsed:6.1f} s, final state exact, outcomes {dict(sorted(counts.items()))}", flush=True)
 
 
-def checkin(url: str, patients: int) -> None:
+def checkin(url: str, patients: int, export: Path) -> None:
     from concurrency_workload import build_practice
 
     from panelmanager.core.concurrency import ConcurrencyError, run_write
@@ -66,7 +73,7 @@ def checkin(url: str, patients: int) -> None:
     practice = build_practice(registry, n_patients=5)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    loader = context.Process(target=_load, args=(url, patients, queue))
+    loader = context.Process(target=_load, args=(url, str(export), queue))
     loader.start()
     latencies, refused = [], 0
     while loader.is_alive():
@@ -84,7 +91,7 @@ def checkin(url: str, patients: int) -> None:
         print(f"  confirm during a {patients:,}-patient load: {len(latencies)} done, {refused} refused; "
               f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
               f"max {max(latencies) * 1000:.0f} ms", flush=True)
-    print(f"  load_demo {patients:,} patients: {load_s:6.1f} s", flush=True)
+    print(f"  import of {patients:,} patients (Synthea CSV): {load_s:6.1f} s", flush=True)
     from panelmanager.core.empanelment import build_review
     from panelmanager.core.measures import refresh_gaps
 
@@ -109,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pg_cluster import find_server_binaries, prepare_template, start_cluster
 
+    exports = tempfile.TemporaryDirectory()
+    export = None
+    if args.skip != "checkin":
+        print(f"Writing a {args.patients:,}-patient Synthea export ...", flush=True)
+        export = write_export(args.patients, Path(exports.name))
+
     for backend in ("sqlite", "postgresql"):
         if args.only and backend != args.only:
             continue
@@ -129,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.skip != "mixed":
                     mixed(urls["mixed"], args.actions)
                 if args.skip != "checkin":
-                    checkin(urls["checkin"], args.patients)
+                    checkin(urls["checkin"], args.patients, export)
             finally:
                 if cluster is not None:
                     cluster.stop()
+    exports.cleanup()
     return 0
 
 

@@ -271,6 +271,10 @@ class SettingsScreen(Screen):
         self.provider_table.setMinimumHeight(240)
         providers_layout.addWidget(self.provider_table)
         layout.addWidget(providers)
+        from panelmanager.ui.screens.registry_page import RegistryPage
+
+        self.registry_page = RegistryPage(ctx)
+        layout.addWidget(self.registry_page)
         layout.addStretch(1)
 
         buttons = QHBoxLayout()
