@@ -187,3 +187,24 @@ def check_assignment_version(session: Session, patient_id: int, expected: int | 
     if current != expected:
         user, when = last_assignment_change(session, patient_id)
         raise Conflict(f"{what} was changed by {changed_by_text(user, when)} - reload and try again.")
+
+
+class ChangeWatcher:
+    """Tells a screen that another workstation changed the registry: call ``poll()`` every few seconds.
+
+    One indexed single-row read per poll on either backend (a QTimer in the GUI); True
+    when the counter moved since the last poll, so the screens reload what they show.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.seen = self._read()
+
+    def _read(self) -> int:
+        with self.registry.session() as session:
+            return change_counter(session)
+
+    def poll(self) -> bool:
+        now = self._read()
+        changed, self.seen = now != self.seen, now
+        return changed

@@ -141,3 +141,18 @@ def test_four_workstations_doing_mixed_actions_lose_nothing(fresh_registry, regi
     counts = check_final_state(fresh_registry, practice, results)
     assert sum(counts.values()) == 4 * actions
     assert counts["confirmed"] and counts["reassigned"] and counts["outreach"] and counts["accepted"]
+
+
+def test_another_workstation_sees_a_change_at_its_next_poll(fresh_registry, clinic_ids, registry_url):
+    from panelmanager.core.concurrency import ChangeWatcher
+    from panelmanager.core.db import open_registry
+
+    other = open_registry(registry_url)  # the MA's workstation
+    try:
+        watcher = ChangeWatcher(other)
+        assert watcher.poll() is False
+        run_write(fresh_registry, confirm_assignment, clinic_ids["alice"], by="patient", user="desk")
+        assert watcher.poll() is True
+        assert watcher.poll() is False
+    finally:
+        other.close()
