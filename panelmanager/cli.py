@@ -522,7 +522,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             user = _empanelment_user(args, settings)
             review_id = args.review_id
@@ -630,7 +630,7 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             patient = find_patient(session, args.mrn)
             provider_id = find_provider(session, args.provider).id if args.provider else None
@@ -671,7 +671,7 @@ def _cmd_reassign(args: argparse.Namespace) -> int:
 
     registry = open_registry_for(args)
     try:
-        with _empanelment_errors(), registry.session() as session:
+        with _empanelment_errors(), registry.write_session() as session:
             settings = load_settings(session)
             patient = find_patient(session, args.mrn)
             provider = None if args.none else find_provider(session, args.provider)
@@ -1498,7 +1498,7 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
     when = _parse_when(args.when)
     registry = open_registry_for(args)
     try:
-        with _outreach_errors(), registry.session() as session:
+        with _outreach_errors(), registry.write_session() as session:
             try:
                 patient = find_patient(session, args.mrn)
             except EmpanelmentError as exc:
@@ -1990,6 +1990,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     ("settings", _add_settings, _cmd_settings),
     ("providers", _add_providers, _cmd_providers),
     *AT_REST_COMMANDS,
+    ("copy-registry", lambda sub: _add_copy_registry(sub), lambda args: _cmd_copy_registry(args)),
 ]
 
 
@@ -2011,6 +2012,43 @@ _CREATE_OPTIONS = {
     "action": "store_true",
     "help": "create a new registry at --db if there is none there yet (without it, a missing registry is an error)",
 }
+
+
+# --------------------------------------------------------------------------- copy-registry
+
+
+def _add_copy_registry(sub) -> None:
+    p = sub.add_parser(
+        "copy-registry",
+        help="copy this registry into a new, empty one (SQLite to PostgreSQL or back)",
+        description="Copies every table of the registry given by --db (or the default) into an empty "
+        "target, verifies row counts and a checksum per table, and prints how to point workstations at it.",
+    )
+    p.add_argument("--to", required=True, metavar="PATH_OR_URL", help="the new registry: a file path or postgresql://...")
+
+
+def _cmd_copy_registry(args: argparse.Namespace) -> int:
+    from panelmanager.core.copy_registry import copy_registry
+    from panelmanager.core.db import describe_url, open_registry, resolve_registry_url
+
+    source = open_registry_for(args)
+    try:
+        if resolve_registry_url(args.to) == source.url:
+            raise CommandError("--to names the registry being copied; give a new, empty one.")
+        target = open_registry(args.to)
+        try:
+            result = copy_registry(source, target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    for table in result.tables:
+        print(f"  {table.name:<24} {table.rows:>10,} rows  sha256 {table.checksum[:16]}")
+    where = describe_url(resolve_registry_url(args.to))
+    print(f"Copied {result.rows:,} rows; every table's count and checksum match.")
+    print(f"Point every workstation at the new registry: panelmanager --db \"{where}\" (or set PANELMANAGER_DB "
+          "to it), and stop using the old one so that no change is made to it.")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -2049,6 +2087,14 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return gui_main(db=args.db)
 
 
+def _concurrency_message(exc: BaseException) -> str | None:
+    from panelmanager.core.concurrency import BUSY_MESSAGE, ConcurrencyError, is_busy
+
+    if isinstance(exc, ConcurrencyError):
+        return str(exc)
+    return BUSY_MESSAGE if is_busy(exc) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -2064,6 +2110,13 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except (CommandError, RegistryError, ImportFileError, ResourceError, BackupError, EncryptionError) as exc:
         print(f"panelmanager {args.command or 'gui'}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        # Another workstation's change or lock: a message for the user, never SQL or parameters.
+        message = _concurrency_message(exc)
+        if message is None:
+            raise
+        print(f"panelmanager {args.command or 'gui'}: {message}", file=sys.stderr)
         return EXIT_FAILED
     except Cancelled as exc:
         print(f"panelmanager {args.command}: {exc}", file=sys.stderr)

@@ -40,11 +40,13 @@ def default_registry_path() -> Path:
 
 def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
     """``--db`` beats ``PANELMANAGER_DB`` beats the default file; paths and URLs both work."""
-    target = db if db is not None else os.environ.get(ENV_VAR) or default_registry_path()
+    target = db if db is not None else os.environ.get(ENV_VAR) or _workstation_url() or default_registry_path()
+    if isinstance(target, URL):
+        return target
     text = os.fspath(target)
     if "://" in text:
         try:
-            url = make_url(text)
+            url = postgres_driver_url(make_url(text))
             url.get_dialect()  # an unknown database kind fails here, not at first use
             return url
         except Exception as exc:  # ArgumentError, NoSuchModuleError
@@ -52,8 +54,28 @@ def resolve_registry_url(db: str | os.PathLike[str] | None = None) -> URL:
                 f"'{describe_text_url(text)}' is not a database URL Panel Manager understands ({exc}). "
                 "Give a file path, or a URL such as postgresql://user@host/dbname."
             ) from None
+    from panelmanager.core.registry_location import refuse_network_share
+
+    refuse_network_share(text)  # before resolve(): a UNC path is not one on Linux/macOS
     path = Path(text).expanduser().resolve()
     return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def _workstation_url() -> URL | None:
+    """The practice server set up in Settings > Registry (core.registry_connection), if any."""
+    from panelmanager.core.registry_connection import ConnectionSettingsError, configured_url
+
+    try:
+        return configured_url()
+    except ConnectionSettingsError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+def postgres_driver_url(url: URL) -> URL:
+    """``postgresql://`` (and ``postgres://``) mean PostgreSQL through psycopg 3, the declared driver."""
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def describe_text_url(text: str) -> str:
@@ -84,6 +106,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # The driver's own lazy BEGIN is switched off; _sqlite_begin emits BEGIN [IMMEDIATE].
+    dbapi_connection.isolation_level = None
 
 
 def begin_for_savepoints(conn) -> None:
@@ -101,7 +125,10 @@ def begin_for_savepoints(conn) -> None:
 def make_engine(url: URL) -> Engine:
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
+            from panelmanager.core.registry_location import refuse_network_share
             from panelmanager.core.safe_export import prepare_private_database
+
+            refuse_network_share(url.database)  # before anything is created there
 
             try:
                 prepare_private_database(Path(url.database))
@@ -117,8 +144,21 @@ def make_engine(url: URL) -> Engine:
         if engine is None:
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_begin(conn) -> None:
+    """SQLAlchemy's pysqlite recipe: we emit BEGIN ourselves (the driver's is off, see
+    ``_sqlite_pragmas``). A write session (``Registry.write_session``) begins IMMEDIATE: it
+    takes the write lock first, so what it reads is what it decides on, and two writers
+    never deadlock upgrading read locks."""
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "panelmanager_write"
 
 
 def _alembic_config() -> Config:
@@ -218,6 +258,17 @@ class Registry:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """One short write transaction holding the write lock from its start (SQLite: BEGIN
+        IMMEDIATE); a busy registry or a conflicting change raises ``concurrency.RegistryBusy``
+        / ``Conflict`` with a message for the user. See ``core.concurrency.run_write`` to retry."""
+        from panelmanager.core.concurrency import translate_errors
+
+        with translate_errors(), Session(self.engine.execution_options(**{WRITE_OPTION: True}),
+                                         expire_on_commit=False) as session, session.begin():
+            yield session
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -230,7 +281,7 @@ def open_registry(db: str | os.PathLike[str] | URL | None = None, *, create: boo
     """
     from panelmanager.core.registry_guard import NotARegistry, check_registry_target
 
-    url = db if isinstance(db, URL) else resolve_registry_url(db)
+    url = postgres_driver_url(db) if isinstance(db, URL) else resolve_registry_url(db)
     try:
         check_registry_target(url, create=create)
     except NotARegistry as exc:

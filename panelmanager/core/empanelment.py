@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.alive import alive_and_active_mask, alive_and_active_on, died_after
+from panelmanager.core.concurrency import Conflict, begin_write, changed_by_text, check_assignment_version
 from panelmanager.core.db import bulk_insert, bulk_update
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress
 from panelmanager.core.resources import ResourceError, load_toml, resource_path
@@ -1085,8 +1086,10 @@ def accept_review_items(
     skipped as "stale". Every applied change goes to the history, by ``user``.
     Accepting a review with nothing pending closes it as accepted (a review done).
     """
+    begin_write(session)
     review = _review_or_error(session, review_id)
     now = dt.datetime.now()
+    _refuse_decided(session, review_id, item_ids)
     items = _pending_items(session, review_id, item_ids)
     decision = ReviewDecision(review_id=review_id)
     if item_ids is None:
@@ -1139,8 +1142,10 @@ def reject_review_items(
     A rejected proposal is not proposed again by later reviews while the patient's
     panel and the engine's answer stay the same.
     """
+    begin_write(session)
     _review_or_error(session, review_id)
     now = dt.datetime.now()
+    _refuse_decided(session, review_id, item_ids)
     items = _pending_items(session, review_id, item_ids)
     if item_ids is None:
         i = m.PanelReviewItem
@@ -1153,6 +1158,25 @@ def reject_review_items(
         _decide(session, items["id"], "rejected", user, now)
     status = _refresh_status(session, review_id, now, user, closing="rejected" if item_ids is None else None)
     return ReviewDecision(review_id=review_id, rejected=len(items), status=status)
+
+
+def _refuse_decided(session: Session, review_id: int, item_ids: Sequence[int] | None) -> None:
+    """Named items that another user decided meanwhile: a conflict, not a silent no-op."""
+    if not item_ids or len(item_ids) > 900:
+        return
+    i = m.PanelReviewItem
+    row = session.execute(
+        select(i.decision, i.decided_by, i.decided_at)
+        .where(i.review_id == review_id, i.id.in_([int(x) for x in item_ids]), i.kind.in_(ACTIONABLE_KINDS),
+               i.decision != "pending", i.decided_at.is_not(None))
+        .order_by(i.decided_at.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        raise Conflict(
+            f"This review item was already {row.decision} by {changed_by_text(row.decided_by, row.decided_at)}"
+            " - reload and try again."
+        )
 
 
 def _decide(session: Session, ids: pd.Series, decision: str, user: str | None, now: dt.datetime) -> None:
@@ -1200,6 +1224,7 @@ def _apply_changes(
                 "assigned_at": now,
                 "assigned_by": user,
                 "review_id": review_id,
+                "version": 0,  # set below from the patient's history (never reused, see _set_versions)
             }
         )
         frame["review_id"] = frame["review_id"].astype("Int64")
@@ -1220,7 +1245,29 @@ def _apply_changes(
         }
     )
     bulk_insert(conn, m.AssignmentHistory.__table__, history)
+    if to_assign.any():
+        _set_versions(conn, pids[0] if len(pids) == 1 else None)
     _expire(session, m.Assignment)
+
+
+def _set_versions(conn, patient_id: int | None) -> None:
+    """New assignment rows get version = the patient's history rows + confirmations.
+
+    Every change adds one of those rows, so a patient's version only ever grows, even
+    across an unassignment (its row is deleted): a screen that saw an old version is
+    always refused (``concurrency.check_assignment_version``).
+    """
+    a = m.Assignment.__table__
+    h = m.AssignmentHistory.__table__
+    c = m.Confirmation.__table__
+    changes = (
+        select(func.count()).select_from(h).where(h.c.patient_id == a.c.patient_id).scalar_subquery()
+        + select(func.count()).select_from(c).where(c.c.patient_id == a.c.patient_id).scalar_subquery()
+    )
+    stmt = update(a).where(a.c.version == 0).values(version=changes)
+    if patient_id is not None:
+        stmt = stmt.where(a.c.patient_id == patient_id)
+    conn.execute(stmt)
 
 
 def _expire(session: Session, *classes: type) -> None:
@@ -1354,6 +1401,15 @@ def _provider_or_error(session: Session, provider_id: int) -> m.Provider:
     return provider
 
 
+def _check_version(session: Session, patient_id: int, expected: int | None) -> None:
+    """Refuse a change based on an older view of the patient's assignment (names the panel, not the patient)."""
+    if expected is None:
+        return
+    current = _current_provider_id(session, patient_id)
+    what = f"{_provider_or_error(session, current).display_name}'s panel" if current else "The patient's panel"
+    check_assignment_version(session, patient_id, expected, what=what)
+
+
 def _current_provider_id(session: Session, patient_id: int) -> int | None:
     return session.scalar(select(m.Assignment.provider_id).where(m.Assignment.patient_id == patient_id))
 
@@ -1367,16 +1423,21 @@ def reassign_patient(
     user: str | None = None,
     as_of: dt.date | None = None,
     cut: str = CUT_MANUAL,
+    expected_version: int | None = None,
 ) -> AssignmentChange:
     """Put a patient on ``provider_id``'s panel by hand (``None``: take them off any panel).
 
     The reason is required and goes to the history with ``user``. Assigning to a
     provider who cannot hold a panel is refused. Confirmations of the old assignment
-    do not carry over.
+    do not carry over. ``expected_version`` is the assignment version the user saw
+    (``assignment_for(...).version``, 0 when unassigned): a newer one raises
+    ``concurrency.Conflict`` naming who changed it, and nothing is written.
     """
     if not reason or not reason.strip():
         raise EmpanelmentError("Say why the patient is reassigned (it goes in the history).")
+    begin_write(session)
     _patient_or_error(session, patient_id)
+    _check_version(session, patient_id, expected_version)
     if provider_id is not None:
         provider = _provider_or_error(session, provider_id)
         settings = load_settings(session)
@@ -1429,6 +1490,7 @@ def confirm_assignment(
     user: str | None = None,
     as_of: dt.date | None = None,
     recorded_at: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> ConfirmationResult:
     """Record what a provider or a patient said about the patient's assignment.
 
@@ -1443,6 +1505,7 @@ def confirm_assignment(
     "declined" records that the patient was asked and did not answer.
 
     ``as_of`` is the date recorded (default today), ``method`` one of ``METHODS``.
+    ``expected_version``: as for ``reassign_patient``.
     """
     if by not in PARTIES:
         raise EmpanelmentError(f"--by must be 'patient' or 'provider', not {by!r}.")
@@ -1452,9 +1515,11 @@ def confirm_assignment(
         raise EmpanelmentError(f"A {by} confirmation is one of {', '.join(outcomes)}, not {outcome!r}.")
     if method is not None and method not in METHODS:
         raise EmpanelmentError(f"The method is one of {', '.join(METHODS)}, not {method!r}.")
+    begin_write(session)
     patient = _patient_or_error(session, patient_id)
     if provider_id is not None:
         _provider_or_error(session, provider_id)
+    _check_version(session, patient_id, expected_version)
     day = _today(as_of)
     now = recorded_at or dt.datetime.now()
     current = _current_provider_id(session, patient_id)
@@ -1519,6 +1584,8 @@ def confirm_assignment(
             assignment.provider_confirmed_on = None
         elif outcome in ("confirmed", "changed"):
             assignment.patient_confirmed_on = day
+        if outcome in ("mine", "not-mine", "confirmed", "changed"):
+            assignment.version = (assignment.version or 0) + 1
     session.flush()
     messages = {
         "mine": "confirmed by the provider",
@@ -1593,6 +1660,7 @@ class AssignmentInfo:
     provider_confirmed_on: dt.date | None
     patient_confirmed_on: dt.date | None
     preferred_provider: str | None
+    version: int = 0  # pass back as expected_version when changing or confirming (0: unassigned)
 
 
 def assignment_for(session: Session, patient_id: int) -> AssignmentInfo:
@@ -1614,6 +1682,7 @@ def assignment_for(session: Session, patient_id: int) -> AssignmentInfo:
         provider_confirmed_on=a.provider_confirmed_on if a else None,
         patient_confirmed_on=a.patient_confirmed_on if a else None,
         preferred_provider=pref_provider.external_id if pref_provider else None,
+        version=(a.version or 0) if a else 0,
     )
 
 

@@ -341,6 +341,8 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    # Bumped by every change (core.concurrency): a stale edit is refused, never applied.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # Tables the empanelment, care-gap and outreach issues add are appended below, each in
@@ -400,6 +402,8 @@ class PanelReviewItem(Base):
     decision: Mapped[str] = mapped_column(String(12), default="pending")
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Bumped by every change (core.concurrency): a stale edit is refused, never applied.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Assignment(Base):
@@ -419,6 +423,8 @@ class Assignment(Base):
     # Latest confirmation of *this* provider; cleared when the provider changes.
     provider_confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
     patient_confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Bumped by every change (core.concurrency): a stale edit is refused, never applied.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AssignmentHistory(Base):
@@ -564,6 +570,8 @@ class RiskOverride(Base):
     user: Mapped[str | None] = mapped_column(String(80))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by every change (core.concurrency): a stale edit is refused, never applied.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # Covering indexes for the care-gap engine: its grouped look-ups (the latest event per
@@ -638,3 +646,16 @@ def _register_search_keys() -> None:
 
 
 _register_search_keys()
+
+
+# --------------------------------------------------------------------------- Concurrency (issue 13)
+
+
+class RegistryChange(Base):
+    """One row: bumped by every write service (serializing them) and polled by other workstations."""
+
+    __tablename__ = "registry_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.alive import alive_and_active_on
+from panelmanager.core.concurrency import begin_write
 from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.models import OutreachMethod, OutreachOutcome
@@ -175,6 +176,7 @@ def log_outreach(
     left-message, scheduled, declined, wrong-number, no-answer (or None). ``measure``
     is the gap it was about (None: outreach in general). ``when`` defaults to now.
     """
+    begin_write(session)
     if session.get(models.Patient, patient_id) is None:
         raise OutreachError(f"there is no patient with id {patient_id}.")
     row = models.OutreachLog(

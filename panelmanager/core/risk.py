@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.alive import alive_and_active_on
+from panelmanager.core.concurrency import Conflict, begin_write, changed_by_text
 from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress, no_progress
 from panelmanager.core.measures.definitions import definitions_fingerprint, load_measures
@@ -411,19 +412,32 @@ def override_risk_tier(
     user: str | None,
     *,
     now: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> RiskOverrideResult:
     """Set a patient's tier by hand (``tier`` 1-4) or clear the override (``tier=None``).
 
     The reason is required. Earlier overrides stay in the table, inactive, so the
     history of who decided what is kept; the computed tier is never changed.
+    ``expected_version`` is ``risk_override_version`` as the user saw it: a newer
+    override by someone else raises ``concurrency.Conflict`` and nothing is written.
     """
     if tier is not None and tier not in TIERS:
         raise ValueError(f"a risk tier is 1, 2, 3 or 4, not {tier!r}")
     if not reason or not reason.strip():
         raise ValueError("give a reason for the risk tier override")
+    begin_write(session)
     if session.get(models.Patient, patient_id) is None:
         raise ValueError(f"there is no patient with id {patient_id}")
     o = models.RiskOverride
+    latest = session.execute(
+        select(o.version, o.user, o.recorded_at).where(o.patient_id == patient_id).order_by(o.id.desc()).limit(1)
+    ).first()
+    version = latest.version if latest else 0
+    if expected_version is not None and expected_version != version:
+        raise Conflict(
+            f"This patient's risk tier was changed by {changed_by_text(latest.user, latest.recorded_at)}"
+            " - reload and try again."
+        )
     previous = session.scalar(
         select(o.tier).where(o.patient_id == patient_id, o.active.is_(True)).order_by(o.recorded_at.desc(), o.id.desc())
     )
@@ -431,8 +445,15 @@ def override_risk_tier(
     recorded_at = (now or dt.datetime.now()).replace(microsecond=0)
     session.add(
         models.RiskOverride(
-            patient_id=patient_id, tier=tier, reason=reason.strip(), user=user, recorded_at=recorded_at, active=tier is not None
+            patient_id=patient_id, tier=tier, reason=reason.strip(), user=user, recorded_at=recorded_at, active=tier is not None,
+            version=version + 1,
         )
     )
     session.flush()
     return RiskOverrideResult(patient_id=patient_id, tier=tier, previous_override=previous, recorded_at=recorded_at)
+
+
+def risk_override_version(session: Session, patient_id: int) -> int:
+    """The version of a patient's risk override as a screen shows it (0: never overridden)."""
+    o = models.RiskOverride
+    return session.scalar(select(o.version).where(o.patient_id == patient_id).order_by(o.id.desc()).limit(1)) or 0

@@ -110,16 +110,29 @@ def load_settings(session: Session) -> PracticeSettings:
     return PracticeSettings(**values)
 
 
-def save_settings(session: Session, settings: PracticeSettings) -> None:
+def settings_version(session: Session) -> int:
+    """The version of the saved settings as a screen shows them (0: never saved)."""
+    return session.scalar(select(Setting.version).where(Setting.key == _KEY)) or 0
+
+
+def save_settings(session: Session, settings: PracticeSettings, *, expected_version: int | None = None) -> None:
+    """Save the practice settings; ``expected_version`` (``settings_version`` when the user
+    opened them) refuses to overwrite settings another workstation saved meanwhile."""
+    from panelmanager.core.concurrency import Conflict, begin_write
+
+    begin_write(session)
+    if expected_version is not None and settings_version(session) != expected_version:
+        raise Conflict("The practice settings were changed on another workstation - reload and try again.")
     data = dataclasses.asdict(settings)
     if settings.as_of_override:
         data["as_of_override"] = settings.as_of_override.isoformat()
     payload = json.dumps({"version": SETTINGS_VERSION, "data": data}, sort_keys=True)
     row = session.get(Setting, _KEY)
     if row is None:
-        session.add(Setting(key=_KEY, value=payload))
+        session.add(Setting(key=_KEY, value=payload, version=1))
     else:
         row.value = payload
+        row.version = (row.version or 0) + 1
 
 
 def effective_as_of(settings: PracticeSettings, today: dt.date | None = None) -> dt.date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from panelmanager.core.db import (
     RegistryError,
@@ -16,6 +16,7 @@ from panelmanager.core.db import (
 )
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_registry_runs_with_wal_foreign_keys_full_sync_and_busy_timeout(fresh_registry):
     with fresh_registry.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -27,7 +28,7 @@ def test_sqlite_registry_runs_with_wal_foreign_keys_full_sync_and_busy_timeout(f
 def test_opening_a_registry_applies_every_migration(fresh_registry):
     with fresh_registry.engine.connect() as conn:
         versions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
-        tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    tables = set(inspect(fresh_registry.engine).get_table_names())
     assert versions == schema_heads()
     assert {"patients", "providers", "visits", "observations", "immunizations", "procedures", "conditions",
             "import_batches", "rejected_rows", "locations", "patient_identifiers"} <= tables

@@ -383,6 +383,10 @@ class SettingsScreen(Screen):
         self.provider_model = self.providers_page.model
         self.provider_table = self.providers_page.table
         self.tabs.addTab(self.providers_page, self.tr("Providers"))
+        from panelmanager.ui.screens.registry_page import RegistryPage
+
+        self.registry_page = RegistryPage(ctx)
+        self.tabs.addTab(self.registry_page, self.tr("Registry"))
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)

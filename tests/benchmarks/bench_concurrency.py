@@ -1,0 +1,154 @@
+"""Several workstations on one registry, SQLite vs PostgreSQL.
+
+1. ``mixed``: 4 processes x 250 mixed actions (check-in confirm, reassign, accept a review
+   item, log outreach) with the versions their screens saw; the final state is checked
+   (tests/concurrency_workload.py) and the outcomes counted.
+2. ``checkin``: check-in confirm latency (median, p95, max) on one workstation while
+   another process imports a Synthea export of the demo practice (``--patients``) into the
+   same registry; then the import time, the assignment (build_review + accept) and care
+   gaps (refresh_gaps) times on what was imported.
+
+PostgreSQL runs on a throwaway cluster started from the server binaries (tests/pg_cluster.py).
+
+    python -m tests.benchmarks.bench_concurrency [--patients 100000] [--actions 250] [--only sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+AS_OF = dt.date(2024, 2, 3)
+
+
+def _load(url: str, folder: str, queue) -> None:
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.importers import run_import
+
+    registry = open_registry(url)
+    start = time.perf_counter()
+    run_import(registry, [folder], write_rejects=False, user="benchmark")
+    queue.put(time.perf_counter() - start)
+    registry.close()
+
+
+def write_export(patients: int, folder: Path) -> Path:
+    from panelmanager.core.demo import generate_practice, write_synthea_folder
+
+    return write_synthea_folder(generate_practice(patients, seed=1, as_of=AS_OF), folder / "synthea")
+
+
+def mixed(url: str, actions: int) -> None:
+    from concurrency_workload import build_practice, check_final_state, run_workers
+
+    from panelmanager.core.db import open_registry
+
+    registry = open_registry(url)
+    practice = build_practice(registry)
+    start = time.perf_counter()
+    results = run_workers(url, practice, processes=4, actions=actions)
+    elapsed = time.perf_counter() - start
+    counts = check_final_state(registry, practice, results)
+    registry.close()
+    print(f"  mixed 4 x {actions}: {elapsed:6.1f} s, final state exact, outcomes {dict(sorted(counts.items()))}", flush=True)
+
+
+def checkin(url: str, patients: int, export: Path) -> None:
+    from concurrency_workload import build_practice
+
+    from panelmanager.core.concurrency import ConcurrencyError, run_write
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.empanelment import accept_review_items, confirm_assignment
+
+    registry = open_registry(url)
+    practice = build_practice(registry, n_patients=5)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    loader = context.Process(target=_load, args=(url, str(export), queue))
+    loader.start()
+    latencies, refused = [], 0
+    while loader.is_alive():
+        start = time.perf_counter()
+        try:
+            run_write(registry, confirm_assignment, practice["patients"][0], by="patient", user="desk")
+            latencies.append(time.perf_counter() - start)
+        except ConcurrencyError:
+            refused += 1
+        time.sleep(0.2)
+    loader.join()
+    load_s = queue.get() if not queue.empty() else float("nan")
+    if latencies:
+        p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
+        print(f"  confirm during a {patients:,}-patient load: {len(latencies)} done, {refused} refused; "
+              f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+              f"max {max(latencies) * 1000:.0f} ms", flush=True)
+    print(f"  import of {patients:,} patients (Synthea CSV): {load_s:6.1f} s", flush=True)
+    from panelmanager.core.empanelment import build_review
+    from panelmanager.core.measures import refresh_gaps
+
+    start = time.perf_counter()
+    with registry.session() as session:
+        summary = build_review(session, as_of=AS_OF, user="bench")
+        accept_review_items(session, summary.review_id, user="bench")
+    print(f"  assign (build_review + accept all): {time.perf_counter() - start:6.1f} s", flush=True)
+    start = time.perf_counter()
+    with registry.session() as session:
+        refresh_gaps(session, AS_OF)
+    print(f"  care gaps (refresh_gaps): {time.perf_counter() - start:6.1f} s", flush=True)
+    registry.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--actions", type=int, default=250)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--skip", choices=["mixed", "checkin"])
+    args = parser.parse_args(argv)
+    from pg_cluster import find_server_binaries, prepare_template, start_cluster
+
+    exports = tempfile.TemporaryDirectory()
+    export = None
+    if args.skip != "checkin":
+        print(f"Writing a {args.patients:,}-patient Synthea export ...", flush=True)
+        export = write_export(args.patients, Path(exports.name))
+
+    for backend in ("sqlite", "postgresql"):
+        if args.only and backend != args.only:
+            continue
+        print(f"{backend}:", flush=True)
+        cluster = None
+        with tempfile.TemporaryDirectory() as folder:
+            if backend == "postgresql":
+                bindir = find_server_binaries()
+                if bindir is None:
+                    print("  no PostgreSQL server binaries: skipped")
+                    continue
+                cluster = start_cluster(bindir)
+                prepare_template(cluster)
+                urls = {k: cluster.url(cluster.create_database()) for k in ("mixed", "checkin")}
+            else:
+                urls = {k: str(Path(folder) / f"{k}.sqlite3") for k in ("mixed", "checkin")}
+            try:
+                if args.skip != "mixed":
+                    mixed(urls["mixed"], args.actions)
+                if args.skip != "checkin":
+                    checkin(urls["checkin"], args.patients, export)
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    exports.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
