@@ -136,7 +136,7 @@ def smoke(s: Smoke, args: argparse.Namespace) -> None:
 
     # The practice's letterhead (name, address, phone) is set in the GUI's Settings; a small
     # demo practice sets it here, and the imports below land in the same registry.
-    s.run("demo", "--patients", "60", "--as-of", AS_OF)
+    s.run("--create", "demo", "--patients", "60", "--as-of", AS_OF)
     check("demo practice", "60 synthetic patients and the practice's letterhead")
     if args.synthea and args.synthea.is_dir():
         s.run("import", str(args.synthea.resolve()))
