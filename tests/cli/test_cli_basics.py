@@ -59,7 +59,7 @@ def test_a_registry_from_a_newer_version_is_a_message_not_a_traceback(tmp_path):
 def test_demo_shows_progress_even_in_a_log(tmp_path, capsys):
     from panelmanager.cli import main
 
-    assert main(["--db", str(tmp_path / "demo.sqlite3"), "demo", "--patients", "30"]) == 0
+    assert main(["--db", str(tmp_path / "demo.sqlite3"), "--create", "demo", "--patients", "30"]) == 0
     err = capsys.readouterr().err
     assert "Making a demo practice of 30 patients" in err
     assert "Generating patients" in err and "100% Demo practice loaded" in err

@@ -48,8 +48,7 @@ def _patients(path) -> int:
 def test_a_backup_of_a_live_registry_is_consistent_checked_and_owner_only(fresh_registry, registry_path, tmp_path):
     _add_patients(fresh_registry, 5)
     # An open write transaction elsewhere is not in the copy; committed rows are.
-    with fresh_registry.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN")
+    with fresh_registry.engine.connect() as conn:  # SQLAlchemy's autobegin emits a real BEGIN (core.db)
         conn.exec_driver_sql("INSERT INTO patients (mrn, source, status) VALUES ('X', 't', 'active')")
         result = backup_registry(fresh_registry)
         conn.rollback()
@@ -115,8 +114,7 @@ def test_restore_checks_first_keeps_the_old_registry_and_replaces_atomically(fre
 def test_restore_refuses_while_the_registry_is_open_elsewhere(fresh_registry, registry_path, tmp_path):
     _add_patients(fresh_registry, 1)
     saved = backup_registry(fresh_registry, tmp_path / "one.sqlite3").path
-    with fresh_registry.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN")
+    with fresh_registry.engine.connect() as conn:  # autobegin: a real BEGIN (core.db)
         conn.exec_driver_sql("SELECT COUNT(*) FROM patients").scalar()
         with pytest.raises(BackupError, match="open in another"):
             restore_registry(saved, registry_path)
