@@ -2035,7 +2035,7 @@ def _cmd_copy_registry(args: argparse.Namespace) -> int:
     try:
         if resolve_registry_url(args.to) == source.url:
             raise CommandError("--to names the registry being copied; give a new, empty one.")
-        target = open_registry(args.to)
+        target = open_registry(args.to, create=True)  # a new, empty registry (copy_registry refuses a used one)
         try:
             result = copy_registry(source, target)
         finally:

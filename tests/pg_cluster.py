@@ -136,5 +136,5 @@ def prepare_template(cluster: PostgresCluster) -> None:
 
     with cluster.admin() as conn:
         conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
-    registry = open_registry(cluster.url(TEMPLATE_DB))
+    registry = open_registry(cluster.url(TEMPLATE_DB), create=True)
     registry.close()

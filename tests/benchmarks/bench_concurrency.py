@@ -34,7 +34,7 @@ def _load(url: str, folder: str, queue) -> None:
     from panelmanager.core.db import open_registry
     from panelmanager.core.importers import run_import
 
-    registry = open_registry(url)
+    registry = open_registry(url, create=True)
     start = time.perf_counter()
     run_import(registry, [folder], write_rejects=False, user="benchmark")
     queue.put(time.perf_counter() - start)
@@ -52,7 +52,7 @@ def mixed(url: str, actions: int) -> None:
 
     from panelmanager.core.db import open_registry
 
-    registry = open_registry(url)
+    registry = open_registry(url, create=True)
     practice = build_practice(registry)
     start = time.perf_counter()
     results = run_workers(url, practice, processes=4, actions=actions)
@@ -69,7 +69,7 @@ def checkin(url: str, patients: int, export: Path) -> None:
     from panelmanager.core.db import open_registry
     from panelmanager.core.empanelment import accept_review_items, confirm_assignment
 
-    registry = open_registry(url)
+    registry = open_registry(url, create=True)
     practice = build_practice(registry, n_patients=5)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()

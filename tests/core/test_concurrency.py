@@ -110,7 +110,7 @@ def test_a_registry_locked_by_an_import_elsewhere_says_so_without_patient_data(r
     from panelmanager.core import db
 
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    registry = db.open_registry(registry_path)
+    registry = db.open_registry(registry_path, create=True)
     with registry.session() as session:
         from conftest import _build_clinic
 
