@@ -97,6 +97,7 @@ def test_where_ddl_cannot_be_rolled_back_the_pre_upgrade_backup_is_put_back(tmp_
     import panelmanager.core.db as db
 
     monkeypatch.setattr(db, "begin_for_savepoints", lambda conn: None)
+    monkeypatch.setattr(db, "_sqlite_begin", lambda conn: None)  # nor the engine's own BEGIN
     path = tmp_path / "registry.sqlite3"
     _registry_at(path, REVISIONS[0])
     before = _snapshot(path)
