@@ -57,7 +57,7 @@ def test_the_app_asks_for_the_passphrase_of_an_encrypted_registry(qtbot, tmp_pat
 
     path = tmp_path / "secret.sqlite3"
     encryption.register_key(path, encryption.new_key_from_passphrase("the right passphrase"))
-    open_registry(path).close()
+    open_registry(path, create=True).close()
     encryption.forget_key(path)
     answers = iter([("wrong passphrase", True), ("the right passphrase", True)])
     prompts = []
