@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.sqlite_only  # PostgreSQL registries are backed up with pg_dump (core.backup says so)
+
 from panelmanager.cli import main
 from panelmanager.core import encryption
 from panelmanager.core import models as m
