@@ -47,7 +47,7 @@ def test_a_registry_is_copied_to_the_other_backend_and_works_there(fresh_registr
 
 
 def test_a_target_holding_data_is_refused(fresh_registry, clinic_ids, other_backend):
-    target = open_registry(other_backend)
+    target = open_registry(other_backend, create=True)
     try:
         copy_registry(fresh_registry, target)
         with pytest.raises(RegistryError, match="already holds data"):
