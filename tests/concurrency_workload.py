@@ -92,15 +92,25 @@ def _one_action(registry, practice: dict, action: str, rng: random.Random, user:
     return ("reassigned", pid)
 
 
-def run_worker(url: str, practice: dict, n_actions: int, seed: int, queue) -> None:
-    """One workstation: ``n_actions`` random actions; puts its list of outcomes on ``queue``."""
+def run_worker(url: str, practice: dict, n_actions: int, seed: int, queue, key: str | None = None) -> None:
+    """One workstation: ``n_actions`` random actions; puts its list of outcomes on ``queue``.
+
+    ``key`` is an encrypted registry's SQLCipher key (a spawned process starts with none).
+    """
+    from panelmanager.core import encryption
     from panelmanager.core.concurrency import Conflict, RegistryBusy
     from panelmanager.core.db import open_registry
 
     rng = random.Random(seed)
     user = f"user{seed}"
     outcomes = []
-    registry = open_registry(url)
+    try:
+        if key is not None:
+            encryption.register_key(url, key)
+        registry = open_registry(url)
+    except Exception:  # the parent must hear of it, not wait for a report that never comes
+        queue.put((user, [("open", "traceback", None, traceback.format_exc())]))
+        return
     try:
         for _ in range(n_actions):
             action = rng.choice(ACTIONS)
@@ -119,12 +129,27 @@ def run_worker(url: str, practice: dict, n_actions: int, seed: int, queue) -> No
 
 
 def run_workers(url: str, practice: dict, *, processes: int = 4, actions: int = 250) -> dict[str, list]:
+    import queue as queue_module
+
+    from panelmanager.core import encryption
+
+    key = None if "://" in url else encryption.key_for(url)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=run_worker, args=(url, practice, actions, n + 1, queue)) for n in range(processes)]
+    workers = [context.Process(target=run_worker, args=(url, practice, actions, n + 1, queue, key))
+               for n in range(processes)]
     for w in workers:
         w.start()
-    results = dict(queue.get(timeout=1800) for _ in workers)
+    results: dict[str, list] = {}
+    while len(results) < len(workers):
+        try:
+            user, outcomes = queue.get(timeout=5)
+        except queue_module.Empty:
+            dead = [w for w in workers if w.exitcode not in (None, 0)]
+            if dead:  # a worker died without reporting (crash, killed): fail now, not after a long timeout
+                raise RuntimeError(f"{len(dead)} worker process(es) died with exit code {dead[0].exitcode}") from None
+            continue
+        results[user] = outcomes
     for w in workers:
         w.join(timeout=60)
     return results

@@ -63,6 +63,8 @@ KEYS: tuple[SettingKey, ...] = (
     SettingKey("default_visits_per_day", "number", "visits a day of a provider without their own figure", 1, 80),
     SettingKey("fallback_visits_per_patient_year", "number", "visits per patient a year until the registry can measure it", 0.5, 20),
     SettingKey("continuity_months", "integer", "continuity look-back in months", 1, 60),
+    SettingKey("backup_daily", "yes/no", "copy the registry to the backups folder once a day when the app opens"),
+    SettingKey("backup_keep_days", "integer", "remove automatic backup copies older than this many days (the newest stays)", 1, 3650),
 )
 _BY_NAME = {k.name: k for k in KEYS}
 _TRUE = {"yes", "y", "true", "1", "on"}

@@ -112,9 +112,9 @@ def test_a_registry_locked_by_an_import_elsewhere_says_so_without_patient_data(r
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 50)
     registry = db.open_registry(registry_path, create=True)
     with registry.session() as session:
-        from conftest import _build_clinic
+        from clinic import build_clinic
 
-        ids = _build_clinic(session)
+        ids = build_clinic(session)
     other = sqlite3.connect(registry_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another workstation's import holds the write lock
     try:

@@ -61,4 +61,4 @@ def test_a_registry_on_a_mounted_share_is_refused_before_anything_is_written(tmp
 
 def test_a_local_registry_opens(tmp_path):
     assert loc.network_share_kind(tmp_path / "registry.sqlite3") is None
-    open_registry(tmp_path / "registry.sqlite3").close()
+    open_registry(tmp_path / "registry.sqlite3", create=True).close()
