@@ -658,7 +658,7 @@ def build_outreach_list(
     order = frame["measure"].map(lambda m: known[m].order if m in known else 1000)
     labels = load_gap_labels()
     frame["gap_text"] = [
-        short_gap_text(m, t, d, v, s, due, labels)
+        short_gap_text(m, t, d, v, s, due, labels, as_of=as_of)
         for m, t, d, v, s, due in zip(frame["measure"], frame["measure_title"], frame["last_date"],
                                       frame["last_value"], frame["status"], frame["due_date"])
     ]

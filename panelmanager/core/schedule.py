@@ -292,7 +292,7 @@ def _gap_rows(
     for column in ("last_code", "last_value"):
         frame[column] = [None if _none(value) is None else str(value) for value in frame[column]]
     frame["text"] = [
-        short_gap_text(mid, title, last_date, last_value, status, due, labels)
+        short_gap_text(mid, title, last_date, last_value, status, due, labels, as_of=day)
         for mid, title, last_date, last_value, status, due in zip(
             frame["measure"], frame["title"], frame["last_date"], frame["last_value"], frame["status"], frame["due_date"]
         )

@@ -230,3 +230,22 @@ def test_accented_surnames_sort_with_their_letter_not_after_z(fresh_registry):
         session.flush()
         names = [c.list_name for c in build_outreach_list(session, AS_OF, measure_ids=[COLON]).contacts()]
     assert names.index("Ávila, Ida") < names.index("Baker, Ruth") and names[-1] == "Zhang, Ida"
+
+
+def test_a_childs_series_due_later_says_its_date_as_of_the_list_day_not_today(fresh_registry):
+    # Issue 9: the wording compares the due date with the list's as-of day. A child turning 2
+    # in September 2024 is due by the birthday on a list made in March 2024, whatever today is.
+    with fresh_registry.session() as session:
+        ids = _practice(session)
+        kid = m.Patient(mrn="KID", first_name="Kit", last_name="Young", dob=dt.date(2022, 9, 15), sex="F",
+                        source="t", status="active", address1="1 Elm St", city="Springfield", state="MA",
+                        postal_code="01103")
+        session.add(kid)
+        session.flush()
+        session.add(m.Assignment(patient_id=kid.id, provider_id=ids["ana"], cut="1", reason="test",
+                                 assigned_on=dt.date(2024, 1, 1), assigned_at=dt.datetime(2024, 1, 1)))
+        session.flush()
+        result = build_outreach_list(session, AS_OF, measure_ids=["childhood-immunization"])
+        [contact] = result.contacts()
+    [gap] = contact.gaps
+    assert gap.short.endswith(", due 2024-09-15"), gap.short

@@ -192,7 +192,7 @@ class HuddleTableModel(QAbstractTableModel):
             return "\n".join(f"{g.title}: {g.text}" + (_tr(" (due soon)") if g.status == "due-soon" else "")
                              for g in r.gaps)
         if key == "a1c" and line.latest.get("a1c_high"):
-            return _tr("Above 9%: poor control.")
+            return _tr("Last A1c above 9%: not at goal.")
         if key == "bp" and line.latest.get("bp_high"):
             return _tr("140/90 or higher: not controlled.")
         return None
