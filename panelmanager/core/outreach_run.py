@@ -46,6 +46,7 @@ __all__ = [
     "OutreachRun",
     "RecordedOutreach",
     "letter_window",
+    "mailing_count",
     "outreach_time",
     "record_outreach",
     "run_outreach",
@@ -139,6 +140,22 @@ def _check_language(language: str | None) -> None:
     languages = sorted(load_letter_templates())
     if language not in languages:
         raise OutreachError(f"language {language!r}: letters exist in {', '.join(languages)}.")
+
+
+def mailing_count(outreach: OutreachList, patients, one_per_gap: bool) -> int:
+    """How many letters (or labels) a list makes: patients with a usable address, or their gaps.
+
+    ``patients`` is the list's patient table (``outreach_patients``), which says who has no
+    usable address.
+    """
+    if patients is None or patients.empty:
+        return 0
+    mailable = patients
+    if "address_problem" in mailable:
+        mailable = mailable[mailable["address_problem"].isna()]
+    if not one_per_gap:
+        return int(mailable["patient_id"].nunique())
+    return int(outreach.rows["patient_id"].isin(set(mailable["patient_id"])).sum())
 
 
 def record_outreach(
