@@ -16,7 +16,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -228,15 +227,15 @@ def _daily_backup(registry) -> None:
               f"{getattr(exc, 'strerror', None) or exc}).", file=sys.stderr)
 
 
-@dataclass
 class Work:
     """What a command works with: the open registry, a session (unless asked for none), the
-    progress callback and the Ctrl+C cancel token, for ``fn(session, ..., progress=, cancel=)``."""
+    progress callback and the Ctrl+C cancel token, for ``fn(session, ..., progress=, cancel=)``.
+    (A plain class: ``dataclasses`` costs ``--help`` start-up time.)"""
 
-    registry: Any
-    session: Any
-    progress: Any
-    cancel: Any
+    __slots__ = ("registry", "session", "progress", "cancel")
+
+    def __init__(self, registry: Any, session: Any, progress: Any, cancel: Any) -> None:
+        self.registry, self.session, self.progress, self.cancel = registry, session, progress, cancel
 
 
 @contextmanager
