@@ -288,7 +288,7 @@ class OutreachScreen(Screen):
         self.text_action.triggered.connect(lambda: self.export_messages("text"))
         self.record_button.clicked.connect(self.record_contact)
         self.withdraw_button.clicked.connect(self.withdraw_last_mailing)
-        self.table.activated.connect(lambda index: self.open_patient(self.model.id_at(index.row())))
+        self.table.activated.connect(lambda index: self.show_patient(self.model.id_at(index.row())))
         self.note_edit.returnPressed.connect(self.record_contact)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
         self.model.modelReset.connect(self._selection_changed)
@@ -363,10 +363,17 @@ class OutreachScreen(Screen):
             self.language_box.addItem(self.tr("Any"), None)
             for code in sorted(load_letter_templates()):
                 self.language_box.addItem(language_name(code), code)
-        with self.ctx.registry.session() as session:
-            providers = list_providers(session, active_only=True)
-            if not self.patients.empty:
-                self.patients = with_last_outreach(session, self.patients, self.outreach.as_of)
+        registry, patients, list_key = self.ctx.registry, self.patients, self._list_key
+        as_of = self.outreach.as_of if self.outreach is not None else None
+
+        def job(progress, cancel):  # the outreach log can be long: read it off the GUI thread
+            with registry.session() as session:
+                fresh = patients if patients.empty else with_last_outreach(session, patients, as_of)
+                return list_providers(session, active_only=True), fresh
+
+        run_job(self, self.tr("Reading the outreach log"), job, on_success=lambda got: self._reloaded(list_key, *got))
+
+    def _reloaded(self, list_key: int, providers, patients: pd.DataFrame) -> None:
         current = self.provider_box.currentData()
         self.provider_box.blockSignals(True)
         self.provider_box.clear()
@@ -375,7 +382,8 @@ class OutreachScreen(Screen):
             self.provider_box.addItem(p.display_name, p.id)
         self.provider_box.setCurrentIndex(max(self.provider_box.findData(current), 0))
         self.provider_box.blockSignals(False)
-        if not self.patients.empty:
+        if list_key == self._list_key and not patients.empty:  # not a list built meanwhile
+            self.patients = patients
             self.model.update_patients(self.patients)
         self._report_stale = True
         if self.tabs.currentIndex() == 1:
@@ -489,10 +497,6 @@ class OutreachScreen(Screen):
 
         run_job(self, title, job, on_success=finished)
 
-    @staticmethod
-    def _left_out(result: DocumentResult) -> list[str]:
-        return [f"{name} ({mrn}): {reason}" for _pid, mrn, name, reason in result.skipped]
-
     def letters(self) -> None:
         if self.outreach is None:
             return
@@ -571,7 +575,8 @@ class OutreachScreen(Screen):
         if mailing and (list_key != self._list_key or self._mailing_logged):
             record_question = ""  # already recorded: printing again logs nothing, so nothing to ask
         self.preview = open_preview(self, data, title, file_name=file_name, note=note,
-                                    left_out=self._left_out(result), left_out_title=left_out_title,
+                                    left_out=[f"{name} ({mrn}): {why}" for _pid, mrn, name, why in result.skipped],
+                                    left_out_title=left_out_title,
                                     record_question=record_question)
         if mailing:
             self.preview.delivered.connect(lambda _how: self._mailing_delivered(result, list_key))
@@ -692,10 +697,6 @@ class OutreachScreen(Screen):
 
     def _status(self, message: str) -> None:
         self.status_message(message)
-
-    def open_patient(self, patient_id: int) -> None:
-        """Show the patient on the Patients screen (Enter or double-click on a row)."""
-        self.show_patient(patient_id)
 
     # -- recording a contact
     def selected_patient(self) -> dict | None:
