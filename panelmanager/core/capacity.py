@@ -66,6 +66,8 @@ __all__ = [
     "unassigned_visiting",
     "MilestoneReport",
     "milestone",
+    "PanelOverview",
+    "panel_overview",
 ]
 
 _WEIGHTS_FILE = "panel_weights.toml"
@@ -669,4 +671,34 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
         thresholds=thresholds,
         reasons=reasons,
         missing=missing,
+    )
+
+
+@dataclass
+class PanelOverview:
+    """Every panel against its target with continuity, and who visits without a panel: one read."""
+
+    as_of: dt.date
+    rows: list[PanelCapacityRow]
+    continuity: ContinuityReport
+    visits_per_patient_year: float
+    basis: str  # where the visits-per-patient figure comes from, in staff words
+    unassigned: list[UnassignedVisitor] | None  # None unless asked for
+
+    @property
+    def shares(self) -> dict[int, float | None]:
+        """Continuity per provider id."""
+        return {r.provider_id: r.share for r in self.continuity.rows}
+
+
+def panel_overview(session: Session, as_of: dt.date, *, with_unassigned: bool = True) -> PanelOverview:
+    """The panel overview of ``panelmanager panels`` and the Panels screen's capacity tab."""
+    per_visit, basis = practice_visits_per_patient_year(session, as_of)
+    return PanelOverview(
+        as_of=as_of,
+        rows=panel_capacity(session, as_of),
+        continuity=continuity(session, as_of),
+        visits_per_patient_year=per_visit,
+        basis=basis,
+        unassigned=unassigned_visiting(session, as_of) if with_unassigned else None,
     )

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core.models import Patient, PatientStatus
@@ -180,3 +180,27 @@ def patient_rows(session: Session, ids: list[int], as_of: dt.date) -> dict[int, 
             "status": r.status,
         }
     return rows
+
+
+class PatientNotFound(ValueError):
+    """No patient (or more than one) answers to what the user typed; the message names no one."""
+
+
+def find_patient(session: Session, mrn_or_text: str, *, search: bool = False) -> Patient:
+    """One patient by MRN, as the CLI and the screens take it.
+
+    With ``search`` the text may also be anything the search box takes (a name, a date of
+    birth) as long as exactly one patient matches; a typed MRN always wins. Changes made from
+    a command line use the MRN alone (``search=False``) so that a typo never picks someone else.
+    """
+    wanted = str(mrn_or_text).strip()
+    patient = session.scalar(select(Patient).where(Patient.mrn == wanted)) if wanted else None
+    if patient is not None:
+        return patient
+    if search and wanted:
+        ids = search_patient_ids(session, wanted, limit=2)
+        if len(ids) == 1:
+            return session.get(Patient, ids[0])
+        if len(ids) > 1:
+            raise PatientNotFound(f"{wanted!r} matches several patients; give the MRN.")
+    raise PatientNotFound(f"There is no patient with MRN {wanted!r}.")

@@ -162,24 +162,43 @@ def update_provider(session: Session, provider_id: int, **changes) -> ProviderRo
     return next(row for row in list_providers(session, include_merged=True) if row.id == provider_id)
 
 
-def find_provider(session: Session, text: str) -> ProviderRow:
-    """One provider by id, source id (the PM user name), NPI or exact name; ValueError otherwise."""
+class ProviderNotFound(ValueError):
+    """No provider (or more than one) answers to what the user typed; the message says which and how to fix it."""
+
+
+def find_provider(session: Session, text: str, *, name_part: bool = False) -> ProviderRow:
+    """One provider by what a user types: registry id, source id (the PM user name), NPI, exact name,
+    or (with ``name_part``) a part of the name that only one provider has.
+
+    The one provider lookup of the CLI (``--provider``) and the screens; ``ProviderNotFound``
+    (a ``ValueError``) says what matched or that nothing did. Choosing whose panel or gaps to
+    show passes ``name_part=True``; changing providers (``providers set`` / ``merge``) does not
+    guess.
+    """
     wanted = str(text).strip()
     rows = list_providers(session, include_merged=True)
-    for test in (
+    folded = wanted.casefold()
+    tests = [
         lambda r: wanted.isdigit() and str(r.id) == wanted and len(wanted) < 10,
         lambda r: r.external_id == wanted,
         lambda r: r.npi is not None and r.npi == wanted,
-        lambda r: r.external_id.casefold() == wanted.casefold(),
-        lambda r: r.display_name.casefold() == wanted.casefold(),
-    ):
+        lambda r: r.external_id.casefold() == folded,
+        lambda r: r.display_name.casefold() == folded,
+    ]
+    if name_part and folded:
+        tests.append(lambda r: r.merged_into_id is None and folded in r.display_name.casefold())
+    for test in tests:
         found = [r for r in rows if test(r)]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             listing = ", ".join(f"{r.id} ({r.external_id})" for r in found[:5])
-            raise ValueError(f"'{wanted}' matches several providers: {listing}. Use the id.")
-    raise ValueError(f"There is no provider '{wanted}'. 'panelmanager providers list' shows each provider's id and PM id.")
+            raise ProviderNotFound(f"'{wanted}' matches {len(found)} providers: {listing}. Use the id or the NPI.")
+    if name_part:
+        raise ProviderNotFound(f"There is no provider with id or NPI {wanted!r}, nor with that in the name. "
+                               "'panelmanager providers list' shows each provider's id and PM id.")
+    raise ProviderNotFound(f"There is no provider '{wanted}'. 'panelmanager providers list' shows each provider's id "
+                           "and PM id.")
 
 
 def looks_like_user_name(row: ProviderRow) -> bool:

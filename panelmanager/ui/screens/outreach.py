@@ -4,14 +4,15 @@ each patient's language and mailing labels (previewed, then printed or saved), a
 (PDF, CSV or Excel), a portal or text-message export; record each call's outcome; and see
 which outreach closed gaps within 90 days.
 
-Letters and labels are logged as outreach when they are printed or saved from the preview
-(a preview alone logs nothing; one mailing is logged once), exports when the file is
-written; calls as they are recorded. Logging goes through ``core.outreach`` like the CLI.
-Building lists and documents runs off the GUI thread (``run_job``)."""
+Every document is written by ``core.outreach_run.run_outreach``, the service ``panelmanager
+letters`` calls too; this screen only displays its result. Letters and labels are logged as
+outreach (``outreach_run.record_outreach``) when they are printed or saved from the preview (a
+preview alone logs nothing; one mailing is logged once), exports when the file is written;
+calls as they are recorded. Building lists and documents and logging run off the GUI thread
+(``run_job``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from panelmanager.core import outreach_run
 from panelmanager.core.outreach import (
     METHODS,
     OUTCOMES,
@@ -50,19 +52,15 @@ from panelmanager.core.outreach import (
     OutreachList,
     build_outreach_list,
     gaps_closed_after_outreach,
-    log_document,
     log_outreach,
     measure_info,
-    new_batch_ref,
     withdraw_outreach_batch,
 )
 from panelmanager.core.outreach_patients import outreach_patients, with_last_outreach
 from panelmanager.core.providers import list_providers
-from panelmanager.core.reports.calllist import build_call_list_pdf, language_name, write_call_list
-from panelmanager.core.reports.common import DocumentResult, Letterhead
-from panelmanager.core.reports.labels import build_labels
-from panelmanager.core.reports.letters import EnvelopeWindow, build_letters, load_letter_templates
-from panelmanager.core.reports.portal_export import write_portal_export
+from panelmanager.core.reports.calllist import language_name
+from panelmanager.core.reports.common import DocumentResult
+from panelmanager.core.reports.letters import load_letter_templates
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.outreach import OutreachTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
@@ -290,7 +288,7 @@ class OutreachScreen(Screen):
         self.text_action.triggered.connect(lambda: self.export_messages("text"))
         self.record_button.clicked.connect(self.record_contact)
         self.withdraw_button.clicked.connect(self.withdraw_last_mailing)
-        self.table.activated.connect(lambda index: self.open_patient(self.model.id_at(index.row())))
+        self.table.activated.connect(lambda index: self.show_patient(self.model.id_at(index.row())))
         self.note_edit.returnPressed.connect(self.record_contact)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selection_changed())
         self.model.modelReset.connect(self._selection_changed)
@@ -365,10 +363,17 @@ class OutreachScreen(Screen):
             self.language_box.addItem(self.tr("Any"), None)
             for code in sorted(load_letter_templates()):
                 self.language_box.addItem(language_name(code), code)
-        with self.ctx.registry.session() as session:
-            providers = list_providers(session, active_only=True)
-            if not self.patients.empty:
-                self.patients = with_last_outreach(session, self.patients, self.outreach.as_of)
+        registry, patients, list_key = self.ctx.registry, self.patients, self._list_key
+        as_of = self.outreach.as_of if self.outreach is not None else None
+
+        def job(progress, cancel):  # the outreach log can be long: read it off the GUI thread
+            with registry.session() as session:
+                fresh = patients if patients.empty else with_last_outreach(session, patients, as_of)
+                return list_providers(session, active_only=True), fresh
+
+        run_job(self, self.tr("Reading the outreach log"), job, on_success=lambda got: self._reloaded(list_key, *got))
+
+    def _reloaded(self, list_key: int, providers, patients: pd.DataFrame) -> None:
         current = self.provider_box.currentData()
         self.provider_box.blockSignals(True)
         self.provider_box.clear()
@@ -377,7 +382,8 @@ class OutreachScreen(Screen):
             self.provider_box.addItem(p.display_name, p.id)
         self.provider_box.setCurrentIndex(max(self.provider_box.findData(current), 0))
         self.provider_box.blockSignals(False)
-        if not self.patients.empty:
+        if list_key == self._list_key and not patients.empty:  # not a list built meanwhile
+            self.patients = patients
             self.model.update_patients(self.patients)
         self._report_stale = True
         if self.tabs.currentIndex() == 1:
@@ -473,117 +479,92 @@ class OutreachScreen(Screen):
         return [self.model.row_data(i)["name"] for i in range(self.model.rowCount())]
 
     # -- documents
-    def _document_job(self, build):
-        """A job that gets the list's contacts (once) and calls ``build(contacts, progress, cancel)``."""
-        outreach = self.outreach
-        cached = self._contacts
+    def _run(self, title: str, done, *, log: bool = False, **targets) -> None:
+        """Write documents of the current list with ``outreach_run.run_outreach`` off the GUI thread,
+        then ``done(run)`` on it. The list's contacts are kept for the next document."""
+        registry, outreach, contacts, list_key = self.ctx.registry, self.outreach, self._contacts, self._list_key
+        settings, user = self.ctx.settings, self.ctx.user
 
         def job(progress, cancel):
-            contacts = cached if cached is not None else outreach.contacts()
-            cancel.raise_if_cancelled()
-            return contacts, build(contacts, progress, cancel)
+            with registry.session() as session:
+                return outreach_run.run_outreach(session, outreach=outreach, contacts=contacts, log=log, user=user,
+                                                 settings=settings, progress=progress, cancel=cancel, **targets)
 
-        return job
+        def finished(run) -> None:
+            if list_key == self._list_key:
+                self._contacts = run.contacts
+            done(run)
 
-    def _keep_contacts(self, list_key: int, contacts) -> None:
-        if list_key == self._list_key:
-            self._contacts = contacts
-
-    def _letterhead(self) -> Letterhead:
-        return Letterhead.from_settings(self.ctx.settings)
-
-    @staticmethod
-    def _left_out(result: DocumentResult) -> list[str]:
-        return [f"{name} ({mrn}): {reason}" for _pid, mrn, name, reason in result.skipped]
+        run_job(self, title, job, on_success=finished)
 
     def letters(self) -> None:
         if self.outreach is None:
             return
         try:
-            window = EnvelopeWindow.from_offsets(self.ctx.settings.letter_offsets_in)
-        except ValueError as exc:
-            QMessageBox.warning(self, self.tr("Letters"),
-                                self.tr("The letter window offsets in Settings are wrong: {0}").format(exc))
+            outreach_run.letter_window(self.ctx.settings)
+        except OutreachError as exc:
+            QMessageBox.warning(self, self.tr("Letters"), str(exc)[:1].upper() + str(exc)[1:])
             return
-        letterhead, as_of, one_per_gap = self._letterhead(), self.outreach.as_of, self.one_per_gap_box.isChecked()
-        list_key = self._list_key
+        as_of, one_per_gap, list_key = self.outreach.as_of, self.one_per_gap_box.isChecked(), self._list_key
         count = self.mailing_count(one_per_gap)
         if count > self.BIG_DOCUMENT and not self._ask(self.tr("Letters"), self.tr(
                 "This makes {0} letters: at least {0} pages, {0} sheets of paper printed one-sided. Building "
                 "the preview takes a while. Go ahead?").format(f"{count:,}")):
             return
+        buffer = io.BytesIO()
 
-        def build(contacts, progress, cancel):
-            buffer = io.BytesIO()
-            result = build_letters(contacts, buffer, letterhead=letterhead, date=as_of, one_per_gap=one_per_gap,
-                                   window=window, progress=progress, cancel=cancel)
-            return buffer.getvalue(), result
-
-        def done(output) -> None:
-            contacts, (data, result) = output
-            self._keep_contacts(list_key, contacts)
+        def done(run) -> None:
+            result = run.letters
             languages = ", ".join(f"{n} {language_name(code)}" for code, n in sorted(result.languages.items()))
             note = self.tr("{0} letters ({1}) on {2} pages for {3} patients. Printing or saving them records them "
                            "as outreach.").format(result.letters, languages or "-", result.pages, result.patients)
             self._open_document(
-                data, result, list_key, self.tr("Outreach letters"), f"letters-{as_of.isoformat()}.pdf", note,
-                self.tr("No letter: no usable address ({0})").format(len(result.skipped)), mailing=True,
+                buffer.getvalue(), result, list_key, self.tr("Outreach letters"), f"letters-{as_of.isoformat()}.pdf",
+                note, self.tr("No letter: no usable address ({0})").format(len(result.skipped)), mailing=True,
                 record_question=self.tr("Record {0} letters to {1} patients as sent today ({2})?").format(
                     f"{result.letters:,}", f"{result.patients:,}", as_of.isoformat()),
             )
 
-        run_job(self, self.tr("Writing letters"), self._document_job(build), on_success=done)
+        self._run(self.tr("Writing letters"), done, letters=buffer, one_per_gap=one_per_gap)
 
     def labels(self) -> None:
         if self.outreach is None:
             return
-        as_of, start = self.outreach.as_of, self.label_start.value()
-        list_key = self._list_key
+        as_of, start, list_key = self.outreach.as_of, self.label_start.value(), self._list_key
         count = self.mailing_count(False)
         if count > self.BIG_DOCUMENT and not self._ask(self.tr("Labels"), self.tr(
                 "This makes {0} labels on {1} pages ({1} Avery 5160 sheets). Go ahead?").format(
                 f"{count:,}", f"{-(-(count + start - 1) // 30):,}")):
             return
+        buffer = io.BytesIO()
 
-        def build(contacts, progress, cancel):
-            buffer = io.BytesIO()
-            result = build_labels(contacts, buffer, on=as_of, start_position=start, progress=progress, cancel=cancel)
-            return buffer.getvalue(), result
-
-        def done(output) -> None:
-            contacts, (data, result) = output
-            self._keep_contacts(list_key, contacts)
+        def done(run) -> None:
+            result = run.labels
             note = self.tr("{0} labels on {1} Avery 5160 sheets, starting at label {2}. Print at 100% (no "
                            "scaling).").format(result.items, result.pages, start)
             self._open_document(
-                data, result, list_key, self.tr("Mailing labels"), f"labels-{as_of.isoformat()}.pdf", note,
-                self.tr("No label: no usable address ({0})").format(len(result.skipped)), mailing=True,
+                buffer.getvalue(), result, list_key, self.tr("Mailing labels"), f"labels-{as_of.isoformat()}.pdf",
+                note, self.tr("No label: no usable address ({0})").format(len(result.skipped)), mailing=True,
                 record_question=self.tr("Record {0} labelled letters as sent today ({1})?").format(
                     f"{result.items:,}", as_of.isoformat()),
             )
 
-        run_job(self, self.tr("Making labels"), self._document_job(build), on_success=done)
+        self._run(self.tr("Making labels"), done, labels=buffer, label_start=start)
 
     def call_list_pdf(self) -> None:
         if self.outreach is None:
             return
-        as_of, letterhead, title = self.outreach.as_of, self._letterhead(), self._call_list_title()
-        list_key = self._list_key
+        as_of, title, list_key = self.outreach.as_of, self._call_list_title(), self._list_key
+        buffer = io.BytesIO()
 
-        def build(contacts, progress, cancel):
-            buffer = io.BytesIO()
-            result = build_call_list_pdf(contacts, buffer, on=as_of, title=title, letterhead=letterhead)
-            return buffer.getvalue(), result
-
-        def done(output) -> None:
-            contacts, (data, result) = output
-            self._keep_contacts(list_key, contacts)
+        def done(run) -> None:
+            result = run.calls
             note = self.tr("{0} patients to call on {1} pages. Record each call's outcome on this screen as you go.")
-            self._open_document(data, result, list_key, title, f"call-list-{as_of.isoformat()}.pdf",
+            self._open_document(buffer.getvalue(), result, list_key, title, f"call-list-{as_of.isoformat()}.pdf",
                                 note.format(result.items, result.pages),
                                 self.tr("Not on the list: no phone number ({0})").format(len(result.skipped)))
 
-        run_job(self, self.tr("Writing the call list"), self._document_job(build), on_success=done)
+        self._run(self.tr("Writing the call list"), done, calls=buffer, calls_title=title)
 
     def _call_list_title(self) -> str:
         titles = [self._measures[m].title if m in self._measures else m for m in self.outreach.filters.measure_ids]
@@ -594,7 +575,8 @@ class OutreachScreen(Screen):
         if mailing and (list_key != self._list_key or self._mailing_logged):
             record_question = ""  # already recorded: printing again logs nothing, so nothing to ask
         self.preview = open_preview(self, data, title, file_name=file_name, note=note,
-                                    left_out=self._left_out(result), left_out_title=left_out_title,
+                                    left_out=[f"{name} ({mrn}): {why}" for _pid, mrn, name, why in result.skipped],
+                                    left_out_title=left_out_title,
                                     record_question=record_question)
         if mailing:
             self.preview.delivered.connect(lambda _how: self._mailing_delivered(result, list_key))
@@ -608,33 +590,28 @@ class OutreachScreen(Screen):
         self._log(result)
 
     def _log(self, result: DocumentResult) -> None:
-        when = dt.datetime.combine(self.ctx.as_of, dt.datetime.now().time().replace(microsecond=0))
-        try:
-            with self.ctx.registry.session() as session:
-                logged = log_document(session, result, user=self.ctx.user, when=when, batch=new_batch_ref(when))
-        except OutreachError as exc:
-            QMessageBox.warning(self, self.tr("Outreach"), str(exc))
-            return
+        """Record the mailing as outreach (off the GUI thread: a big mailing is thousands of rows)."""
+        registry, user, when = self.ctx.registry, self.ctx.user, outreach_run.outreach_time(self.ctx.as_of)
+
+        def job(progress, cancel):
+            with registry.session() as session:
+                return outreach_run.record_outreach(session, [result], user=user, when=when)
+
+        run_job(self, self.tr("Recording outreach"), job, on_success=self._show_logged)
+
+    def _show_logged(self, logged: outreach_run.RecordedOutreach) -> None:
         self.last_logged = logged.rows
         self.last_batch = logged.batch if logged.rows else None
         message = self.tr("Recorded {0} outreach entries for {1} patients (batch {2}).").format(
-            logged.rows, logged.patients, logged.batch)
+            logged.rows, logged.patients, logged.batch or "-")
         self.result_label.setText(message)
         self.withdraw_button.setVisible(self.last_batch is not None)
         self._status(message)
         self.ctx.notify_changed()
 
     def mailing_count(self, one_per_gap: bool) -> int:
-        """How many letters (or labels) the list makes: patients with a usable address, or their gaps."""
-        if self.outreach is None or self.patients.empty:
-            return 0
-        mailable = self.patients
-        if "address_problem" in mailable:
-            mailable = mailable[mailable["address_problem"].isna()]
-        if not one_per_gap:
-            return int(mailable["patient_id"].nunique())
-        rows = self.outreach.rows
-        return int(rows["patient_id"].isin(set(mailable["patient_id"])).sum())
+        """How many letters (or labels) the list makes (``outreach_run.mailing_count``)."""
+        return 0 if self.outreach is None else outreach_run.mailing_count(self.outreach, self.patients, one_per_gap)
 
     def _ask(self, title: str, text: str) -> bool:
         answer = type(self).question(self, title, text,
@@ -649,7 +626,7 @@ class OutreachScreen(Screen):
                 "Withdraw the {0} outreach entries of batch {1}? They stay in the log as withdrawn by you and no "
                 "longer count as outreach.").format(self.last_logged, batch)):
             return
-        when = dt.datetime.combine(self.ctx.as_of, dt.datetime.now().time().replace(microsecond=0))
+        when = outreach_run.outreach_time(self.ctx.as_of)
         try:
             with self.ctx.registry.session() as session:
                 done = withdraw_outreach_batch(session, batch, user=self.ctx.user, when=when)
@@ -680,22 +657,15 @@ class OutreachScreen(Screen):
             return
         if not path.lower().endswith(suffix):
             path += suffix
-        as_of, letterhead, title = self.outreach.as_of, self._letterhead(), self._call_list_title()
-        list_key = self._list_key
-
-        def build(contacts, progress, cancel):
-            return write_call_list(contacts, path, on=as_of, letterhead=letterhead, title=title)
-
-        def done(output) -> None:
-            contacts, result = output
-            self._keep_contacts(list_key, contacts)
+        def done(run) -> None:
+            result = run.calls
             message = self.tr("Call list saved: {0} patients in {1}.").format(result.items, path)
             if result.skipped:
                 message += " " + self.tr("{0} have no phone number.").format(len(result.skipped))
             self.result_label.setText(message)
             self._status(message)
 
-        run_job(self, self.tr("Writing the call list"), self._document_job(build), on_success=done)
+        self._run(self.tr("Writing the call list"), done, calls=path, calls_title=self._call_list_title())
 
     def export_messages(self, channel: str) -> None:
         if self.outreach is None:
@@ -711,16 +681,10 @@ class OutreachScreen(Screen):
             return
         if not path.lower().endswith(".csv"):
             path += ".csv"
-        as_of, letterhead = self.outreach.as_of, self._letterhead()
-        list_key = self._list_key
 
-        def build(contacts, progress, cancel):
-            return write_portal_export(contacts, path, channel=channel, letterhead=letterhead, on=as_of)
-
-        def done(output) -> None:
-            contacts, result = output
-            self._keep_contacts(list_key, contacts)
-            self._log(result)
+        def done(run) -> None:
+            result = run.portal if channel == "portal" else run.text
+            self._show_logged(run.logged)
             reason = self.tr("no e-mail address") if channel == "portal" else self.tr("no mobile number")
             message = self.tr("{0} messages saved to {1}.").format(result.items, path)
             if result.skipped:
@@ -728,14 +692,11 @@ class OutreachScreen(Screen):
             self.result_label.setText(message)
             self._status(message)
 
-        run_job(self, self.tr("Writing the export"), self._document_job(build), on_success=done)
+        target = {"portal": path} if channel == "portal" else {"texts": path}
+        self._run(self.tr("Writing the export"), done, log=True, **target)
 
     def _status(self, message: str) -> None:
         self.status_message(message)
-
-    def open_patient(self, patient_id: int) -> None:
-        """Show the patient on the Patients screen (Enter or double-click on a row)."""
-        self.show_patient(patient_id)
 
     # -- recording a contact
     def selected_patient(self) -> dict | None:
@@ -771,7 +732,7 @@ class OutreachScreen(Screen):
             return
         method, outcome = self.method_box.currentData(), self.outcome_box.currentData()
         measure, note = self.about_box.currentData(), self.note_edit.text().strip() or None
-        when = dt.datetime.combine(self.ctx.as_of, dt.datetime.now().time().replace(microsecond=0))
+        when = outreach_run.outreach_time(self.ctx.as_of)
         try:
             with self.ctx.registry.session() as session:
                 entry = log_outreach(session, int(patient["patient_id"]), method, outcome, measure=measure, note=note,
