@@ -66,6 +66,18 @@ class IdTableModel(QAbstractTableModel):
         self._pages.clear()
         self.endResetModel()
 
+    def set_ids(self, ids: Sequence[int]) -> None:
+        """Show ids the id query returned elsewhere (a job): the same as ``reload`` without the query."""
+        self.beginResetModel()
+        self._ids = list(ids)
+        self._loaded = True
+        self._pages.clear()
+        self.endResetModel()
+
+    def sort_order(self) -> tuple[str | None, bool]:
+        """The sort key and direction the id query uses."""
+        return self._sort_key, self._descending
+
     def invalidate_rows(self) -> None:
         """Re-fetch visible rows (data changed) without re-running the id query."""
         self._pages.clear()

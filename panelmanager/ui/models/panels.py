@@ -238,9 +238,7 @@ class ReviewItemTableModel(IdTableModel):
             if self.review_id is None:
                 return []
             with ctx.registry.session() as session:
-                return review_item_ids(
-                    session, self.review_id, kinds=self.kinds, decisions=self.decisions, sort=sort_key or "patient", descending=descending
-                )
+                return self.read_ids(session, self.review_id, self.kinds, self.decisions)
 
         def fetch(ids) -> dict[int, dict]:
             with ctx.registry.session() as session:
@@ -262,11 +260,27 @@ class ReviewItemTableModel(IdTableModel):
         self.foreground = self._foreground
         self.tooltip = self._tooltip
 
-    def set_filter(self, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None) -> None:
+    def read_ids(self, session, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None) -> list[int]:
+        """The ids this model would list for that filter, in its current order (callable from a job)."""
+        if review_id is None:
+            return []
+        sort_key, descending = self.sort_order()
+        return review_item_ids(
+            session, review_id, kinds=tuple(kinds) if kinds else None, decisions=tuple(decisions) if decisions else None,
+            sort=sort_key or "patient", descending=descending,
+        )
+
+    def set_filter(
+        self, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None, ids: Sequence[int] | None = None
+    ) -> None:
+        """Show one review's items; ``ids`` when a job already read them for this filter (no query here)."""
         self.review_id = review_id
         self.kinds = tuple(kinds) if kinds else None
         self.decisions = tuple(decisions) if decisions else None
-        self.reload()
+        if ids is None:
+            self.reload()
+        else:
+            self.set_ids(ids)
 
     def _foreground(self, row: dict, column: Column):
         if column.key == "kind_label":

@@ -34,6 +34,7 @@ from panelmanager.core.empanelment import EmpanelmentError
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import PatientFilters
 from panelmanager.core.schedule import checkin_subject, day_schedule, next_schedule_day, schedule_providers, visit_gaps
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
@@ -88,6 +89,7 @@ class _GapCache:
 
 
 class CheckInScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, SETTINGS})  # the schedule, PCPs and the gaps to mention
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._day: dt.date = ctx.as_of
@@ -461,7 +463,7 @@ class CheckInScreen(Screen):
         self._refresh_panel(keep_message=True)
 
     def _recorded(self, _result) -> None:
-        self.ctx.notify_changed()  # every screen re-reads; this one keeps the selection
+        self.ctx.notify_changed(ASSIGNMENTS)  # every screen re-reads; this one keeps the selection
 
     def _focus_list(self) -> None:
         view = self.results_view if self.stack.currentIndex() == 1 else self.schedule_view

@@ -31,6 +31,7 @@ from panelmanager.core.latest_results import latest_a1c_bp
 from panelmanager.core.providers import list_providers
 from panelmanager.core.reports.common import long_date
 from panelmanager.core.reports.huddle import build_huddle_sheet
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.huddle import HuddleTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
@@ -43,6 +44,7 @@ def _qdate(day: dt.date) -> QDate:
 
 
 class HuddleScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS})  # visits, PCPs, gaps and last contacts
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         self.sheet: HuddleSheet | None = None
