@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 from panelmanager.core.empanelment import EmpanelmentError
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import PatientFilters
-from panelmanager.core.schedule import checkin_subject, day_schedule, next_schedule_day, schedule_providers, visit_gaps
+from panelmanager.core.checkin import registry_is_empty, schedule_with_version
+from panelmanager.core.schedule import checkin_subject, next_schedule_day, schedule_providers, visit_gaps
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, search_columns
@@ -286,8 +287,7 @@ class CheckInScreen(Screen):
                 self._fill_providers()
             provider_id = self.provider_combo.currentData()
             with self.ctx.registry.session() as session:
-                frame = day_schedule(session, self._day, provider_id)
-                version = _data_version(session)
+                frame, version = schedule_with_version(session, self._day, provider_id)
             self.schedule_model.set_schedule(frame, self._day)
             cache = self._gaps.for_key((self._day, version))
             self.schedule_model.set_gap_counts(cache.counts())
@@ -336,12 +336,8 @@ class CheckInScreen(Screen):
             self.stack.setCurrentIndex(2)
 
     def _registry_empty(self) -> bool:
-        from sqlalchemy import select
-
-        from panelmanager.core import models
-
         with self.ctx.registry.session() as session:
-            return session.scalar(select(models.Patient.id).limit(1)) is None
+            return registry_is_empty(session)
 
     def _empty_link(self, link: str) -> None:
         """The empty registry's links: the Import screen, or a demo practice loaded as a job."""
@@ -577,49 +573,7 @@ class CheckInScreen(Screen):
         name_column = next(i for i, c in enumerate(self.schedule_model.columns) if c.key == "name")
         header.setSectionResizeMode(name_column, QHeaderView.ResizeMode.Stretch)
 
-    def prepare_screenshot(self) -> None:
-        """A day with a full schedule, one patient just confirmed and the next one selected."""
-        with self.ctx.registry.session() as session:
-            day = next_schedule_day(session, self.ctx.as_of)
-            _assign_demo_panels_once(session, self.ctx)
-        self.ctx.notify_changed()
-        if day is not None:
-            self.set_day(day)
-        self.load_schedule(providers=True)
-        self._size_columns()
-        rows = self.schedule_model.rows()
-        unconfirmed = [i for i, r in enumerate(rows) if r["status"] == "unconfirmed"]
-        if unconfirmed:
-            self.schedule_view.selectRow(unconfirmed[0])
-            self.panel.confirm()
-            rows = self.schedule_model.rows()
-            later = [i for i, r in enumerate(rows) if r["status"] != "confirmed" and r["status"] != "unassigned"]
-            pick = next((i for i in later if i > unconfirmed[0]), later[0] if later else 0)
-            self.schedule_view.selectRow(pick)
-            self.schedule_view.setFocus()
-
 
 def _long_day(day: dt.date) -> str:
     """"Monday 2024-03-04", the weekday in the user's language."""
     return QLocale().toString(QDate(day.year, day.month, day.day), "dddd yyyy-MM-dd")
-
-
-def _data_version(session) -> str:
-    from panelmanager.core.measures import data_version
-
-    return data_version(session)
-
-
-def _assign_demo_panels_once(session, ctx) -> None:
-    """Screenshots only: a demo registry nobody has assigned yet gets its first review accepted,
-    so the schedule shows PCPs (a practice's own registry is never touched here)."""
-    from sqlalchemy import select
-
-    from panelmanager.core import models as m
-    from panelmanager.core.empanelment import accept_review_items, build_review
-
-    is_demo = session.scalar(select(m.Setting.key).where(m.Setting.key == "demo_practice")) is not None
-    if not is_demo or session.scalar(select(m.Assignment.id).limit(1)) is not None:
-        return
-    review = build_review(session, as_of=ctx.as_of, user=ctx.user)
-    accept_review_items(session, review.review_id, user=ctx.user)
