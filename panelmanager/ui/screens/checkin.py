@@ -17,12 +17,10 @@ from PySide6.QtCore import QDate, QEvent, QLocale, QObject, QSignalBlocker, Qt, 
 from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -41,7 +39,7 @@ from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
-from panelmanager.ui.widgets.date_edit import DateEdit
+from panelmanager.ui.widgets.day_toolbar import DayProviderBar
 
 SEARCH_DELAY_MS = 150  # wait for a pause in typing before querying
 # Who can be at the desk: anyone but the deceased (an inactive patient may come back).
@@ -121,39 +119,17 @@ class CheckInScreen(Screen):
         find_row.addWidget(self.search_hint)
         layout.addLayout(find_row)
 
-        day_row = QHBoxLayout()
-        date_label = QLabel(self.tr("Da&te:"))
-        self.date_edit = DateEdit()
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
-        self.date_edit.setMinimumWidth(150)
-        date_label.setBuddy(self.date_edit)
-        self.prev_button = QPushButton("◀")
-        self.prev_button.setToolTip(self.tr("Previous day (Alt+Left)"))
-        self.next_button = QPushButton("▶")
-        self.next_button.setToolTip(self.tr("Next day (Alt+Right)"))
-        self.today_button = QPushButton(self.tr("Toda&y"))
-        self.today_button.setToolTip(self.tr("Back to the as-of date"))
-        for button in (self.prev_button, self.next_button):
-            button.setFixedWidth(button.fontMetrics().horizontalAdvance("◀") + 24)
-        provider_label = QLabel(self.tr("&Provider:"))
-        self.provider_combo = QComboBox()
-        self.provider_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.provider_combo.setMinimumContentsLength(22)
-        provider_label.setBuddy(self.provider_combo)
+        bar = DayProviderBar(
+            date_label=self.tr("Da&te:"), provider_label=self.tr("&Provider:"), today_label=self.tr("Toda&y"),
+            today_tip=self.tr("Back to the as-of date"), prev_tip=self.tr("Previous day (Alt+Left)"),
+            next_tip=self.tr("Next day (Alt+Right)"), date_min_width=150,
+        )
+        self.date_edit, self.prev_button, self.next_button = bar.date_edit, bar.prev_button, bar.next_button
+        self.today_button, self.provider_combo = bar.today_button, bar.provider_combo
         self.summary = QLabel()
         self.summary.setObjectName("checkinSummary")
-        day_row.addWidget(date_label)
-        day_row.addWidget(self.date_edit)
-        day_row.addWidget(self.prev_button)
-        day_row.addWidget(self.next_button)
-        day_row.addWidget(self.today_button)
-        day_row.addSpacing(16)
-        day_row.addWidget(provider_label)
-        day_row.addWidget(self.provider_combo)
-        day_row.addSpacing(16)
-        day_row.addWidget(self.summary, 1)
-        layout.addLayout(day_row)
+        bar.add_widget(self.summary, 1, space_before=16)
+        layout.addWidget(bar)
 
         # The schedule, or the search results while there is search text.
         self.schedule_model = ScheduleTableModel(self)
