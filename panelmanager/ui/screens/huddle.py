@@ -100,6 +100,9 @@ class HuddleScreen(Screen):
         self.table.setWordWrap(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # gap text wraps, never ends in "..."
         self.table.verticalHeader().setVisible(False)
+        # Fitting a column to its contents measures at most this many rows around the view, not
+        # all 1,000+ of a busy day (each a wrapped, multi-line cell): that froze the window.
+        self.table.verticalHeader().setResizeContentsPrecision(80)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
