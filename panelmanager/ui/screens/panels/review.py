@@ -184,14 +184,15 @@ class ReviewTabMixin:
         self._refresh_review_list()
 
     def _refresh_review_list(self, counts: dict[str, dict[str, int]] | None = None, ids: list[int] | None = None) -> None:
-        """Show the chosen review's proposals; ``counts`` and ``ids`` when the load job read them already
-        (a change of filter reads them here: one review's counts and one filtered id list)."""
+        """Show the chosen review's proposals from what the load job read (``counts``, ``ids``). Without
+        them (another filter or review picked) the job reads them: on a 100,000-item review the
+        filtered id list alone takes seconds, never on the GUI thread."""
+        if counts is None or ids is None:
+            self._generation += 1  # a load under way read the old filter: its result does not count
+            self._dirty.add("review")
+            self._load_visible()
+            return
         review_id = self._review_id
-        if counts is None:
-            counts = {}
-            if review_id is not None:
-                with self.ctx.registry.session() as session:
-                    counts = review_counts(session, review_id)
         decisions = self.decision_filter.currentData()
 
         def count(kind: str) -> int:
