@@ -474,3 +474,10 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
         visits=visit_rows,
         outreach=outreach_history(session, patient_id, limit=outreach),
     )
+
+
+def patient_list_ids(
+    session: Session, filters: PatientFilters, as_of: dt.date, *, sort: str | None = "name", descending: bool = False
+) -> list[int]:
+    """The ids ``patient_list_query`` selects, in order (the Patients list and the check-in search)."""
+    return list(session.scalars(patient_list_query(filters, as_of, sort=sort, descending=descending)))

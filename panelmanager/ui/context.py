@@ -1,10 +1,16 @@
 """What every screen shares: the open registry, the settings, the as-of date, and one
-"registry changed" signal that tells every screen to refresh after an import, a review
-or a confirmation."""
+``changed`` signal that says what changed in the registry (like Anki's OpChanges), so a
+screen refreshes only when something it shows changed.
+
+``changed`` carries a frozenset of kinds: ``ASSIGNMENTS`` (panels, reviews, confirmations,
+inactivation), ``GAPS`` (the care-gap cache), ``OUTREACH`` (contacts logged), ``SETTINGS``
+(practice settings, the as-of date, providers) and ``IMPORT`` (patients and their data).
+``notify_changed()`` with no kind means everything (a restore, a demo load)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -12,9 +18,16 @@ from panelmanager.core.db import Registry
 from panelmanager.core.importers import default_user
 from panelmanager.core.settings import PracticeSettings, effective_as_of, load_settings, save_settings
 
+ASSIGNMENTS = "assignments"
+GAPS = "gaps"
+OUTREACH = "outreach"
+SETTINGS = "settings"
+IMPORT = "import"
+ALL_KINDS: frozenset[str] = frozenset({ASSIGNMENTS, GAPS, OUTREACH, SETTINGS, IMPORT})
+
 
 class AppContext(QObject):
-    changed = Signal()  # data in the registry changed: screens reload what they show
+    changed = Signal(object)  # frozenset of kinds: data in the registry changed, screens reload what they show
     settings_changed = Signal()
 
     def __init__(self, registry: Registry, parent: QObject | None = None) -> None:
@@ -36,7 +49,19 @@ class AppContext(QObject):
             save_settings(session, settings)
         self.settings = settings
         self.settings_changed.emit()
-        self.changed.emit()
+        self.changed.emit(frozenset({SETTINGS}))
 
-    def notify_changed(self) -> None:
-        self.changed.emit()
+    def notify_changed(self, *kinds: str | Iterable[str]) -> None:
+        """Tell every screen what changed: ``notify_changed(ASSIGNMENTS)``; no kind: everything."""
+        self.changed.emit(change_kinds(*kinds))
+
+
+def change_kinds(*kinds: str | Iterable[str]) -> frozenset[str]:
+    """The kinds named (strings or sets of strings); none named: every kind."""
+    out: set[str] = set()
+    for kind in kinds:
+        out.update({kind} if isinstance(kind, str) else kind)
+    unknown = out - ALL_KINDS
+    if unknown:
+        raise ValueError(f"Unknown change kind(s): {', '.join(sorted(unknown))}")
+    return frozenset(out) if out else ALL_KINDS

@@ -5,6 +5,10 @@ worker thread. The dialog's Cancel sets the job's CancelToken; the core job rais
 ``Cancelled`` at its next step and rolls back. Results and errors come back on the GUI
 thread through queued signals, so screens never touch Qt objects from a worker.
 
+Closing a window calls ``JobRunner.stop_jobs(window)``: its jobs are cancelled, the pool is
+waited for, and their callbacks are dropped (the screens they would update are going away).
+A worker whose signals were deleted meanwhile (interpreter shutdown) stops quietly.
+
 Tests set ``JobRunner.synchronous = True`` (Picard's fake thread pool): the job then runs
 inline on the calling thread with the same signals, so a qtbot test is deterministic.
 """
@@ -36,20 +40,31 @@ class _Runnable(QRunnable):
         self.signals = signals
         self.setAutoDelete(True)
 
+    def _emit(self, name: str, *args: Any) -> None:
+        """Report to the GUI thread; when the receiver is gone (the window closed, Python is
+        shutting down) the job is cancelled instead of raising in the worker thread."""
+        try:
+            getattr(self.signals, name).emit(*args)
+        except RuntimeError:  # "Signal source has been deleted"
+            self.token.cancel()
+
     @Slot()
     def run(self) -> None:
         def progress(done: int, total: int, message: str = "") -> None:
-            self.signals.progress.emit(int(done), int(total), str(message))
+            self._emit("progress", int(done), int(total), str(message))
 
         try:
             result = self.fn(progress=progress, cancel=self.token)
         except Cancelled as exc:
-            self.signals.cancelled.emit(str(exc))
+            self._emit("cancelled", str(exc))
         except Exception as exc:  # shown to the user as a plain message
-            self.signals.failed.emit(user_message(exc))
+            if self.token.cancelled:  # failed because its window closed under it: nobody to tell
+                self._emit("cancelled", "")
+                return
+            self._emit("failed", user_message(exc))
             traceback.print_exc()  # for the developer's console; carries no row data
         else:
-            self.signals.succeeded.emit(result)
+            self._emit("succeeded", result)
 
 
 def user_message(exc: BaseException) -> str:
@@ -89,6 +104,8 @@ class Job(QObject):
         self.result: Any = None
         self.error: str | None = None
         self.was_cancelled = False
+        self.abandoned = False  # its window closed: results are dropped, callbacks not called
+        self.owner = parent
 
     def _cancel(self) -> None:
         self.token.cancel()
@@ -105,6 +122,8 @@ class Job(QObject):
             self.dialog.setLabelText(message)
 
     def close(self) -> None:
+        if self.abandoned:
+            return
         shown = self.dialog.isVisible()
         self.dialog.canceled.disconnect(self._cancel)
         self.dialog.close()
@@ -141,12 +160,16 @@ class JobRunner:
             cls._active.discard(job)
 
         def succeeded(result: Any) -> None:
+            if job.abandoned:
+                return
             job.result = result
             finish()
             if on_success:
                 on_success(result)
 
         def failed(message: str) -> None:
+            if job.abandoned:
+                return
             job.error = message
             finish()
             if on_failure:
@@ -155,6 +178,8 @@ class JobRunner:
                 QMessageBox.warning(parent, title, message)
 
         def cancelled(message: str) -> None:
+            if job.abandoned:
+                return
             job.was_cancelled = True
             finish()
             if on_cancelled:
@@ -170,6 +195,38 @@ class JobRunner:
         else:
             QThreadPool.globalInstance().start(runnable)
         return job
+
+
+    @classmethod
+    def running(cls) -> list[Job]:
+        return list(cls._active)
+
+    @classmethod
+    def stop_jobs(cls, window: QWidget | None = None, timeout_ms: int = 30_000) -> int:
+        """Cancel the jobs shown in ``window`` (every job when None), wait for the workers, drop
+        their callbacks. Returns how many were stopped."""
+        stopped = []
+        for job in list(cls._active):
+            owner = job.owner
+            try:
+                mine = window is None or owner is None or owner is window or window.isAncestorOf(owner)
+            except RuntimeError:  # the owner is already deleted
+                mine = True
+            if mine:
+                job.token.cancel()
+                stopped.append(job)
+        if stopped and not cls.synchronous:
+            QThreadPool.globalInstance().waitForDone(timeout_ms)
+        for job in stopped:
+            job.abandoned = True
+            cls._active.discard(job)
+            try:
+                job.dialog.canceled.disconnect(job._cancel)
+                job.dialog.close()
+                job.dialog.deleteLater()
+            except (RuntimeError, TypeError):  # already closed or deleted with its window
+                pass
+        return len(stopped)
 
 
 def run_job(parent: QWidget | None, title: str, fn: Callable[..., Any], **callbacks: Any) -> Job:

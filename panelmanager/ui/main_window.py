@@ -2,13 +2,17 @@
 registry and the as-of date. Every screen is one keystroke away (Ctrl+1 ... Ctrl+8) and
 Ctrl+F puts the cursor in the current screen's search box. At start-up and after Ctrl+N the
 keyboard focus is in the screen's main input: the sidebar never takes the focus, so typing a
-name never walks the sidebar into another screen."""
+name never walks the sidebar into another screen.
+
+A screen is built the first time it is shown (``screen(key)`` or ``screens[key]`` builds it on
+demand), so start-up builds only Check-in. Closing the window cancels the jobs still running
+and waits for them before the registry closes (a worker never reports to a deleted window)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
 from panelmanager.core.db import Registry, open_registry
 from panelmanager.core.resources import resource_path
 from panelmanager.ui.context import AppContext
+from panelmanager.ui.jobs import JobRunner
 from panelmanager.ui.screens.base import Screen
 # Static imports, so PyInstaller bundles every screen (no importlib, no placeholder).
 from panelmanager.ui.screens.checkin import CheckInScreen
@@ -71,6 +76,23 @@ SCREEN_CLASSES: dict[str, type[Screen]] = {
 }
 
 
+class LazyScreens(Mapping[str, Screen]):
+    """The window's screens by key; looking one up builds it if it was never shown."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        self.built: dict[str, Screen] = {}
+
+    def __getitem__(self, key: str) -> Screen:
+        return self._window.screen(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(spec.key for spec in SCREENS)
+
+    def __len__(self) -> int:
+        return len(SCREENS)
+
+
 class MainWindow(QMainWindow):
     def __init__(self, db: str | None = None, registry: Registry | None = None) -> None:
         super().__init__()
@@ -88,7 +110,8 @@ class MainWindow(QMainWindow):
         self.nav.setSpacing(2)
         self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicked, or Ctrl+1..8; typing goes to the screen
         self.stack = QStackedWidget()
-        self.screens: dict[str, Screen] = {}
+        self.screens = LazyScreens(self)
+        self._keys = [spec.key for spec in SCREENS]
         labels = {
             "checkin": self.tr("Check-in"),
             "patients": self.tr("Patients"),
@@ -99,11 +122,9 @@ class MainWindow(QMainWindow):
             "imports": self.tr("Import"),
             "settings": self.tr("Settings"),
         }
+        self._labels = labels
         for number, spec in enumerate(SCREENS, start=1):
-            screen = self._build_screen(spec, labels[spec.key])
-            screen.setObjectName(f"screen_{spec.key}")
-            self.screens[spec.key] = screen
-            self.stack.addWidget(screen)
+            self.stack.addWidget(QWidget())  # stands in until the screen is first shown
             item = QListWidgetItem(labels[spec.key])
             item.setToolTip(self.tr("{0} (Ctrl+{1})").format(labels[spec.key], number))
             item.setData(Qt.ItemDataRole.UserRole, spec.key)
@@ -156,6 +177,29 @@ class MainWindow(QMainWindow):
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
         return SCREEN_CLASSES[spec.class_name](self.ctx)
 
+    def screen(self, key: str) -> Screen:
+        """The screen ``key``, built now if it was never shown (in its place in the stack)."""
+        built = self.screens.built.get(key)
+        if built is not None:
+            return built
+        index = self._keys.index(key)
+        spec = SCREENS[index]
+        screen = self._build_screen(spec, self._labels[spec.key])
+        screen.setObjectName(f"screen_{spec.key}")
+        self.screens.built[key] = screen
+        current = self.stack.currentIndex()
+        stand_in = self.stack.widget(index)
+        self.stack.insertWidget(index, screen)
+        self.stack.removeWidget(stand_in)
+        stand_in.deleteLater()
+        if current >= 0:
+            self.stack.setCurrentIndex(current)
+        return screen
+
+    def built_screens(self) -> list[str]:
+        """Keys of the screens built so far (shown at least once, or asked for)."""
+        return [key for key in self._keys if key in self.screens.built]
+
     def _update_status(self) -> None:
         self.registry_label.setText(self.tr("Registry: {0}").format(self.registry.location))
         override = self.tr(" (set in Settings)") if self.ctx.settings.as_of_override else ""
@@ -164,15 +208,16 @@ class MainWindow(QMainWindow):
     def _on_nav(self, row: int) -> None:
         if row >= 0:
             self._hide_load_again()  # before the new screen loads (and may offer it again)
+            self.screen(self._keys[row])
             self.stack.setCurrentIndex(row)
             self.current_screen().focus_main()
 
     def show_screen(self, key: str) -> Screen:
-        index = [spec.key for spec in SCREENS].index(key)
+        index = self._keys.index(key)
         if self.nav.currentRow() == index:
             self.current_screen().focus_main()
         self.nav.setCurrentRow(index)
-        return self.screens[key]
+        return self.screen(key)
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
@@ -211,6 +256,9 @@ class MainWindow(QMainWindow):
         return self.stack.currentWidget()  # type: ignore[return-value]
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        # Jobs still running (a day's care gaps, a dashboard load) are cancelled and waited for:
+        # their results would go to screens about to be deleted, their sessions to a closed registry.
+        JobRunner.stop_jobs(self)
         if self._owns_registry:
             self.registry.close()
         super().closeEvent(event)

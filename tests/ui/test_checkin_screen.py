@@ -244,7 +244,9 @@ def test_prepare_screenshot_on_a_demo_practice(qtbot, fresh_registry):
     win.ctx.save_settings(dataclasses.replace(win.ctx.settings, as_of_override=dt.date(2024, 3, 2)))
     win.show()
     screen = win.show_screen("checkin")
-    screen.prepare_screenshot()
+    from screenshots import stage_checkin  # screenshot staging lives in tests/ui/screenshots.py
+
+    stage_checkin(screen)
     assert screen.day == dt.date(2024, 3, 4)  # the next day with visits
     statuses = {r["status"] for r in screen.schedule_model.rows()}
     assert "confirmed" in statuses and statuses - {"unassigned"}  # panels were assigned, one patient confirmed

@@ -1,21 +1,30 @@
-"""A table model that holds only ids and fetches rows as they are shown (Anki's browser).
+"""The list models' base: ``ColumnTableModel`` (columns, row dicts, decorations, the id and
+row roles) under the two kinds of list.
 
-A screen gives the model a ``query`` that returns the ordered ids for the current
+``IdTableModel`` holds only ids and fetches rows as they are shown (Anki's browser). A screen gives the model a ``query`` that returns the ordered ids for the current
 search/filter/sort (one SQL statement over the whole registry) and a ``fetch`` that turns a
 page of ids into display rows. Scrolling through 100,000 patients fetches a few hundred
 rows at a time; sorting re-runs the id query with another ORDER BY in SQL.
+
+``RecordTableModel`` holds rows the core returned whole, sorted in memory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 
 PAGE = 200
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("PanelModels", text)
+
 _CACHE_PAGES = 20
 
 
@@ -33,15 +42,83 @@ IdQuery = Callable[[str | None, bool], Sequence[int]]  # (sort_key, descending) 
 RowFetch = Callable[[Sequence[int]], dict[int, Row]]  # ids -> {id: row}
 
 
-class IdTableModel(QAbstractTableModel):
-    """Generic lazy model; subclasses name the entity (``PatientTableModel``...)."""
+class ColumnTableModel(QAbstractTableModel):
+    """What every list model shares: ``Column``s, a row dict per row, per-row decorations
+    (colours, tooltips) a screen computes from the row, and the id and row roles. Subclasses say
+    how many rows there are (``_count``), where a row comes from (``row_data``), its id
+    (``id_at``) and, when codes need words, a cell's text (``text``)."""
 
     ID_ROLE = Qt.ItemDataRole.UserRole + 1
     ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+    ALIGN_HEADERS = False  # header titles aligned like their column
 
-    def __init__(self, columns: Sequence[Column], query: IdQuery, fetch: RowFetch, parent=None) -> None:
+    def __init__(self, columns: Sequence[Column], parent=None) -> None:
         super().__init__(parent)
         self.columns = list(columns)
+        # Per-row decorations a screen may compute (colours, tooltips) from the row dict.
+        self.foreground: Callable[[Row, Column], Any] | None = None
+        self.background: Callable[[Row, Column], Any] | None = None
+        self.tooltip: Callable[[Row, Column], str | None] | None = None
+
+    # -- what subclasses provide
+    def _count(self) -> int:
+        raise NotImplementedError
+
+    def row_data(self, row: int) -> Row | None:
+        raise NotImplementedError
+
+    def id_at(self, row: int) -> int | None:
+        raise NotImplementedError
+
+    def text(self, row: Row, column: Column) -> str:
+        """The cell's text; subclasses translate codes (kinds, statuses) here."""
+        value = row.get(column.key)
+        return "" if value is None else str(value)
+
+    # -- Qt model API
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else self._count()
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.columns[section].title
+            if role == Qt.ItemDataRole.TextAlignmentRole and self.ALIGN_HEADERS:
+                return int(self.columns[section].align)
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < self._count()):
+            return None
+        column = self.columns[index.column()]
+        if role == self.ID_ROLE:
+            return self.id_at(index.row())
+        row = self.row_data(index.row())
+        if row is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(row, column)
+        if role == self.ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(column.align)
+        if role == Qt.ItemDataRole.ForegroundRole and self.foreground:
+            return self.foreground(row, column)
+        if role == Qt.ItemDataRole.BackgroundRole and self.background:
+            return self.background(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
+            return self.tooltip(row, column)
+        return None
+
+
+class IdTableModel(ColumnTableModel):
+    """Generic lazy model; subclasses name the entity (``PatientTableModel``...)."""
+
+    def __init__(self, columns: Sequence[Column], query: IdQuery, fetch: RowFetch, parent=None) -> None:
+        super().__init__(columns, parent)
         self._query = query
         self._fetch = fetch
         self._ids: list[int] = []
@@ -49,10 +126,6 @@ class IdTableModel(QAbstractTableModel):
         self._pages: OrderedDict[int, dict[int, Row]] = OrderedDict()
         self._sort_key: str | None = None
         self._descending = False
-        # Per-row decorations a screen may compute (colours, tooltips) from the row dict.
-        self.foreground: Callable[[Row, Column], Any] | None = None
-        self.background: Callable[[Row, Column], Any] | None = None
-        self.tooltip: Callable[[Row, Column], str | None] | None = None
 
     # -- loading
     def set_query(self, query: IdQuery) -> None:
@@ -65,6 +138,18 @@ class IdTableModel(QAbstractTableModel):
         self._loaded = True
         self._pages.clear()
         self.endResetModel()
+
+    def set_ids(self, ids: Sequence[int]) -> None:
+        """Show ids the id query returned elsewhere (a job): the same as ``reload`` without the query."""
+        self.beginResetModel()
+        self._ids = list(ids)
+        self._loaded = True
+        self._pages.clear()
+        self.endResetModel()
+
+    def sort_order(self) -> tuple[str | None, bool]:
+        """The sort key and direction the id query uses."""
+        return self._sort_key, self._descending
 
     def invalidate_rows(self) -> None:
         """Re-fetch visible rows (data changed) without re-running the id query."""
@@ -99,41 +184,9 @@ class IdTableModel(QAbstractTableModel):
             self._pages.move_to_end(page_no)
         return page.get(self._ids[row])
 
-    # -- Qt model API
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self._ids)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section].title
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        column = self.columns[index.column()]
-        if role == self.ID_ROLE:
-            return self._ids[index.row()]
-        row = self.row_data(index.row())
-        if row is None:
-            return None
-        if role == self.ROW_ROLE:
-            return row
-        if role == Qt.ItemDataRole.DisplayRole:
-            value = row.get(column.key)
-            return "" if value is None else str(value)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(column.align)
-        if role == Qt.ItemDataRole.ForegroundRole and self.foreground:
-            return self.foreground(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole and self.background:
-            return self.background(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
-            return self.tooltip(row, column)
-        return None
+    # -- rows
+    def _count(self) -> int:
+        return len(self._ids)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         key = self.columns[column].sort_key
@@ -145,3 +198,93 @@ class IdTableModel(QAbstractTableModel):
         self._sort_key = key
         self._descending = descending
         self.reload()
+
+
+def display_value(value: Any) -> str:
+    """How a plain value reads in a table cell."""
+    if value is None or (isinstance(value, dt.date) and value != value):  # None, or pandas' NaT
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return f"{value:,.1f}"
+    if isinstance(value, bool):
+        return _tr("yes") if value else _tr("no")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def sort_value(value: Any) -> tuple:
+    """A key that sorts None last and mixes nothing incomparable."""
+    if value is None or (isinstance(value, (float, dt.date)) and value != value):
+        return (1, "")
+    if isinstance(value, str):
+        return (0, value.casefold())
+    if isinstance(value, dt.datetime):
+        return (0, value.isoformat())
+    if isinstance(value, dt.date):
+        return (0, value.isoformat())
+    return (0, value)
+
+
+class RecordTableModel(ColumnTableModel):
+    """In-memory rows (dicts) shown through ``Column``s; sortable by each column's sort key.
+    For rows the core returned whole (a provider's panel, suggestions): lists of that size stay small."""
+
+    ALIGN_HEADERS = True
+
+    def __init__(self, columns: Sequence[Column], id_key: str = "patient_id", parent=None) -> None:
+        super().__init__(columns, parent)
+        self.id_key = id_key
+        self._rows: list[Row] = []
+        self._sorted: tuple[int, Qt.SortOrder] | None = None
+
+    # -- data
+    def set_rows(self, rows: Sequence[Row]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+        if self._sorted is not None:
+            self.sort(*self._sorted)
+
+    def rows(self) -> list[Row]:
+        return list(self._rows)
+
+    def row_data(self, row: int) -> Row | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def id_at(self, row: int) -> int | None:
+        data = self.row_data(row)
+        return None if data is None else data.get(self.id_key)
+
+    def ids(self) -> list[int]:
+        return [r.get(self.id_key) for r in self._rows]
+
+    def row_of(self, entity_id: int) -> int:
+        for number, row in enumerate(self._rows):
+            if row.get(self.id_key) == entity_id:
+                return number
+        return -1
+
+    def text(self, row: Row, column: Column) -> str:
+        """The cell's text; subclasses translate codes (kinds, statuses) here."""
+        return display_value(row.get(column.key))
+
+    def _count(self) -> int:
+        return len(self._rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not (0 <= column < len(self.columns)):
+            return
+        key = self.columns[column].sort_key
+        if key is None:
+            return
+        self._sorted = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        self._rows.sort(key=lambda r: sort_value(r.get(key)), reverse=order == Qt.SortOrder.DescendingOrder)
+        self.layoutChanged.emit()

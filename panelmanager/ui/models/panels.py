@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
 from panelmanager.core.capacity import PanelCapacityRow
 from panelmanager.core.panel_lists import review_item_ids, review_item_rows
 from panelmanager.core.providers import update_provider
-from panelmanager.ui.models.base import Column, IdTableModel
+from panelmanager.ui.models.base import Column, IdTableModel, RecordTableModel, Row, display_value
+from panelmanager.ui.models.base import sort_value as _sort_value  # noqa: F401  (tests and older callers)
 from panelmanager.ui.widgets.charts import PERCENT_ROLE
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -35,136 +36,6 @@ CENTER = Qt.AlignmentFlag.AlignCenter
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("PanelModels", text)
-
-
-def display_value(value: Any) -> str:
-    """How a plain value reads in a table cell."""
-    if value is None or (isinstance(value, dt.date) and value != value):  # None, or pandas' NaT
-        return ""
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return ""
-        return f"{value:,.1f}"
-    if isinstance(value, bool):
-        return _tr("yes") if value else _tr("no")
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _sort_value(value: Any) -> tuple:
-    """A key that sorts None last and mixes nothing incomparable."""
-    if value is None or (isinstance(value, (float, dt.date)) and value != value):
-        return (1, "")
-    if isinstance(value, str):
-        return (0, value.casefold())
-    if isinstance(value, dt.datetime):
-        return (0, value.isoformat())
-    if isinstance(value, dt.date):
-        return (0, value.isoformat())
-    return (0, value)
-
-
-Row = dict[str, Any]
-
-
-class RecordTableModel(QAbstractTableModel):
-    """In-memory rows (dicts) shown through ``Column``s; sortable by each column's sort key."""
-
-    ID_ROLE = Qt.ItemDataRole.UserRole + 1
-    ROW_ROLE = Qt.ItemDataRole.UserRole + 2
-
-    def __init__(self, columns: Sequence[Column], id_key: str = "patient_id", parent=None) -> None:
-        super().__init__(parent)
-        self.columns = list(columns)
-        self.id_key = id_key
-        self._rows: list[Row] = []
-        self.foreground: Callable[[Row, Column], Any] | None = None
-        self.background: Callable[[Row, Column], Any] | None = None
-        self.tooltip: Callable[[Row, Column], str | None] | None = None
-        self._sorted: tuple[int, Qt.SortOrder] | None = None
-
-    # -- data
-    def set_rows(self, rows: Sequence[Row]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-        if self._sorted is not None:
-            self.sort(*self._sorted)
-
-    def rows(self) -> list[Row]:
-        return list(self._rows)
-
-    def row_data(self, row: int) -> Row | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def id_at(self, row: int) -> int | None:
-        data = self.row_data(row)
-        return None if data is None else data.get(self.id_key)
-
-    def ids(self) -> list[int]:
-        return [r.get(self.id_key) for r in self._rows]
-
-    def row_of(self, entity_id: int) -> int:
-        for number, row in enumerate(self._rows):
-            if row.get(self.id_key) == entity_id:
-                return number
-        return -1
-
-    def text(self, row: Row, column: Column) -> str:
-        """The cell's text; subclasses translate codes (kinds, statuses) here."""
-        return display_value(row.get(column.key))
-
-    # -- Qt model API
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return self.columns[section].title
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return int(self.columns[section].align)
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
-            return None
-        row = self._rows[index.row()]
-        column = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.text(row, column)
-        if role == self.ID_ROLE:
-            return row.get(self.id_key)
-        if role == self.ROW_ROLE:
-            return row
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(column.align)
-        if role == Qt.ItemDataRole.ForegroundRole and self.foreground:
-            return self.foreground(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole and self.background:
-            return self.background(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
-            return self.tooltip(row, column)
-        return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not (0 <= column < len(self.columns)):
-            return
-        key = self.columns[column].sort_key
-        if key is None:
-            return
-        self._sorted = (column, order)
-        self.layoutAboutToBeChanged.emit()
-        self._rows.sort(key=lambda r: _sort_value(r.get(key)), reverse=order == Qt.SortOrder.DescendingOrder)
-        self.layoutChanged.emit()
 
 
 # --------------------------------------------------------------------------- review items
@@ -238,9 +109,7 @@ class ReviewItemTableModel(IdTableModel):
             if self.review_id is None:
                 return []
             with ctx.registry.session() as session:
-                return review_item_ids(
-                    session, self.review_id, kinds=self.kinds, decisions=self.decisions, sort=sort_key or "patient", descending=descending
-                )
+                return self.read_ids(session, self.review_id, self.kinds, self.decisions)
 
         def fetch(ids) -> dict[int, dict]:
             with ctx.registry.session() as session:
@@ -262,11 +131,27 @@ class ReviewItemTableModel(IdTableModel):
         self.foreground = self._foreground
         self.tooltip = self._tooltip
 
-    def set_filter(self, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None) -> None:
+    def read_ids(self, session, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None) -> list[int]:
+        """The ids this model would list for that filter, in its current order (callable from a job)."""
+        if review_id is None:
+            return []
+        sort_key, descending = self.sort_order()
+        return review_item_ids(
+            session, review_id, kinds=tuple(kinds) if kinds else None, decisions=tuple(decisions) if decisions else None,
+            sort=sort_key or "patient", descending=descending,
+        )
+
+    def set_filter(
+        self, review_id: int | None, kinds: Sequence[str] | None, decisions: Sequence[str] | None, ids: Sequence[int] | None = None
+    ) -> None:
+        """Show one review's items; ``ids`` when a job already read them for this filter (no query here)."""
         self.review_id = review_id
         self.kinds = tuple(kinds) if kinds else None
         self.decisions = tuple(decisions) if decisions else None
-        self.reload()
+        if ids is None:
+            self.reload()
+        else:
+            self.set_ids(ids)
 
     def _foreground(self, row: dict, column: Column):
         if column.key == "kind_label":

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QColor
 
-from panelmanager.core.patient_view import PatientFilters, patient_list_query, patient_list_rows, risk_tier_choices
+from panelmanager.core.patient_view import PatientFilters, patient_list_ids, patient_list_rows, risk_tier_choices
 from panelmanager.core.patients import patient_rows
 from panelmanager.ui.models.base import Column, IdTableModel, Row
 
@@ -136,7 +136,7 @@ class PatientTableModel(IdTableModel):
 
     def _filtered_ids(self, sort_key: str | None, descending: bool) -> list[int]:
         with self.ctx.registry.session() as session:
-            return list(session.scalars(patient_list_query(self._filters, self.ctx.as_of, sort=sort_key or "name", descending=descending)))
+            return patient_list_ids(session, self._filters, self.ctx.as_of, sort=sort_key or "name", descending=descending)
 
     # -- rows
     def _add_list_columns(self, session, rows: dict[int, Row]) -> None:

@@ -7,11 +7,14 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
-from panelmanager.ui.context import AppContext
+from panelmanager.ui.context import ALL_KINDS, AppContext
 
 
 class Screen(QWidget):
-    """A page of the main window. Subclasses implement ``reload()``."""
+    """A page of the main window. Subclasses implement ``reload()`` and name in ``SHOWS`` the
+    kinds of change (``ui.context``) that alter what they show; other changes leave them be."""
+
+    SHOWS: frozenset[str] = ALL_KINDS
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -23,7 +26,9 @@ class Screen(QWidget):
     def title(self) -> str:
         raise NotImplementedError
 
-    def _mark_stale(self) -> None:
+    def _mark_stale(self, kinds: frozenset[str] = ALL_KINDS) -> None:
+        if not self.SHOWS & kinds:
+            return  # nothing this screen shows changed
         self._stale = True
         if self.isVisible():
             self.refresh()

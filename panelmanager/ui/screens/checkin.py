@@ -17,12 +17,10 @@ from PySide6.QtCore import QDate, QEvent, QLocale, QObject, QSignalBlocker, Qt, 
 from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -33,13 +31,15 @@ from PySide6.QtWidgets import (
 from panelmanager.core.empanelment import EmpanelmentError
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import PatientFilters
-from panelmanager.core.schedule import checkin_subject, day_schedule, next_schedule_day, schedule_providers, visit_gaps
+from panelmanager.core.checkin import registry_is_empty, schedule_with_version
+from panelmanager.core.schedule import checkin_subject, next_schedule_day, schedule_providers, visit_gaps
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
-from panelmanager.ui.widgets.date_edit import DateEdit
+from panelmanager.ui.widgets.day_toolbar import DayProviderBar
 
 SEARCH_DELAY_MS = 150  # wait for a pause in typing before querying
 # Who can be at the desk: anyone but the deceased (an inactive patient may come back).
@@ -88,6 +88,7 @@ class _GapCache:
 
 
 class CheckInScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, SETTINGS})  # the schedule, PCPs and the gaps to mention
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._day: dt.date = ctx.as_of
@@ -118,39 +119,17 @@ class CheckInScreen(Screen):
         find_row.addWidget(self.search_hint)
         layout.addLayout(find_row)
 
-        day_row = QHBoxLayout()
-        date_label = QLabel(self.tr("Da&te:"))
-        self.date_edit = DateEdit()
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
-        self.date_edit.setMinimumWidth(150)
-        date_label.setBuddy(self.date_edit)
-        self.prev_button = QPushButton("◀")
-        self.prev_button.setToolTip(self.tr("Previous day (Alt+Left)"))
-        self.next_button = QPushButton("▶")
-        self.next_button.setToolTip(self.tr("Next day (Alt+Right)"))
-        self.today_button = QPushButton(self.tr("Toda&y"))
-        self.today_button.setToolTip(self.tr("Back to the as-of date"))
-        for button in (self.prev_button, self.next_button):
-            button.setFixedWidth(button.fontMetrics().horizontalAdvance("◀") + 24)
-        provider_label = QLabel(self.tr("&Provider:"))
-        self.provider_combo = QComboBox()
-        self.provider_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.provider_combo.setMinimumContentsLength(22)
-        provider_label.setBuddy(self.provider_combo)
+        bar = DayProviderBar(
+            date_label=self.tr("Da&te:"), provider_label=self.tr("&Provider:"), today_label=self.tr("Toda&y"),
+            today_tip=self.tr("Back to the as-of date"), prev_tip=self.tr("Previous day (Alt+Left)"),
+            next_tip=self.tr("Next day (Alt+Right)"), date_min_width=150,
+        )
+        self.date_edit, self.prev_button, self.next_button = bar.date_edit, bar.prev_button, bar.next_button
+        self.today_button, self.provider_combo = bar.today_button, bar.provider_combo
         self.summary = QLabel()
         self.summary.setObjectName("checkinSummary")
-        day_row.addWidget(date_label)
-        day_row.addWidget(self.date_edit)
-        day_row.addWidget(self.prev_button)
-        day_row.addWidget(self.next_button)
-        day_row.addWidget(self.today_button)
-        day_row.addSpacing(16)
-        day_row.addWidget(provider_label)
-        day_row.addWidget(self.provider_combo)
-        day_row.addSpacing(16)
-        day_row.addWidget(self.summary, 1)
-        layout.addLayout(day_row)
+        bar.add_widget(self.summary, 1, space_before=16)
+        layout.addWidget(bar)
 
         # The schedule, or the search results while there is search text.
         self.schedule_model = ScheduleTableModel(self)
@@ -284,8 +263,7 @@ class CheckInScreen(Screen):
                 self._fill_providers()
             provider_id = self.provider_combo.currentData()
             with self.ctx.registry.session() as session:
-                frame = day_schedule(session, self._day, provider_id)
-                version = _data_version(session)
+                frame, version = schedule_with_version(session, self._day, provider_id)
             self.schedule_model.set_schedule(frame, self._day)
             cache = self._gaps.for_key((self._day, version))
             self.schedule_model.set_gap_counts(cache.counts())
@@ -334,12 +312,8 @@ class CheckInScreen(Screen):
             self.stack.setCurrentIndex(2)
 
     def _registry_empty(self) -> bool:
-        from sqlalchemy import select
-
-        from panelmanager.core import models
-
         with self.ctx.registry.session() as session:
-            return session.scalar(select(models.Patient.id).limit(1)) is None
+            return registry_is_empty(session)
 
     def _empty_link(self, link: str) -> None:
         """The empty registry's links: the Import screen, or a demo practice loaded as a job."""
@@ -461,7 +435,7 @@ class CheckInScreen(Screen):
         self._refresh_panel(keep_message=True)
 
     def _recorded(self, _result) -> None:
-        self.ctx.notify_changed()  # every screen re-reads; this one keeps the selection
+        self.ctx.notify_changed(ASSIGNMENTS)  # every screen re-reads; this one keeps the selection
 
     def _focus_list(self) -> None:
         view = self.results_view if self.stack.currentIndex() == 1 else self.schedule_view
@@ -575,49 +549,7 @@ class CheckInScreen(Screen):
         name_column = next(i for i, c in enumerate(self.schedule_model.columns) if c.key == "name")
         header.setSectionResizeMode(name_column, QHeaderView.ResizeMode.Stretch)
 
-    def prepare_screenshot(self) -> None:
-        """A day with a full schedule, one patient just confirmed and the next one selected."""
-        with self.ctx.registry.session() as session:
-            day = next_schedule_day(session, self.ctx.as_of)
-            _assign_demo_panels_once(session, self.ctx)
-        self.ctx.notify_changed()
-        if day is not None:
-            self.set_day(day)
-        self.load_schedule(providers=True)
-        self._size_columns()
-        rows = self.schedule_model.rows()
-        unconfirmed = [i for i, r in enumerate(rows) if r["status"] == "unconfirmed"]
-        if unconfirmed:
-            self.schedule_view.selectRow(unconfirmed[0])
-            self.panel.confirm()
-            rows = self.schedule_model.rows()
-            later = [i for i, r in enumerate(rows) if r["status"] != "confirmed" and r["status"] != "unassigned"]
-            pick = next((i for i in later if i > unconfirmed[0]), later[0] if later else 0)
-            self.schedule_view.selectRow(pick)
-            self.schedule_view.setFocus()
-
 
 def _long_day(day: dt.date) -> str:
     """"Monday 2024-03-04", the weekday in the user's language."""
     return QLocale().toString(QDate(day.year, day.month, day.day), "dddd yyyy-MM-dd")
-
-
-def _data_version(session) -> str:
-    from panelmanager.core.measures import data_version
-
-    return data_version(session)
-
-
-def _assign_demo_panels_once(session, ctx) -> None:
-    """Screenshots only: a demo registry nobody has assigned yet gets its first review accepted,
-    so the schedule shows PCPs (a practice's own registry is never touched here)."""
-    from sqlalchemy import select
-
-    from panelmanager.core import models as m
-    from panelmanager.core.empanelment import accept_review_items, build_review
-
-    is_demo = session.scalar(select(m.Setting.key).where(m.Setting.key == "demo_practice")) is not None
-    if not is_demo or session.scalar(select(m.Assignment.id).limit(1)) is not None:
-        return
-    review = build_review(session, as_of=ctx.as_of, user=ctx.user)
-    accept_review_items(session, review.review_id, user=ctx.user)

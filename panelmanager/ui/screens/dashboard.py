@@ -36,13 +36,32 @@ from PySide6.QtWidgets import (
 )
 
 from panelmanager.core.capacity import panel_capacity
-from panelmanager.core.measures import absent_source_data, gaps_are_stale, measure_rates, refresh_gaps, staff_status_column
+from panelmanager.core.measures import (
+    absent_source_data,
+    gaps_are_stale,
+    measure_rates,
+    refresh_gaps,
+    staff_status_column,
+)
 from panelmanager.core.panel_lists import gap_patients, gaps_computed_at, practice_rates
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
-from panelmanager.ui.models.dashboard import CellTarget, GapPatientTableModel, MeasureGridModel
+from panelmanager.ui.models.dashboard import (
+    CellTarget,
+    GapPatientTableModel,
+    MeasureGridModel,
+)
 from panelmanager.ui.screens.base import Screen, heading
-from panelmanager.ui.screens.panels import hint, make_table, open_patient
-from panelmanager.ui.widgets.charts import GREEN_BG, NEUTRAL_BG, RED_BG, PanelBar, PanelSizeChart, RateCellDelegate, TitleHeader
+from panelmanager.ui.widgets.charts import (
+    GREEN_BG,
+    NEUTRAL_BG,
+    RED_BG,
+    PanelBar,
+    PanelSizeChart,
+    RateCellDelegate,
+    TitleHeader,
+)
+from panelmanager.ui.widgets.tables import hint, make_table, open_patient
 
 
 @dataclass
@@ -66,6 +85,7 @@ def _swatch(colour) -> QLabel:
 
 
 class DashboardScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, SETTINGS})  # rates per PCP from the gap cache
     patient_requested = Signal(int)
 
     def __init__(self, ctx, parent=None) -> None:

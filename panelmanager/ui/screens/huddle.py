@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -31,11 +30,12 @@ from panelmanager.core.latest_results import latest_a1c_bp
 from panelmanager.core.providers import list_providers
 from panelmanager.core.reports.common import long_date
 from panelmanager.core.reports.huddle import build_huddle_sheet
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.huddle import HuddleTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading
-from panelmanager.ui.widgets.date_edit import DateEdit
+from panelmanager.ui.widgets.day_toolbar import DayProviderBar
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -43,6 +43,7 @@ def _qdate(day: dt.date) -> QDate:
 
 
 class HuddleScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS})  # visits, PCPs, gaps and last contacts
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         self.sheet: HuddleSheet | None = None
@@ -60,48 +61,24 @@ class HuddleScreen(Screen):
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
-        controls = QHBoxLayout()
-        date_label = QLabel(self.tr("&Date:"))
-        self.previous_day_button = QPushButton(self.tr("◀"))
-        self.previous_day_button.setToolTip(self.tr("Previous day with visits (Alt+Left)"))
-        self.previous_day_button.setAccessibleName(self.tr("Previous day with visits"))
-        self.date_edit = DateEdit()
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
-        self.date_edit.setMinimumWidth(self.date_edit.fontMetrics().horizontalAdvance("Wed 2000-00-00") + 48)
-        date_label.setBuddy(self.date_edit)
-        self.next_day_button = QPushButton(self.tr("▶"))
-        self.next_day_button.setToolTip(self.tr("Next day with visits (Alt+Right)"))
-        self.next_day_button.setAccessibleName(self.tr("Next day with visits"))
-        for button in (self.previous_day_button, self.next_day_button):
-            button.setFixedWidth(button.fontMetrics().horizontalAdvance("▶") * 2 + 24)
-            button.setAutoDefault(False)
-        self.today_button = QPushButton(self.tr("&As-of day"))
-        self.today_button.setToolTip(self.tr("Back to the as-of date"))
-        provider_label = QLabel(self.tr("P&rovider:"))
-        self.provider_box = QComboBox()
-        self.provider_box.setMinimumContentsLength(22)
-        self.provider_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        provider_label.setBuddy(self.provider_box)
+        controls = DayProviderBar(
+            date_label=self.tr("&Date:"), provider_label=self.tr("P&rovider:"), today_label=self.tr("&As-of day"),
+            today_tip=self.tr("Back to the as-of date"), prev_tip=self.tr("Previous day with visits (Alt+Left)"),
+            next_tip=self.tr("Next day with visits (Alt+Right)"), arrows_around_date=True,
+            provider_adjust=QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon,
+        )
+        self.date_edit, self.previous_day_button, self.next_day_button = controls.date_edit, controls.prev_button, controls.next_button
+        self.today_button, self.provider_box = controls.today_button, controls.provider_combo
         self.due_soon_box = QCheckBox(self.tr("Include gaps due &soon"))
         self.due_soon_box.setChecked(True)
         self.due_soon_box.setToolTip(self.tr("Also list care that is met today but falls due within the due-soon period"))
         self.print_button = QPushButton(self.tr("&Preview / print huddle sheet..."))
         self.print_button.setToolTip(self.tr("Build the printed huddle sheet and open it in the preview (Ctrl+P)"))
-        controls.addWidget(date_label)
-        controls.addWidget(self.previous_day_button)
-        controls.addWidget(self.date_edit)
-        controls.addWidget(self.next_day_button)
-        controls.addWidget(self.today_button)
-        controls.addSpacing(16)
-        controls.addWidget(provider_label)
-        controls.addWidget(self.provider_box)
-        controls.addSpacing(16)
-        controls.addWidget(self.due_soon_box)
-        controls.addStretch(1)
-        controls.addWidget(self.print_button)
+        controls.add_widget(self.due_soon_box, space_before=16)
+        controls.add_stretch()
+        controls.add_widget(self.print_button)
         self.print_button.setEnabled(False)  # until a day with visits is shown
-        layout.addLayout(controls)
+        layout.addWidget(controls)
 
         self.summary = QLabel()
         self.summary.setObjectName("huddleSummary")
@@ -123,6 +100,9 @@ class HuddleScreen(Screen):
         self.table.setWordWrap(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # gap text wraps, never ends in "..."
         self.table.verticalHeader().setVisible(False)
+        # Fitting a column to its contents measures at most this many rows around the view, not
+        # all 1,000+ of a busy day (each a wrapped, multi-line cell): that froze the window.
+        self.table.verticalHeader().setResizeContentsPrecision(80)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

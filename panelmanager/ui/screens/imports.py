@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableWidget,
     QTabWidget,
-    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +32,7 @@ from panelmanager.core.importers.history import (
     list_batches,
 )
 from panelmanager.core.resources import resource_path
+from panelmanager.ui.context import IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.screens.base import Screen, heading, table_item
 
@@ -58,6 +59,7 @@ def _table() -> QTableWidget:
 
 
 class ImportScreen(Screen):
+    SHOWS = frozenset({IMPORT, SETTINGS})  # the import history
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         self.outcomes: list[ImportOutcome] = []
@@ -281,7 +283,7 @@ class ImportScreen(Screen):
 
     def _cancelled(self, message: str) -> None:
         self.summary.setText(self.tr("Import cancelled: nothing from the file being imported was kept."))
-        self.ctx.notify_changed()  # files finished before the cancel are in
+        self.ctx.notify_changed(IMPORT)  # files finished before the cancel are in
         self.reload_history()
 
     def _finished(self, outcomes: list[ImportOutcome], dry_run: bool) -> None:
@@ -325,7 +327,7 @@ class ImportScreen(Screen):
         rejected = sum(o.rejected for o in outcomes)
         self.tabs.setCurrentWidget(self.rejects_table if (rejected and not failed) else self.results_table)
         if not dry_run:
-            self.ctx.notify_changed()
+            self.ctx.notify_changed(IMPORT)
         self.reload_history()
 
     def _table_name(self, table: str) -> str:

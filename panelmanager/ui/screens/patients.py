@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import UNASSIGNED, PatientFilters, caches_status, refresh_caches, risk_tier_choices
 from panelmanager.core.schedule import panel_provider_choices
+from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, list_columns
 from panelmanager.ui.screens.base import Screen, heading
@@ -36,6 +37,7 @@ _ANY = None
 
 
 class PatientsScreen(Screen):
+    SHOWS = frozenset({ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS})  # the whole record
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._selected: int | None = None
@@ -146,7 +148,7 @@ class PatientsScreen(Screen):
         self.clear_button.clicked.connect(self.clear_filters)
         self.update_button.clicked.connect(lambda: self.update_caches())
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.detail.changed.connect(self.ctx.notify_changed)
+        self.detail.changed.connect(lambda: self.ctx.notify_changed(ASSIGNMENTS))  # a reassignment or a risk override
 
         self.setTabOrder(self.search, self.provider_combo)
         self.setTabOrder(self.provider_combo, self.status_combo)
@@ -285,7 +287,7 @@ class PatientsScreen(Screen):
                 return refresh_caches(session, as_of, progress=progress, cancel=cancel)
 
         def done(_status) -> None:
-            self.ctx.notify_changed()  # this screen (shown) reloads; the others when next shown
+            self.ctx.notify_changed(GAPS)  # this screen (shown) reloads; the others when next shown
             if not self.isVisible():
                 self.model.set_filters(self.filters())
                 self._after_reload()

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTabWidget,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +37,7 @@ from panelmanager.core.providers import ProviderRow, list_providers, merge_provi
 from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.letters import DEFAULT_WINDOW, EnvelopeWindow, build_calibration_page
 from panelmanager.core.settings import measure_goal
+from panelmanager.ui.context import ASSIGNMENTS, IMPORT, SETTINGS
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.date_edit import DateEdit
 
@@ -160,7 +161,7 @@ class ProviderSettingsTableModel(QAbstractTableModel):
             QMessageBox.warning(None, self.tr("Provider settings"), str(exc))
             return False
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.COLUMNS) - 1))
-        self.ctx.notify_changed()
+        self.ctx.notify_changed(SETTINGS)
         return True
 
 
@@ -242,13 +243,14 @@ class ProvidersPage(QWidget):
             QMessageBox.warning(self, self.tr("Merge providers"), str(exc))
             return
         self.reload()
-        self.ctx.notify_changed()
+        self.ctx.notify_changed(SETTINGS, ASSIGNMENTS)  # merged providers' panels and visits moved
         names = ", ".join(name for _id, name in result.merged)
         if hasattr(self.screen_, "status_message"):
             self.screen_.status_message(self.tr("Merged {0} into {1}; later imports will use {1}.").format(names, result.kept_name), 6000)
 
 
 class SettingsScreen(Screen):
+    SHOWS = frozenset({IMPORT, SETTINGS})  # settings and the providers an import brings
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         outer = QVBoxLayout(self)

@@ -34,6 +34,7 @@ from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
 from panelmanager.core.panel_fit import panel_fit
 from panelmanager.core.schedule import CheckInSubject
 from panelmanager.ui.models.schedule import STATUS_COLOURS
+from panelmanager.ui.widgets.patient_header import PatientHeader, patient_facts
 
 METHOD = "check-in"
 
@@ -79,16 +80,8 @@ class ConfirmPanel(QFrame):
 
         left = QVBoxLayout()
         left.setSpacing(6)
-        self.name_label = QLabel()
-        self.name_label.setObjectName("confirmName")
-        font = self.name_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.name_label.setFont(font)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info_label = QLabel()
-        self.info_label.setObjectName("confirmMuted")
-        self.info_label.setWordWrap(True)
+        self.header = PatientHeader("confirmName", "confirmMuted", spacing=6, selectable_facts=False)
+        self.name_label, self.info_label = self.header.name_label, self.header.facts_label
         self.question_label = QLabel()
         self.question_label.setObjectName("confirmQuestion")
         self.question_label.setWordWrap(True)
@@ -142,8 +135,7 @@ class ConfirmPanel(QFrame):
         self.message_label.setObjectName("confirmMessage")
         self.message_label.setWordWrap(True)
 
-        left.addWidget(self.name_label)
-        left.addWidget(self.info_label)
+        left.addWidget(self.header)
         left.addSpacing(4)
         left.addWidget(self.question_label)
         left.addWidget(self.detail_label)
@@ -258,12 +250,7 @@ class ConfirmPanel(QFrame):
         return layout.totalSizeHint().height()
 
     def _info_text(self, s: CheckInSubject) -> str:
-        parts = [self.tr("MRN {0}").format(s.mrn)]
-        if s.dob is not None:
-            parts.append(self.tr("DOB {0} ({1})").format(s.dob.isoformat(), s.age))
-        if s.sex:
-            parts.append(s.sex)
-        text = "  ·  ".join(parts)
+        text = patient_facts(s.mrn, s.dob, s.age, s.sex)
         if s.visit_start is not None:
             visit = self.tr("{0} {1} with {2}").format(
                 s.visit_start.strftime("%H:%M"), s.visit_type or self.tr("visit"), s.visit_provider or self.tr("no provider")

@@ -34,6 +34,7 @@ from panelmanager.core.patient_view import PatientRecord, patient_record, risk_t
 from panelmanager.core.risk import override_risk_tier
 from panelmanager.core.schedule import PanelProvider, panel_provider_choices, patient_gaps
 from panelmanager.ui.jobs import run_job
+from panelmanager.ui.widgets.patient_header import PatientHeader, patient_facts
 
 GAP_STATUS_COLOURS = {"open": "#b3261e", "due-soon": "#9a5b00", "met": "#1b7a3a", "excluded": "#5a6670"}
 TIER_COLOURS = {1: "#1b7a3a", 2: "#6b6b00", 3: "#b35c00", 4: "#b3261e"}
@@ -135,17 +136,10 @@ class PatientDetail(QWidget):
         inner.setContentsMargins(14, 12, 14, 12)
         inner.setSpacing(4)
 
-        self.name_label = QLabel()
-        self.name_label.setObjectName("detailName")
-        font = self.name_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.name_label.setFont(font)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.facts_label = _muted()
+        self.header = PatientHeader("detailName", "detailMuted", spacing=4)
+        self.name_label, self.facts_label = self.header.name_label, self.header.facts_label
         self.contact_label = _muted()
-        inner.addWidget(self.name_label)
-        inner.addWidget(self.facts_label)
+        inner.addWidget(self.header)
         inner.addWidget(self.contact_label)
         inner.addSpacing(6)
 
@@ -251,18 +245,10 @@ class PatientDetail(QWidget):
 
     def _show_header(self, r: PatientRecord) -> None:
         self.name_label.setText(r.name)
-        facts = [self.tr("MRN {0}").format(r.mrn)]
-        if r.dob is not None:
-            facts.append(self.tr("DOB {0} ({1})").format(r.dob.isoformat(), r.age))
-        if r.sex:
-            facts.append(r.sex)
         status = r.status
         if r.deceased_date:
             status += " " + r.deceased_date.isoformat()
-        facts.append(status)
-        if r.language:
-            facts.append(r.language)
-        self.facts_label.setText("  ·  ".join(facts))
+        self.facts_label.setText(patient_facts(r.mrn, r.dob, r.age, r.sex, status, r.language))
         contact = []
         if r.address:
             contact.append(r.address)
