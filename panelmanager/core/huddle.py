@@ -23,7 +23,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
-from panelmanager.core.reports.common import age_on, iso, load_gap_labels, short_gap_text, sorted_name
+from panelmanager.core.gap_text import load_gap_labels, short_gap_text
+from panelmanager.core.people import age_on, iso, sorted_name
 
 __all__ = ["HuddleGap", "HuddleRow", "HuddleSection", "HuddleSheet", "huddle_data", "PCP_FLAGS"]
 

@@ -39,8 +39,6 @@ from panelmanager.core.empanelment.base import (
     PATIENT_OUTCOMES,
     PROVIDER_OUTCOMES,
     EmpanelmentError,
-    _months_before,  # capacity counts its own windows the same way
-    _read,  # capacity reads its frames the same column-wise way
 )
 from panelmanager.core.empanelment.cuts import cut_reasons, four_cut, qualifying_visit_pairs
 from panelmanager.core.empanelment.inactivation import (
