@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.people import iso as _iso  # the core's one date-as-text rule
 
 NO_PROVIDER = -1  # "no provider" inside the engine's integer frames
 
@@ -100,18 +101,6 @@ def _plural(n: int, word: str) -> str:
 
 def _missing(value: Any) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
-def _iso(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, str):
-        return value[:10]
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return pd.Timestamp(value).date().isoformat()
 
 
 def _iso_series(values: pd.Series) -> pd.Series:
