@@ -42,13 +42,12 @@ from panelmanager.core import models as m
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.empanelment import (
     PanelRules,
-    _months_before,
-    _read,
     load_panel_rules,
     panel_providers,
     qualifying_visit_pairs,
     window_start_for,
 )
+from panelmanager.core.empanelment.base import _months_before, _read
 from panelmanager.core.resources import ResourceError, load_toml, resource_path
 from panelmanager.core.settings import PracticeSettings, load_settings
 

@@ -9,8 +9,10 @@ form ("A1c 9.8% (2023-08-14)"). ``core.reports.huddle.build_huddle_sheet`` print
 A visit counts unless it was cancelled: on a past date the sheet lists the visits that
 happened (or were missed), on a future date the appointments booked. Gaps are evaluated
 as of the huddle date for that day's patients only. Risk tiers are the most recent ones
-on record (the risk screen and its nightly refresh compute them; a registry never scored
-is scored once here), so printing a sheet never rescores the whole registry.
+on record (the risk screen and its nightly refresh compute and store them); in a registry
+never scored, the day's patients are scored in memory. Building a sheet is a read: it
+never writes to the registry (no cached scores either), and never rescores the whole
+registry.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
-from panelmanager.core.reports.common import age_on, iso, load_gap_labels, short_gap_text, sorted_name
+from panelmanager.core.gap_text import load_gap_labels, short_gap_text
+from panelmanager.core.people import age_on, iso, sorted_name
 
 __all__ = ["HuddleGap", "HuddleRow", "HuddleSection", "HuddleSheet", "huddle_data", "PCP_FLAGS"]
 
@@ -187,14 +190,14 @@ def _stored_tiers(session: Session, day: dt.date, ids: list[int]) -> pd.DataFram
 
 
 def _risk(session: Session, day: dt.date, ids: list[int]) -> tuple[dict[int, tuple[int, str]], bool]:
-    """Tier and label per patient: the latest scores on record (computed once if there are none)."""
+    """Tier and label per patient: the latest scores on record (none stored: the day's patients scored in memory)."""
     try:
-        from panelmanager.core.risk import current_tiers, load_risk_rules
+        from panelmanager.core.risk import load_risk_rules, score_tiers
 
         rules = load_risk_rules()
         tiers = _stored_tiers(session, day, ids)
-        if tiers is None:  # never scored: score the registry once (later sheets reuse it)
-            tiers = current_tiers(session, day)
+        if tiers is None:  # never scored: score these patients without storing anything (reads never write)
+            tiers = score_tiers(session, day, ids)
     except Exception:  # no rules file, or a broken one: the sheet still prints, without tiers
         return {}, False
     tiers = tiers[tiers["patient_id"].isin(ids)]

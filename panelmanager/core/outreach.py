@@ -30,9 +30,11 @@ from panelmanager.core import models
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.concurrency import begin_write
 from panelmanager.core.db import bulk_insert
+from panelmanager.core.documents import DocumentResult
+from panelmanager.core.gap_text import load_gap_labels, short_gap_text
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.models import OutreachMethod, OutreachOutcome
-from panelmanager.core.reports.common import Contact, DocumentResult, GapItem, load_gap_labels, short_gap_text
+from panelmanager.core.people import Contact, GapItem
 
 __all__ = [
     "METHODS",
@@ -577,7 +579,7 @@ def build_outreach_list(
     the care-gap lookup, for tests and for screens that already hold them.
     ``left_out`` counts the patients each filter removed.
     """
-    from panelmanager.core.reports.letters import letter_language, load_letter_templates
+    from panelmanager.core.letter_templates import letter_language, load_letter_templates
     from panelmanager.core.settings import load_settings
 
     progress = progress or no_progress

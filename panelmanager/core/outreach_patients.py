@@ -27,9 +27,7 @@ from panelmanager.core.outreach import (
     name_sort_key,
     optional_text,
 )
-from panelmanager.core.reports.calllist import language_name
-from panelmanager.core.reports.common import Contact, sorted_name
-from panelmanager.core.reports.letters import mailing_problem
+from panelmanager.core.people import Contact, language_name, mailing_problem, sorted_name
 
 __all__ = ["PATIENT_COLUMNS", "SORT_KEYS", "outreach_patients", "outreach_patient_order", "with_last_outreach"]
 

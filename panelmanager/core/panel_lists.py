@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.empanelment import ACTIONABLE_KINDS, assignments_frame
-from panelmanager.core.patients import age_on, display_name
+from panelmanager.core.people import age_on, sorted_name
 from panelmanager.core.settings import DEFAULT_GOAL_PERCENT, measure_goal
 
 __all__ = [
@@ -135,7 +135,7 @@ def review_item_rows(session: Session, item_ids: Iterable[int]) -> dict[int, dic
                 "review_id": r[1],
                 "patient_id": r[2],
                 "mrn": r[3],
-                "patient": display_name(r[4], r[5], r[6]),
+                "patient": sorted_name(r[5], r[4], r[6]),
                 "kind": r[7],
                 "held": bool(r[8]),
                 "old_provider_id": r[9],
@@ -197,7 +197,7 @@ def provider_panel(session: Session, provider_id: int) -> pd.DataFrame:
     )
     panel = panel.merge(answers, on="patient_id", how="left").merge(seen, on="patient_id", how="left")
     panel["last_seen"] = [v.date() if isinstance(v, dt.datetime) else None for v in panel["last_seen"]]
-    panel["name"] = [display_name(_text(last), _text(first)) for last, first in zip(panel["last_name"], panel["first_name"])]
+    panel["name"] = [sorted_name(_text(first), _text(last)) for last, first in zip(panel["last_name"], panel["first_name"])]
     for column in ("answer", "answer_reason", "answered_on"):
         panel[column] = panel[column].astype(object).where(panel[column].notna(), None)
     return panel
@@ -243,7 +243,7 @@ def gap_patients(
     ).drop_duplicates("patient_id")
     out = frame.merge(people, on="patient_id", how="left")
     out["name"] = [
-        display_name(_text(a), _text(b), _text(c)) for a, b, c in zip(out["last_name"], out["first_name"], out["middle_name"])
+        sorted_name(_text(b), _text(a), _text(c)) for a, b, c in zip(out["last_name"], out["first_name"], out["middle_name"])
     ]
     out["age"] = [age_on(d, as_of) if isinstance(d, dt.date) else None for d in out["dob"]]
     for column in ("due_date", "last_date"):

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
-from panelmanager.core.patients import age_on, display_name, parse_search, search_condition
+from panelmanager.core.patients import parse_search, search_condition
+from panelmanager.core.people import age_on, sorted_name
 from panelmanager.core.schedule import visit_type_text
 
 __all__ = [
@@ -98,7 +99,7 @@ def patient_list_query(
     """Patient ids matching ``filters``, ordered by ``sort`` (one of ``LIST_SORT_KEYS``)."""
     p, a = m.Patient, m.Assignment
     stmt = select(p.id)
-    condition = search_condition(parse_search(filters.text or ""))
+    condition = search_condition(parse_search(filters.text or "", as_of=as_of))
     if condition is not None:
         stmt = stmt.where(condition)
     if filters.statuses:
@@ -447,7 +448,7 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
     return PatientRecord(
         patient_id=patient.id,
         mrn=patient.mrn,
-        name=display_name(patient.last_name, patient.first_name, patient.middle_name),
+        name=sorted_name(patient.first_name, patient.last_name, patient.middle_name),
         dob=patient.dob,
         age=age_on(patient.dob, as_of),
         sex=patient.sex or "",

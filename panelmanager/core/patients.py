@@ -13,9 +13,8 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core.models import Patient, PatientStatus
+from panelmanager.core.people import age_on, date_readings, parse_date_text, sorted_name
 from panelmanager.core.search_keys import SEPARATOR, fold
-
-_DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d", "%m/%d/%y", "%m-%d-%y", "%Y%m%d", "%m%d%Y", "%d.%m.%Y", "%b %d %Y", "%B %d %Y", "%d %b %Y")
 
 
 @dataclass(frozen=True)
@@ -25,30 +24,25 @@ class SearchTerms:
     last: str | None = None
     first: str | None = None
     words: tuple[str, ...] = ()
+    dobs: tuple[dt.date, ...] = ()  # every reading of a two-digit year when no as_of chose one
 
 
-def parse_date_text(text: str, *, past: bool = True) -> dt.date | None:
-    """A date typed any common way ("3/4/1956", "1956-03-04", "03041956", "Mar 4 1956")."""
-    cleaned = re.sub(r"\s+", " ", text.strip().replace(",", " ")).strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            value = dt.datetime.strptime(cleaned, fmt).date()
-        except ValueError:
-            continue
-        if past and "%y" in fmt and value > dt.date.today():
-            value = value.replace(year=value.year - 100)  # a birth date is never in the future
-        return value
-    return None
+def parse_search(text: str, *, as_of: dt.date | None = None) -> SearchTerms:
+    """What a search box's text asks for: a birth date, an MRN, "LAST, FIRST" or name words.
 
-
-def parse_search(text: str) -> SearchTerms:
+    A birth date typed with a two-digit year ("03/04/56") is read as the latest such date
+    not after ``as_of``; without ``as_of`` both centuries are searched (a birth date in
+    the future matches nobody).
+    """
     text = text.strip()
     if not text:
         return SearchTerms()
     if any(ch.isdigit() for ch in text):
-        dob = parse_date_text(text)
-        if dob is not None and (len(re.sub(r"\D", "", text)) >= 6 or not text.isalnum()):
-            return SearchTerms(dob=dob)
+        readings = date_readings(text)
+        if readings and (len(re.sub(r"\D", "", text)) >= 6 or not text.isalnum()):
+            if as_of is not None or len(readings) == 1:
+                return SearchTerms(dob=parse_date_text(text, as_of=as_of))
+            return SearchTerms(dob=readings[0], dobs=readings)
         if " " not in text and "," not in text:
             return SearchTerms(mrn=text)
     if "," in text:  # "LAST, FIRST"
@@ -81,6 +75,8 @@ def search_condition(terms: SearchTerms):
     Names match without regard to accents or case ("nunez" finds Núñez) at the start of
     any word of the first or last name; an MRN matches anywhere ("358" finds D0000358).
     """
+    if terms.dobs:
+        return Patient.dob.in_(terms.dobs)
     if terms.dob:
         return Patient.dob == terms.dob
     if terms.mrn:
@@ -111,12 +107,13 @@ SORT_COLUMNS = {
 def patient_id_query(
     text: str = "",
     *,
+    as_of: dt.date | None = None,
     statuses: tuple[str, ...] | None = (PatientStatus.ACTIVE.value,),
     sort: str | None = "name",
     descending: bool = False,
 ) -> Select:
     stmt = select(Patient.id)
-    condition = search_condition(parse_search(text))
+    condition = search_condition(parse_search(text, as_of=as_of))
     if condition is not None:
         stmt = stmt.where(condition)
     if statuses:
@@ -131,19 +128,6 @@ def search_patient_ids(session: Session, text: str = "", *, limit: int | None = 
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
-
-
-def age_on(dob: dt.date | None, as_of: dt.date) -> int | None:
-    if dob is None:
-        return None
-    return as_of.year - dob.year - ((as_of.month, as_of.day) < (dob.month, dob.day))
-
-
-def display_name(last: str | None, first: str | None, middle: str | None = None) -> str:
-    given = " ".join(p for p in (first, (middle[:1] + ".") if middle else None) if p)
-    if last and given:
-        return f"{last}, {given}"
-    return last or given or "(no name)"
 
 
 def patient_rows(session: Session, ids: list[int], as_of: dt.date) -> dict[int, dict]:
@@ -170,7 +154,7 @@ def patient_rows(session: Session, ids: list[int], as_of: dt.date) -> dict[int, 
         rows[r.id] = {
             "id": r.id,
             "mrn": r.mrn,
-            "name": display_name(r.last_name, r.first_name, r.middle_name),
+            "name": sorted_name(r.first_name, r.last_name, r.middle_name),
             "dob": r.dob.isoformat() if r.dob else "",
             "dob_date": r.dob,
             "age": age_on(r.dob, as_of),

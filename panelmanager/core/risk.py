@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "RiskRules",
     "compute_risk",
     "current_tiers",
+    "score_tiers",
     "load_risk_rules",
     "override_risk_tier",
 ]
@@ -210,14 +212,15 @@ def score_patients(
     as_of: dt.date,
     *,
     resources_dir=None,
+    patient_ids: Sequence[int] | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> pd.DataFrame:
-    """Points, computed tier and reasons for every active patient (not stored)."""
+    """Points, computed tier and reasons for every active patient, or just ``patient_ids`` (not stored)."""
     rules = load_risk_rules(resources_dir)
     steps = StepProgress(progress, 5, cancel)
     steps.step("Reading patients")
-    ctx = EvaluationContext(session, as_of, None, 0)
+    ctx = EvaluationContext(session, as_of, sorted({int(i) for i in patient_ids}) if patient_ids is not None else None, 0)
     patients = ctx.patients()
     frame = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy(), "mrn": patients["mrn"].to_numpy()})
     frame.index = frame["patient_id"].to_numpy()
@@ -343,6 +346,20 @@ def compute_risk(
     run.rows = len(frame)
     session.flush()
     prune_runs(session, RISK_KIND, models.RiskScore)
+    return _with_overrides(session, frame)
+
+
+def score_tiers(
+    session: Session, as_of: dt.date, patient_ids: Sequence[int] | None = None, *, resources_dir=None
+) -> pd.DataFrame:
+    """The ``current_tiers`` columns computed in memory and stored nowhere: a read, for sheets and screens.
+
+    ``patient_ids`` limits the scoring to those patients (a day's huddle: a few dozen).
+    Reads never write: storing scores is ``compute_risk``'s job, a deliberate refresh.
+    """
+    frame = score_patients(session, as_of, resources_dir=resources_dir, patient_ids=patient_ids)
+    if patient_ids is not None:
+        frame = frame[frame["patient_id"].isin([int(i) for i in patient_ids])]
     return _with_overrides(session, frame)
 
 

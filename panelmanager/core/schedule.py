@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
-from panelmanager.core.patients import age_on, display_name
+from panelmanager.core.people import age_on, sorted_name
 
 __all__ = [
     "ASSIGNMENT_STATUSES",
@@ -168,7 +168,7 @@ def day_schedule(session: Session, day: dt.date, provider_id: int | None = None)
                 "start": r[1],
                 "patient_id": r[2],
                 "mrn": r[3],
-                "name": display_name(r[4], r[5], r[6]),
+                "name": sorted_name(r[5], r[4], r[6]),
                 "dob": r[7],
                 "age": age_on(r[7], day),
                 "sex": r[8] or "",
@@ -267,8 +267,8 @@ def _gap_rows(
     progress: Progress,
     cancel: CancelToken,
 ) -> pd.DataFrame:
+    from panelmanager.core.gap_text import load_gap_labels, short_gap_text
     from panelmanager.core.outreach import measure_info
-    from panelmanager.core.reports.common import load_gap_labels, short_gap_text
 
     ids = sorted({int(i) for i in patient_ids})
     known = measure_info()
@@ -456,7 +456,7 @@ def checkin_subject(session: Session, patient_id: int, day: dt.date, *, visit_id
     return CheckInSubject(
         patient_id=patient.id,
         mrn=patient.mrn,
-        name=display_name(patient.last_name, patient.first_name, patient.middle_name),
+        name=sorted_name(patient.first_name, patient.last_name, patient.middle_name),
         dob=patient.dob,
         age=age_on(patient.dob, day),
         sex=patient.sex or "",

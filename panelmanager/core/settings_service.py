@@ -185,7 +185,7 @@ def parse_setting(key: str, text: str) -> Any:
         for value in data.values():
             _check_range(spec, value)
     if key == "letter_offsets_in":
-        from panelmanager.core.reports.letters import EnvelopeWindow
+        from panelmanager.core.letter_templates import EnvelopeWindow
 
         try:
             EnvelopeWindow.from_offsets(data)

@@ -19,7 +19,7 @@ from panelmanager.core.outreach import (
     log_outreach_bulk,
     outreach_history,
 )
-from panelmanager.core.reports.common import DocumentResult
+from panelmanager.core.documents import DocumentResult
 
 AS_OF = dt.date(2024, 3, 1)
 COLON = "colorectal-cancer-screening"

@@ -11,7 +11,8 @@ import pytest
 from panelmanager.core import models as m
 from panelmanager.core.db import open_registry
 from panelmanager.core.reports.calllist import write_call_list
-from panelmanager.core.reports.common import Contact, GapItem, Letterhead
+from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.portal_export import write_portal_export
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

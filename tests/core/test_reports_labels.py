@@ -9,7 +9,8 @@ from pypdf import PdfReader
 from reportlab.lib.units import inch
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from panelmanager.core.reports.common import Contact, GapItem, fonts
+from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.common import fonts
 from panelmanager.core.reports.labels import AVERY_5160, build_labels
 
 DAY = dt.date(2024, 3, 4)

@@ -10,7 +10,8 @@ from pypdf import PdfReader
 from reportlab.lib.units import inch
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from panelmanager.core.reports.common import Contact, GapItem, Letterhead, fonts
+from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.common import Letterhead, fonts
 from panelmanager.core.reports.letters import (
     EnvelopeWindow,
     build_calibration_page,

@@ -6,7 +6,8 @@ import csv
 import datetime as dt
 import io
 
-from panelmanager.core.reports.common import Contact, GapItem, Letterhead
+from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.portal_export import EXPORT_COLUMNS, write_portal_export
 
 DAY = dt.date(2024, 3, 4)

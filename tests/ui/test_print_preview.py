@@ -227,7 +227,7 @@ def test_a_document_not_logged_asks_nothing(qtbot, preview, monkeypatch, questio
 def test_540_labels_preview_as_18_pages(qtbot):
     import datetime as dt
 
-    from panelmanager.core.reports.common import Contact
+    from panelmanager.core.people import Contact
     from panelmanager.core.reports.labels import build_labels
 
     contacts = [Contact(patient_id=i, mrn=f"M{i}", first_name="Pat", last_name=f"Lee{i}", dob=dt.date(1970, 1, 1),

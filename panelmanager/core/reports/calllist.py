@@ -20,26 +20,22 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
 
-from panelmanager.core.safe_export import write_csv, write_xlsx
+from panelmanager.core.documents import DocumentResult, contact_pairs
+from panelmanager.core.people import Contact, age_on, iso, language_name, long_date
 from panelmanager.core.reports.common import (
-    list_table,
-    target,
     LETTER_LANDSCAPE,
-    Contact,
-    DocumentResult,
     FontSet,
     Letterhead,
     Output,
-    age_on,
-    contact_pairs,
     deferred_canvas_maker,
     draw_list_frame,
     fonts,
-    iso,
-    long_date,
+    list_table,
     pdf_text,
     section_marker,
+    target,
 )
+from panelmanager.core.safe_export import write_csv, write_xlsx
 
 __all__ = ["CALL_LIST_COLUMNS", "build_call_list_pdf", "call_list_frame", "write_call_list"]
 
@@ -50,15 +46,6 @@ CALL_LIST_COLUMNS = [
 OUTCOME_CODES = (("R", "reached"), ("LM", "left message"), ("S", "scheduled"), ("D", "declined"),
                  ("WN", "wrong number"), ("NA", "no answer"))
 _MARGIN = 0.4 * inch
-
-
-_LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-
-
-def language_name(value: str | None) -> str:
-    """``es`` -> ``Spanish``; a name as imported stays as it is."""
-    text = (value or "").strip()
-    return _LANGUAGE_NAMES.get(text.lower(), text)
 
 
 def _reachable(contacts: Sequence[Contact]) -> tuple[list[Contact], list[tuple[int, str, str, str]]]:

@@ -1,5 +1,9 @@
 """What every printed document shares: fonts, page sizes, wrapping, letterhead data, the footer.
 
+Only PDF concerns live here. The people, dates and gaps the documents print come from the
+core (``core.people``, ``core.gap_text``, ``core.documents``); nothing in the core outside
+``core/reports`` imports this module.
+
 Documents are built with reportlab only (no Qt), into a file the user chose or an
 in-memory buffer for the app's preview. Text is set in DejaVu Sans, Arial or Liberation
 Sans when one is installed (embedded as a subset; they cover every accent in the demo and
@@ -15,12 +19,11 @@ canvas, with word widths cached, because thousands of them must print in seconds
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Union
@@ -33,23 +36,24 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Table, TableStyle
 
+# Re-exported for the screens that still import them from here (ui/screens/outreach.py,
+# ui/screens/huddle.py); new code imports them from core.documents / core.people.
+from panelmanager.core.documents import DocumentResult
+from panelmanager.core.people import long_date
+
 __all__ = [
+    "DocumentResult",
+    "long_date",
     "CONFIDENTIAL",
-    "Contact",
     "DeferredCanvas",
     "FontSet",
-    "GapItem",
     "LETTER_LANDSCAPE",
     "LETTER_PORTRAIT",
     "Letterhead",
     "Output",
     "TextMeasurer",
-    "age_on",
     "fonts",
-    "long_date",
-    "patient_name",
     "pdf_text",
-    "sorted_name",
 ]
 
 Output = Union[str, os.PathLike, IO[bytes]]
@@ -263,149 +267,6 @@ class TextMeasurer:
         while text and self.width(text + "…", font, size) > max_width:
             text = text[:-1]
         return text.rstrip() + "…"
-
-
-# --------------------------------------------------------------------------- people and dates
-
-_MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre"],
-}
-_WEEKDAYS = {
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
-}
-
-
-def long_date(day: dt.date, language: str = "en", weekday: bool = False) -> str:
-    """``March 4, 2024`` / ``4 de marzo de 2024`` without depending on the OS locale."""
-    lang = language if language in _MONTHS else "en"
-    month = _MONTHS[lang][day.month - 1]
-    if lang == "es":
-        text = f"{day.day} de {month} de {day.year}"
-    else:
-        text = f"{month} {day.day}, {day.year}"
-    if weekday:
-        text = f"{_WEEKDAYS[lang][day.weekday()]}, {text}"
-    return text
-
-
-def iso(value: Any) -> str:
-    """A date (or timestamp) as YYYY-MM-DD; missing is empty."""
-    if value is None:
-        return ""
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return ""
-        if isinstance(value, pd.Timestamp):
-            return value.date().isoformat()
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)[:10]
-
-
-def age_on(dob: dt.date | None, day: dt.date) -> int | None:
-    if dob is None:
-        return None
-    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
-
-
-def _clean(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        try:
-            import pandas as pd
-
-            if pd.isna(value):
-                return ""
-        except (TypeError, ValueError):
-            pass
-    return str(value).strip()
-
-
-def patient_name(first: Any, last: Any, middle: Any = None, suffix: Any = None) -> str:
-    """``María García`` (for letters and labels)."""
-    parts = [_clean(first), _clean(middle)[:1] + "." if _clean(middle) else "", _clean(last), _clean(suffix)]
-    return " ".join(p for p in parts if p) or "Patient"
-
-
-def sorted_name(first: Any, last: Any) -> str:
-    """``García, María`` (for lists)."""
-    first, last = _clean(first), _clean(last)
-    if last and first:
-        return f"{last}, {first}"
-    return last or first or "(no name)"
-
-
-# --------------------------------------------------------------------------- documents' input
-
-
-@dataclass(frozen=True)
-class GapItem:
-    """One open care gap as documents show it."""
-
-    measure_id: str
-    title: str  # for staff: "Colorectal cancer screening"
-    phrase: str  # for patients (English): "a colon cancer screening"
-    short: str = ""  # for huddle sheets and call lists: "A1c 9.8% (2023-08-14)"
-    status: str = "open"
-    last_date: dt.date | None = None
-    last_value: str | None = None
-    due_date: dt.date | None = None
-
-
-@dataclass
-class Contact:
-    """A patient on an outreach list, with what documents need to reach them."""
-
-    patient_id: int
-    mrn: str
-    first_name: str | None = None
-    last_name: str | None = None
-    middle_name: str | None = None
-    dob: dt.date | None = None
-    sex: str | None = None
-    address1: str | None = None
-    address2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
-    phone_home: str | None = None
-    phone_mobile: str | None = None
-    phone_work: str | None = None
-    email: str | None = None
-    preferred_language: str | None = None
-    provider_id: int | None = None
-    provider_name: str | None = None
-    gaps: tuple[GapItem, ...] = ()
-    last_outreach: str | None = None  # "2024-02-01 call (no answer)"
-    next_appointment: dt.date | None = None
-    best_time: str | None = None
-
-    @property
-    def name(self) -> str:
-        return patient_name(self.first_name, self.last_name)
-
-    @property
-    def list_name(self) -> str:
-        return sorted_name(self.first_name, self.last_name)
-
-    def phones(self) -> list[str]:
-        out = []
-        for label, value in (("mobile", self.phone_mobile), ("home", self.phone_home), ("work", self.phone_work)):
-            text = _clean(value)
-            if text and text not in [p.split(" ", 1)[1] for p in out]:
-                out.append(f"{label} {text}")
-        return out
 
 
 # --------------------------------------------------------------------------- letterhead
@@ -630,136 +491,3 @@ def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield batch
 
 
-def _empty_pairs():
-    import pandas as pd
-
-    return pd.DataFrame({"patient_id": pd.Series(dtype="int64"), "measure_id": pd.Series(dtype=object)})
-
-
-@dataclass
-class DocumentResult:
-    """What a document builder produced: pages, how many items, and who was left out and why.
-
-    ``pairs`` holds one row per (patient_id, measure_id) the document reached, ready for
-    ``core.outreach.log_document``.
-    """
-
-    kind: str
-    pages: int = 0
-    items: int = 0
-    patients: int = 0
-    skipped: list[tuple[int, str, str, str]] = field(default_factory=list)  # patient_id, mrn, name, reason
-    pairs: Any = field(default_factory=_empty_pairs)
-
-
-def contact_pairs(contacts: Iterable[Contact]):
-    """(patient_id, measure_id) for every gap of ``contacts`` (one row with no measure for a gapless contact)."""
-    import pandas as pd
-
-    ids: list[int] = []
-    measures: list[str | None] = []
-    for contact in contacts:
-        if not contact.gaps:
-            ids.append(contact.patient_id)
-            measures.append(None)
-        for gap in contact.gaps:
-            ids.append(contact.patient_id)
-            measures.append(gap.measure_id)
-    return pd.DataFrame({"patient_id": pd.Series(ids, dtype="int64"), "measure_id": pd.Series(measures, dtype=object)})
-
-
-# --------------------------------------------------------------------------- short gap text
-
-
-@dataclass(frozen=True)
-class GapLabel:
-    short: str
-    unit: str = ""
-    value_prefix: str = ""
-
-
-_LABEL_CACHE: dict[tuple, dict[str, GapLabel]] = {}
-
-
-def load_gap_labels(path: str | os.PathLike[str] | None = None) -> dict[str, GapLabel]:
-    """Short names of gaps for staff documents (``resources/letters/gap_labels.toml``), by measure id."""
-    from panelmanager.core.resources import ResourceError, load_toml, resource_path
-
-    file = Path(path) if path is not None else resource_path("letters", "gap_labels.toml")
-    if not file.exists():
-        return {}
-    key = (str(file), file.stat().st_mtime_ns)
-    cached = _LABEL_CACHE.get(key)
-    if cached is not None:
-        return cached
-    data = load_toml(file)
-    labels = {}
-    for measure_id, entry in data.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("short"), str):
-            raise ResourceError(f"{file}: [{measure_id}] needs short = \"...\" (the short name of the gap).")
-        unknown = sorted(set(entry) - {"short", "unit", "value_prefix"})
-        if unknown:
-            raise ResourceError(
-                f"{file}: [{measure_id}] unknown key '{unknown[0]}' (known: short, unit, value_prefix)."
-            )
-        labels[measure_id] = GapLabel(entry["short"], str(entry.get("unit", "")), str(entry.get("value_prefix", "")))
-    _LABEL_CACHE.clear()
-    _LABEL_CACHE[key] = labels
-    return labels
-
-
-def short_gap_text(
-    measure_id: str,
-    title: str,
-    last_date: Any = None,
-    last_value: Any = None,
-    status: str = "open",
-    due_date: Any = None,
-    labels: dict[str, GapLabel] | None = None,
-    *,
-    as_of: dt.date | None = None,
-) -> str:
-    """Say which date is which: ``Flu shot: last 2023-10-02, due 2024-07-31``.
-
-    ``Depression screen: last 2023-01-27 (score 3), due now``, ``Mammogram: none on record,
-    due now``; a measure with staff terms speaks them (``A1c above 9: last 2023-08-14 (9.8%),
-    due now``, ``No A1c this year``). An open gap is "due now" unless its due date is still
-    ahead of ``as_of`` (a child's series is due by the second birthday); without ``as_of``
-    the date is compared with today.
-    """
-    from panelmanager.core.measures.wording import finding, measure_wording
-
-    label = (labels or {}).get(measure_id)
-    name = label.short if label else title
-    try:
-        wording = measure_wording().get(measure_id)
-    except Exception:  # a broken measure file: the plain wording still prints
-        wording = None
-    found = finding(wording, status, last_date, due_date)
-    term = getattr(wording.terms, found) if (found and wording is not None) else None
-    if term:
-        name = term
-    value = _clean(last_value)
-    if len(value) > 40:
-        value = value[:39] + "…"
-    if value:
-        numeric = value[-1:].isdigit()
-        unit = label.unit if label and numeric else ""
-        prefix = label.value_prefix if label and numeric else ""
-        value = f"{prefix}{value}{unit}"
-    when = iso(last_date)
-    if when:
-        text = f"{name}: last {when}" + (f" ({value})" if value else "")
-    elif value:
-        text = f"{name}: {value}"
-    elif term and found == "missing":
-        text = name
-    else:
-        text = f"{name}: none on record"
-    due = iso(due_date)
-    if status == "open":
-        today = as_of or dt.date.today()
-        text += f", due {due}" if due and due > today.isoformat() else ", due now"
-    elif status in ("due-soon", "met") and due:
-        text += f", due {due}"
-    return text

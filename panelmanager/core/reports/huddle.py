@@ -25,20 +25,20 @@ from reportlab.platypus import (
     Spacer,
 )
 
+from panelmanager.core.documents import DocumentResult
 from panelmanager.core.huddle import PCP_FLAGS, HuddleSheet
+from panelmanager.core.people import long_date
 from panelmanager.core.reports.common import (
-    list_table,
-    target,
     LETTER_LANDSCAPE,
-    DocumentResult,
     FontSet,
     Output,
     deferred_canvas_maker,
     draw_list_frame,
     fonts,
-    long_date,
+    list_table,
     pdf_text,
     section_marker,
+    target,
 )
 
 __all__ = ["build_huddle_sheet", "TickItem", "clock"]

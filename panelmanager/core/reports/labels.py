@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from reportlab.lib.units import inch
 from reportlab.pdfgen import canvas as rl_canvas
 
+from panelmanager.core.documents import DocumentResult, contact_pairs
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from panelmanager.core.people import Contact
 from panelmanager.core.reports.common import (
-    target,
     INK,
-    Contact,
-    DocumentResult,
     FontSet,
     Output,
     TextMeasurer,
-    contact_pairs,
     fonts,
     pdf_text,
+    target,
 )
 from panelmanager.core.reports.letters import LetterTemplate, letter_language, mailing_lines, mailing_problem
 

@@ -22,23 +22,20 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.documents import DocumentResult
+from panelmanager.core.people import age_on, iso, long_date, sorted_name
 from panelmanager.core.reports.common import (
-    list_table,
-    target,
     LETTER_LANDSCAPE,
-    DocumentResult,
     FontSet,
     Letterhead,
     Output,
-    age_on,
     deferred_canvas_maker,
     draw_list_frame,
     fonts,
-    iso,
-    long_date,
+    list_table,
     pdf_text,
     section_marker,
-    sorted_name,
+    target,
 )
 
 __all__ = ["PanelReviewList", "PanelReviewRow", "build_panel_review_pdf", "load_panel_review"]

@@ -15,9 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from panelmanager.core.safe_export import write_csv
-from panelmanager.core.reports.common import Contact, DocumentResult, Letterhead, contact_pairs, long_date
+from panelmanager.core.documents import DocumentResult, contact_pairs
+from panelmanager.core.people import Contact, long_date
+from panelmanager.core.reports.common import (
+    Letterhead,
+)
 from panelmanager.core.reports.letters import LetterError, LetterTemplate, letter_language, load_letter_templates
+from panelmanager.core.safe_export import write_csv
 
 __all__ = ["EXPORT_COLUMNS", "CHANNELS", "portal_message", "write_portal_export"]
 
