@@ -115,7 +115,7 @@ def outreach_time(as_of: dt.date, now: dt.datetime | None = None) -> dt.datetime
 
 def letter_window(settings: PracticeSettings):
     """The envelope window from the practice settings; ``OutreachError`` naming the setting when it is wrong."""
-    from panelmanager.core.reports.letters import EnvelopeWindow
+    from panelmanager.core.letter_templates import EnvelopeWindow
 
     try:
         return EnvelopeWindow.from_offsets(settings.letter_offsets_in)
@@ -135,7 +135,7 @@ def write_calibration_page(session: Session, out: Target, *, settings: PracticeS
 def _check_language(language: str | None) -> None:
     if not language:
         return
-    from panelmanager.core.reports.letters import load_letter_templates
+    from panelmanager.core.letter_templates import load_letter_templates
 
     languages = sorted(load_letter_templates())
     if language not in languages:

@@ -1,7 +1,7 @@
 """Module boundaries of the core (issue 11): what may import what, and the new homes of shared rules.
 
 - ``core/reports`` is the PDF package: no other core module imports it, except the
-  services whose job is to write a document (none today), and nothing it imports imports
+  services whose job is to write a document (``outreach_run``), and nothing it imports imports
   it back (no cycle).
 - ``core/empanelment`` is a package; every name callers use is importable from it.
 - One date parser, and it takes the as-of date it needs instead of asking for today.
@@ -22,7 +22,7 @@ from panelmanager.core.people import date_readings, parse_date_text, sorted_name
 CORE = Path(panelmanager.core.__file__).parent
 REPORTS = "panelmanager.core.reports"
 # Core modules outside core/reports that may call a PDF writer because writing documents is their job.
-DOCUMENT_WRITERS: set[str] = set()
+DOCUMENT_WRITERS: set[str] = {"panelmanager.core.outreach_run"}  # letters, labels, call lists: run_outreach
 
 
 def _module_name(path: Path) -> str:
