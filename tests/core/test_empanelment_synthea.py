@@ -21,9 +21,9 @@ from panelmanager.core.empanelment import (
     accept_review_items,
     assignment_history,
     build_review,
-    find_patient,
     window_start_for,
 )
+from panelmanager.core.patients import find_patient
 
 pytestmark = pytest.mark.shared_data
 

@@ -47,7 +47,7 @@ from panelmanager.core.empanelment.inactivation import (
     inactivate_patients,
     suggest_inactivations,
 )
-from panelmanager.core.empanelment.lists import EXPORT_COLUMNS, assignments_frame, export_assignments, find_patient, find_provider
+from panelmanager.core.empanelment.lists import EXPORT_COLUMNS, assignments_frame, export_assignments
 from panelmanager.core.empanelment.proposals import propose_assignments
 from panelmanager.core.empanelment.reviews import (
     ReviewDecision,
@@ -96,8 +96,6 @@ __all__ = [
     "assignments_frame",
     "EXPORT_COLUMNS",
     "export_assignments",
-    "find_provider",
-    "find_patient",
     "ACTIONABLE_KINDS",
     "CUT_KEPT",
     "CUT_MANUAL",

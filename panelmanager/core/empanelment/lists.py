@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from panelmanager.core import models as m
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.empanelment.base import (
-    EmpanelmentError,
     _iso,
     _read,
 )
@@ -88,28 +87,3 @@ def export_assignments(session: Session, path: str | os.PathLike[str]) -> int:
 
     write_csv(path, columns, out.itertuples(index=False, name=None))
     return len(out)
-
-
-def find_provider(session: Session, key: str) -> m.Provider:
-    """A provider by external id, NPI, or registry id (in that order)."""
-    key = str(key).strip()
-    pr = m.Provider
-    found = list(session.scalars(select(pr).where(pr.external_id == key)))
-    if not found:
-        found = list(session.scalars(select(pr).where(pr.npi == key)))
-    if not found and key.isdigit():
-        one = session.get(pr, int(key))
-        found = [one] if one is not None else []
-    if not found:
-        raise EmpanelmentError(f"There is no provider with id or NPI {key!r}.")
-    if len(found) > 1:
-        raise EmpanelmentError(f"{len(found)} providers have the id {key!r}; use the NPI or the registry id.")
-    return found[0]
-
-
-def find_patient(session: Session, mrn: str) -> m.Patient:
-    """A patient by MRN."""
-    patient = session.scalar(select(m.Patient).where(m.Patient.mrn == str(mrn).strip()))
-    if patient is None:
-        raise EmpanelmentError(f"There is no patient with MRN {mrn!r}.")
-    return patient
