@@ -318,31 +318,19 @@ def copy_database(source: Path | str, target: Path | str, *, key: str | None, ta
 
 def _convert(path: Path, *, key: str | None, target_key: str | None) -> None:
     """Rewrite the registry file with another key (None: plain), atomically; its backups too."""
-    from panelmanager.core.backup import _checkpoint_and_close, _fsync_dir, _fsync_file, _new_private_file, list_backups
-    from panelmanager.core.safe_export import make_private
+    from panelmanager.core.backup import _checkpoint_and_close, _new_private_file, list_backups
+    from panelmanager.core.safe_export import atomic_replace, make_private
 
     if not path.exists() or path.stat().st_size == 0:
         raise EncryptionError(f"There is no registry at {path}.")
     _checkpoint_and_close(path, key)
-    part = path.with_name(path.name + ".converting")
-    _new_private_file(part)
-    try:
+    with atomic_replace(path, suffix=".converting") as part:
         copy_database(path, part, key=key, target_key=target_key)
-        _fsync_file(part)
         for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
             try:
                 stale.unlink()
             except FileNotFoundError:
                 pass
-        os.replace(part, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        try:
-            part.unlink()
-        except OSError:
-            pass
-        raise
-    make_private(path)
     # Backups follow the registry: a plain copy of an encrypted registry would defeat the point.
     for _when, _reason, backup in list_backups(path):
         try:
