@@ -110,6 +110,28 @@ def new_key_from_passphrase(passphrase: str) -> str:
     return key_from_passphrase(passphrase, secrets.token_bytes(16))
 
 
+def passphrase_problem(passphrase: str, again: str) -> str | None:
+    """Why a new registry's passphrase (typed twice) cannot be used, or None when it can."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        return f"The passphrase must be at least {MIN_PASSPHRASE} characters long."
+    if passphrase != again:
+        return "The two passphrases differ; type the same passphrase twice."
+    return None
+
+
+def start_encrypted_registry(path: Path | str, passphrase: str) -> None:
+    """The first-run choice: the new registry file ``path`` is created encrypted with ``passphrase``.
+
+    Only the key derived from the passphrase is kept, in this process's memory; the next
+    start asks for the passphrase again.
+    """
+    path = Path(path)
+    if path.exists() and path.stat().st_size > 0:
+        raise EncryptionError(f"{path} already exists; use 'panelmanager encrypt' to encrypt an existing registry.")
+    _driver()  # a clear message when the SQLCipher driver is missing
+    register_key(path, new_key_from_passphrase(passphrase))
+
+
 def new_random_key() -> str:
     return f"x'{secrets.token_bytes(32).hex()}{secrets.token_bytes(16).hex()}'"
 
