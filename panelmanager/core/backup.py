@@ -13,8 +13,8 @@
   the backups folder, and swaps the files with one atomic rename, so a crash at any
   moment leaves either the old registry or the restored one, never a mixture.
 
-PostgreSQL registries are backed up with the server's own tools (pg_dump); the functions
-here say so instead of pretending.
+PostgreSQL registries are backed up with the server's own tools: ``backup_registry`` hands
+them to ``core.pg_backup`` (pg_dump, and a verified pg_restore into an empty database).
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def sqlite_path(registry_or_url) -> Path:
         return Path(url)
     if not is_sqlite(url):
         raise BackupError(
-            "This registry is a PostgreSQL database: back it up with the server's tools "
-            "(pg_dump, or the hosting service's snapshots). Panel Manager backs up SQLite registries only."
+            "This registry is a PostgreSQL database: it has no registry file. 'panelmanager backup' writes a "
+            "pg_dump backup of it, and 'panelmanager restore FILE' loads one into an empty database."
         )
     if not url.database or url.database == ":memory:":
         raise BackupError("An in-memory registry has no file to back up.")
@@ -246,7 +246,14 @@ def backup_database(
 
 def backup_registry(registry_or_url, to: Path | str | None = None, *, reason: str = "manual",
                     progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED) -> BackupResult:
-    """The ``panelmanager backup`` / File > Back up registry service."""
+    """The ``panelmanager backup`` / File > Back up registry service (PostgreSQL: core.pg_backup, pg_dump)."""
+    from panelmanager.core.db import is_sqlite
+
+    url = getattr(registry_or_url, "url", registry_or_url)
+    if not isinstance(url, (str, os.PathLike)) and not is_sqlite(url):
+        from panelmanager.core.pg_backup import backup_postgres
+
+        return backup_postgres(url, to, reason=reason, progress=progress, cancel=cancel)  # type: ignore[return-value]
     return backup_database(sqlite_path(registry_or_url), Path(to) if to else None, reason=reason,
                            progress=progress, cancel=cancel)
 
