@@ -269,7 +269,10 @@ def connect(path: Path | str, *, key: str | None = None, readonly: bool = False,
     # SQLCipher decrypts a page each time it is read into SQLite's page cache and encrypts it
     # on the way out: a 64 MB cache (SQLite's default is 2 MB) keeps the working set of a
     # 100,000-patient import decrypted and halves the cost of encryption on writes.
-    conn.execute(f"PRAGMA cache_size = -{ENCRYPTED_CACHE_KIB}")
+    try:
+        conn.execute(f"PRAGMA cache_size = -{ENCRYPTED_CACHE_KIB}")
+    except driver.DatabaseError:
+        pass  # a wrong key: the caller's first query reports it in its own words (``_check_key``)
     return conn
 
 
