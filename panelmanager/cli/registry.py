@@ -285,11 +285,11 @@ def _add_backup(sub) -> None:
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     from panelmanager.core.backup import BackupError, backup_registry, list_backups, sqlite_path
-    from panelmanager.core.db import open_registry, resolve_registry_url
+    from panelmanager.core.db import is_sqlite, open_registry, resolve_registry_url
 
     url = resolve_registry_url(args.db)
     try:
-        path = sqlite_path(url)
+        path = sqlite_path(url) if is_sqlite(url) or args.list else None  # PostgreSQL: pg_dump (core.pg_backup)
     except BackupError as exc:
         raise CommandError(str(exc)) from None
     if args.list:
@@ -326,7 +326,8 @@ def _add_restore(sub) -> None:
         help="replace the registry with a backup, after checking the backup",
         description="Check the backup (integrity check, schema version this Panel Manager can open, row "
         "counts) before anything is replaced, keep the current registry aside in the backups folder, then "
-        "put the backup in its place with one atomic rename. --check only reports on the backup.",
+        "put the backup in its place with one atomic rename. --check only reports on the backup. With --db "
+        "postgresql://... a pg_dump backup is loaded into that EMPTY database and its row counts verified.",
     )
     p.add_argument("backup", metavar="FILE", help="the backup to restore")
     p.add_argument("--check", action="store_true", help="only check the backup; change nothing")
@@ -335,10 +336,25 @@ def _add_restore(sub) -> None:
 
 def _cmd_restore(args: argparse.Namespace) -> int:
     from panelmanager.core.backup import BackupError, check_backup, restore_registry, sqlite_path
-    from panelmanager.core.db import resolve_registry_url
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
 
+    url = resolve_registry_url(args.db)
+    if not is_sqlite(url):  # a pg_dump backup, into an empty database, verified (core.pg_backup)
+        from panelmanager.core.pg_backup import restore_postgres
+
+        try:
+            pg = restore_postgres(args.backup, url)
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print_json(pg)
+        else:
+            print(f"Restored {pg.restored_from} into {pg.database}: schema {pg.version}, "
+                  f"{pg.counts.get('patients', 0):,} patients; row counts "
+                  + ("match the backup." if pg.verified else "not compared (the backup's .counts.json is missing)."))
+        return EXIT_OK
     try:
-        path = sqlite_path(resolve_registry_url(args.db))
+        path = sqlite_path(url)
         unlock_registry_for(args)
         if args.check:
             check = check_backup(args.backup)

@@ -13,8 +13,8 @@
   the backups folder, and swaps the files with one atomic rename, so a crash at any
   moment leaves either the old registry or the restored one, never a mixture.
 
-PostgreSQL registries are backed up with the server's own tools (pg_dump); the functions
-here say so instead of pretending.
+PostgreSQL registries are backed up with the server's own tools: ``backup_registry`` hands
+them to ``core.pg_backup`` (pg_dump, and a verified pg_restore into an empty database).
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
-from panelmanager.core.safe_export import OWNER_FILE, make_private, make_private_dir
+from panelmanager.core.safe_export import (
+    OWNER_FILE,
+    atomic_replace,
+    fsync_dir,
+    fsync_file,
+    make_private,
+    make_private_dir,
+    new_private_file,
+)
 
 __all__ = [
     "BackupError",
@@ -99,35 +107,10 @@ def _registry_key(path: Path) -> str | None:
     return encryption.key_for(path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _new_private_file(path: Path) -> None:
-    """``path`` as a new, empty, owner-only file (a stale one from a crash is replaced)."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), OWNER_FILE)
-    os.close(fd)
-    make_private(path)
+# One implementation of the durable-write steps, shared with core.encryption (core.safe_export).
+_fsync_dir = fsync_dir
+_fsync_file = fsync_file
+_new_private_file = new_private_file
 
 
 # --------------------------------------------------------------------------- where backups live
@@ -142,8 +125,8 @@ def sqlite_path(registry_or_url) -> Path:
         return Path(url)
     if not is_sqlite(url):
         raise BackupError(
-            "This registry is a PostgreSQL database: back it up with the server's tools "
-            "(pg_dump, or the hosting service's snapshots). Panel Manager backs up SQLite registries only."
+            "This registry is a PostgreSQL database: it has no registry file. 'panelmanager backup' writes a "
+            "pg_dump backup of it, and 'panelmanager restore FILE' loads one into an empty database."
         )
     if not url.database or url.database == ":memory:":
         raise BackupError("An in-memory registry has no file to back up.")
@@ -251,21 +234,9 @@ def backup_database(
             raise BackupError("A backup cannot overwrite the registry itself; choose another file.")
         if not target.parent.exists():
             raise BackupError(f"The folder {target.parent} does not exist.")
-    part = target.with_name(target.name + ".part")
     key = _registry_key(db_path)
-    try:
-        _new_private_file(part)
+    with atomic_replace(target) as part:  # a backup under its final name is always complete
         counts = _copy(db_path, part, key=key, target_key=key, progress=progress, cancel=cancel)
-        _fsync_file(part)
-        os.replace(part, target)  # a backup under its final name is always complete
-        _fsync_dir(target.parent)
-    except BaseException:
-        try:
-            part.unlink()
-        except OSError:
-            pass
-        raise
-    make_private(target)
     if key is not None:
         from panelmanager.core import encryption
 
@@ -275,7 +246,14 @@ def backup_database(
 
 def backup_registry(registry_or_url, to: Path | str | None = None, *, reason: str = "manual",
                     progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED) -> BackupResult:
-    """The ``panelmanager backup`` / File > Back up registry service."""
+    """The ``panelmanager backup`` / File > Back up registry service (PostgreSQL: core.pg_backup, pg_dump)."""
+    from panelmanager.core.db import is_sqlite
+
+    url = getattr(registry_or_url, "url", registry_or_url)
+    if not isinstance(url, (str, os.PathLike)) and not is_sqlite(url):
+        from panelmanager.core.pg_backup import backup_postgres
+
+        return backup_postgres(url, to, reason=reason, progress=progress, cancel=cancel)  # type: ignore[return-value]
     return backup_database(sqlite_path(registry_or_url), Path(to) if to else None, reason=reason,
                            progress=progress, cancel=cancel)
 

@@ -367,6 +367,7 @@ class PatientRecord:
     risk: RiskInfo
     visits: list[VisitEntry]  # upcoming first (soonest first), then past (newest first)
     outreach: list  # core.outreach.OutreachEntry, newest first
+    version: int = 0  # the assignment version shown: passed back as expected_version (0: unassigned)
 
 
 def _risk_info(session: Session, patient_id: int, as_of: dt.date) -> RiskInfo:
@@ -474,6 +475,7 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
         risk=_risk_info(session, patient_id, as_of),
         visits=visit_rows,
         outreach=outreach_history(session, patient_id, limit=outreach),
+        version=(a.version or 0) if a else 0,
     )
 
 

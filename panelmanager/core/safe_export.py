@@ -35,6 +35,7 @@ __all__ = [
     "private_file",
     "make_private",
     "make_private_dir",
+    "atomic_replace",
 ]
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -161,6 +162,64 @@ def create_private(path: str | os.PathLike[str]) -> None:
         return  # the writer that follows reports the problem in its own words
     if Path(path).is_file():  # never chmod a device such as /dev/null
         make_private(path)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (POSIX; a no-op elsewhere or where not allowed)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def new_private_file(path: Path) -> None:
+    """``path`` as a new, empty, owner-only file (a stale one from a crash is replaced)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), OWNER_FILE)
+    os.close(fd)
+    make_private(path)
+
+
+@contextmanager
+def atomic_replace(target: str | os.PathLike[str], *, suffix: str = ".part") -> Iterator[Path]:
+    """Write ``target`` all or nothing: yields an empty owner-only ``<target><suffix>`` to fill.
+
+    When the block ends normally the part file is fsynced and renamed over ``target``
+    (``os.replace``, atomic on one file system) and the rename is made durable, so a file
+    under its final name is always complete; on any error or interruption the part file
+    is removed and ``target`` is left exactly as it was.
+    """
+    target = Path(target)
+    part = target.with_name(target.name + suffix)
+    new_private_file(part)
+    try:
+        yield part
+        fsync_file(part)
+        os.replace(part, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        raise
+    make_private(target)
 
 
 @contextmanager

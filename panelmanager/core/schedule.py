@@ -413,6 +413,7 @@ class CheckInSubject:
     # nobody: the desk picks.
     suggested_provider_id: int | None = None
     choices: list[PanelProvider] = field(default_factory=list)
+    version: int = 0  # the assignment version shown: passed back as expected_version (0: unassigned)
 
     @property
     def answered_today(self) -> bool:
@@ -481,4 +482,5 @@ def checkin_subject(session: Session, patient_id: int, day: dt.date, *, visit_id
         visit_type=visit_type_text(visit[3], visit[4]) if visit else None,
         suggested_provider_id=suggested,
         choices=choices,
+        version=(assignment.version or 0) if assignment else 0,
     )

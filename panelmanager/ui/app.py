@@ -39,13 +39,20 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
         if not registry_exists(db):
             from panelmanager.ui.screens.welcome import WelcomeDialog
 
-            welcome = WelcomeDialog(describe_url(resolve_registry_url(db)))
+            welcome = WelcomeDialog(describe_url(resolve_registry_url(db)), can_encrypt=_can_encrypt(db))
             if welcome.exec() != WelcomeDialog.DialogCode.Accepted:
                 return 0
             if welcome.choice == WelcomeDialog.OPEN:
                 db = welcome.chosen_path
             else:
                 create = True
+                if welcome.passphrase:  # the first-run choice: a new registry encrypted with it
+                    from panelmanager.core.encryption import EncryptionError, start_encrypted_registry
+
+                    try:
+                        start_encrypted_registry(resolve_registry_url(db).database, welcome.passphrase)
+                    except EncryptionError as exc:
+                        raise RegistryError(str(exc)) from None
                 if welcome.choice == WelcomeDialog.DEMO:
                     load_demo_patients = welcome.demo_size.value()
         if not unlock_if_encrypted(db):
@@ -83,6 +90,14 @@ def _self_check(app: QApplication, window) -> int:
         print(f"screen {key} {type(screen).__module__}.{type(screen).__name__}")
     window.close()
     return 0
+
+
+def _can_encrypt(db: str | None) -> bool:
+    """A new SQLite registry can be created encrypted when the SQLCipher driver is installed."""
+    from panelmanager.core import encryption
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
+
+    return is_sqlite(resolve_registry_url(db)) and encryption.available()
 
 
 def unlock_if_encrypted(db: str | None) -> bool:

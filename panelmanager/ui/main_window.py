@@ -164,6 +164,29 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.nav.setCurrentRow(0)
         self._build_file_menu()
+        self._watch_other_workstations()
+
+    # Other workstations' changes: one indexed one-row read every few seconds (core.concurrency).
+    CHANGE_POLL_MS = 3000
+
+    def _watch_other_workstations(self) -> None:
+        from panelmanager.core.concurrency import ChangeWatcher
+
+        self.change_watcher = ChangeWatcher(self.registry)
+        self.change_timer = QTimer(self)
+        self.change_timer.setInterval(self.CHANGE_POLL_MS)
+        self.change_timer.timeout.connect(self.poll_changes)
+        self.change_timer.start()
+
+    def poll_changes(self) -> bool:
+        """Reload the screens when the registry changed (here or on another workstation) since the last poll."""
+        try:
+            changed = self.change_watcher.poll()
+        except Exception:  # noqa: BLE001 - a registry busy or briefly unreachable: ask again next time
+            return False
+        if changed:
+            self.ctx.notify_changed()
+        return changed
 
     def _build_file_menu(self) -> None:
         """File > Back up registry... / Restore from backup... (core.backup does the work)."""
@@ -256,6 +279,7 @@ class MainWindow(QMainWindow):
         return self.stack.currentWidget()  # type: ignore[return-value]
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.change_timer.stop()
         # Jobs still running (a day's care gaps, a dashboard load) are cancelled and waited for:
         # their results would go to screens about to be deleted, their sessions to a closed registry.
         JobRunner.stop_jobs(self)

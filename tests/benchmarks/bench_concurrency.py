@@ -76,15 +76,25 @@ def checkin(url: str, patients: int, export: Path) -> None:
     loader = context.Process(target=_load, args=(url, str(export), queue))
     loader.start()
     latencies, refused = [], 0
+    blocked_since, longest_block = None, 0.0  # from a refused confirm to the next one that went through
     while loader.is_alive():
         start = time.perf_counter()
         try:
             run_write(registry, confirm_assignment, practice["patients"][0], by="patient", user="desk")
             latencies.append(time.perf_counter() - start)
+            if blocked_since is not None:
+                longest_block = max(longest_block, time.perf_counter() - blocked_since)
+                blocked_since = None
         except ConcurrencyError:
             refused += 1
+            blocked_since = blocked_since if blocked_since is not None else start
         time.sleep(0.2)
     loader.join()
+    if blocked_since is not None:
+        longest_block = max(longest_block, time.perf_counter() - blocked_since)
+    if refused:
+        print(f"  check-in was refused ('registry busy') {refused} times; longest stretch without a confirm "
+              f"going through: {longest_block:.1f} s", flush=True)
     load_s = queue.get() if not queue.empty() else float("nan")
     if latencies:
         p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)

@@ -32,7 +32,7 @@ def _child(kind: str, folder: str, db: str) -> dict:
 
     if kind == "encrypted":
         encryption.register_key(db, encryption.new_key_from_passphrase("benchmark passphrase"))
-    registry = open_registry(db)
+    registry = open_registry(db, create=True)
     times = {}
     files = sorted(str(p) for p in Path(folder).glob("*.csv"))
     patients_first = sorted(files, key=lambda p: "appoint" in p.lower())
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             for kind in ("plain", "encrypted"):
                 db = Path(tmp) / f"{kind}-{round_}.sqlite3"
                 out = subprocess.run([sys.executable, __file__, "--child", kind, str(folder), str(db)],
-                                     capture_output=True, text=True, check=True)
+                                     capture_output=True, text=True)
+                if out.returncode:
+                    sys.exit(f"{kind} child failed:\n{out.stderr[-3000:]}")
                 times = json.loads(out.stdout.strip().splitlines()[-1])
                 print(f"round {round_ + 1} {kind:<9} " + "  ".join(f"{k} {v:6.1f} s" for k, v in times.items()),
                       flush=True)

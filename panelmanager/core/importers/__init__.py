@@ -372,7 +372,10 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                     else:
                         from sqlalchemy.orm import Session
 
+                        from panelmanager.core.concurrency import begin_write
+
                         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                            begin_write(session)  # other workstations see the import (core.concurrency)
                             outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed")
                             session.commit()
                         transaction.commit()

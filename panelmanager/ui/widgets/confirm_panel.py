@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from panelmanager.core.concurrency import Conflict, ConcurrencyError, run_write
 from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
 from panelmanager.core.panel_fit import panel_fit
 from panelmanager.core.schedule import CheckInSubject
@@ -436,18 +437,24 @@ class ConfirmPanel(QFrame):
         if s is None:
             return
         try:
-            with self.ctx.registry.session() as session:
-                result = confirm_assignment(
-                    session,
-                    s.patient_id,
-                    by="patient",
-                    outcome=outcome,
-                    provider_id=provider_id,
-                    method=METHOD,
-                    reason=reason,
-                    user=self.ctx.user,
-                    as_of=self.ctx.as_of,
-                )
+            # One write transaction (retried briefly while another workstation writes), refused
+            # when someone changed the patient's panel since this panel showed it.
+            result = run_write(
+                self.ctx.registry,
+                confirm_assignment,
+                s.patient_id,
+                by="patient",
+                outcome=outcome,
+                provider_id=provider_id,
+                method=METHOD,
+                reason=reason,
+                user=self.ctx.user,
+                as_of=self.ctx.as_of,
+                expected_version=s.version,
+            )
+        except ConcurrencyError as exc:
+            self.show_conflict(exc)
+            return
         except EmpanelmentError as exc:
             QMessageBox.warning(self, self.tr("Check-in"), str(exc))
             return
@@ -467,6 +474,14 @@ class ConfirmPanel(QFrame):
         self.recorded.emit(result)
         if was_choosing or self.provider_combo.hasFocus():
             self.focus_back.emit()
+
+    def show_conflict(self, exc: ConcurrencyError) -> None:
+        """Another workstation got there first (or is busy): say so, and show what is there now."""
+        text = str(exc)  # core's message for the user: who changed the panel and when, never patient data
+        QMessageBox.warning(self, self.tr("Check-in"), text)
+        if isinstance(exc, Conflict):
+            self.ctx.notify_changed()  # every screen re-reads; the check-in screen shows the new panel
+        self.message_label.setText(text)
 
     # -- keys inside the provider choice
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802

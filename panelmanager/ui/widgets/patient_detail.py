@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from panelmanager.core.concurrency import Conflict, ConcurrencyError, run_write
 from panelmanager.core.empanelment import EmpanelmentError, reassign_patient
 from panelmanager.core.patient_view import PatientRecord, patient_record, risk_tier_choices
 from panelmanager.core.risk import override_risk_tier
@@ -411,9 +412,16 @@ class PatientDetail(QWidget):
         """Put the patient on ``provider_id``'s panel (None: off any panel) with ``reason``."""
         if self.patient_id is None:
             return False
+        expected = self.record.version if self.record is not None and self.record.patient_id == self.patient_id else None
         try:
-            with self.ctx.registry.session() as session:
-                change = reassign_patient(session, self.patient_id, provider_id, reason=reason, user=self.ctx.user, as_of=self.ctx.as_of)
+            change = run_write(self.ctx.registry, reassign_patient, self.patient_id, provider_id, reason=reason,
+                               user=self.ctx.user, as_of=self.ctx.as_of, expected_version=expected)
+        except ConcurrencyError as exc:
+            QMessageBox.warning(self, self.tr("Reassign"), str(exc))  # who changed the panel and when
+            if isinstance(exc, Conflict):
+                self.refresh()  # show the panel as it is now
+                self.changed.emit()
+            return False
         except EmpanelmentError as exc:
             QMessageBox.warning(self, self.tr("Reassign"), str(exc))
             return False
