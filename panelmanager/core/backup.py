@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from panelmanager.core.permissions import require_current
 from panelmanager.core.safe_export import OWNER_FILE, make_private, make_private_dir
 
 __all__ = [
@@ -276,6 +277,7 @@ def backup_database(
 def backup_registry(registry_or_url, to: Path | str | None = None, *, reason: str = "manual",
                     progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED) -> BackupResult:
     """The ``panelmanager backup`` / File > Back up registry service."""
+    require_current("backup")  # issue 14: refused unless the acting user's role may do this
     return backup_database(sqlite_path(registry_or_url), Path(to) if to else None, reason=reason,
                            progress=progress, cancel=cancel)
 
