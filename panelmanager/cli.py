@@ -1978,6 +1978,8 @@ AT_REST_COMMANDS = [
 
 # --------------------------------------------------------------------------- the parser
 
+from panelmanager.auth_cli import AUTH_COMMANDS  # noqa: E402 - argparse only, no core imports
+
 COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
     ("import", _add_import, _cmd_import),
     ("stats", _add_stats, _cmd_stats),
@@ -1991,6 +1993,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     ("providers", _add_providers, _cmd_providers),
     *AT_REST_COMMANDS,
     ("copy-registry", lambda sub: _add_copy_registry(sub), lambda args: _cmd_copy_registry(args)),
+    *AUTH_COMMANDS,  # issue 14: users, token, audit (panelmanager/auth_cli.py)
 ]
 
 
