@@ -270,6 +270,20 @@ def list_entries(
     ]
 
 
+def resolve_patient(session: Session, text_value: str) -> int | None:
+    """A patient filter typed by a user: the patient's MRN, or '#123' / a registry id; None if no such patient."""
+    value = (text_value or "").strip()
+    if not value:
+        return None
+    by_mrn = None if value.startswith("#") else session.scalar(select(m.Patient.id).where(m.Patient.mrn == value))
+    if by_mrn is not None:
+        return int(by_mrn)
+    digits = value.lstrip("#")
+    if digits.isdigit() and session.get(m.Patient, int(digits)) is not None:
+        return int(digits)
+    return None
+
+
 CSV_HEADER = ("seq", "when", "user", "role", "workstation", "action", "patient_ids", "outcome", "emergency",
               "emergency_reason", "details")
 

@@ -54,11 +54,18 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     except RegistryError as exc:
         QMessageBox.critical(None, QCoreApplication.translate("app", "Panel Manager"), str(exc))
         return 1
+    # Issue 14: log in first (a registry with no users creates its administrator). The installed-program
+    # self-check opens the window offscreen and closes it at once, without a person: no login.
+    actor = None if os.environ.get(SELF_CHECK_VAR) else log_in_or_quit(registry)
+    if actor is None and not os.environ.get(SELF_CHECK_VAR):
+        registry.close()
+        return 0
     window = MainWindow(registry=registry)
     window._owns_registry = True
     window.show()
     if os.environ.get(SELF_CHECK_VAR):
         return _self_check(app, window)
+    start_session(window, actor)
     try:  # the daily backup (core.backup.auto_backup); a failure never stops the app
         from panelmanager.core.backup import auto_backup
 
@@ -74,6 +81,24 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
 
 
 SELF_CHECK_VAR = "PANELMANAGER_SELF_CHECK"
+
+
+def log_in_or_quit(registry):
+    """The login dialog (issue 14); the Actor, also made the process's logged-in user, or None on Cancel."""
+    from panelmanager.core.permissions import set_logged_in
+    from panelmanager.ui import login
+
+    actor = login.log_in(registry)
+    if actor is not None:
+        set_logged_in(actor)
+    return actor
+
+
+def start_session(window, actor) -> None:
+    """After the login: the idle lock and the Audit screen (ui.session)."""
+    from panelmanager.ui.session import start_session as start
+
+    start(window, actor)
 
 
 def _self_check(app: QApplication, window) -> int:
