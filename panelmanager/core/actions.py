@@ -7,7 +7,7 @@ checks ``permissions.require(actor, "confirm")``, runs the service as ``actor`` 
 ``require_current`` sees them) in ONE write transaction, and appends the audit entry to that same
 transaction: the change and its audit row are committed together or not at all. A refusal or an
 error is audited too (outcome ``refused`` / ``error``): the service's partial writes are rolled back
-to a savepoint and the audit row is committed alone, then the exception is raised again.
+and the audit row is committed alone, then the exception is raised again.
 
 ``read(registry, actor, action, fn, ...)`` is the variant for views, searches, prints and exports:
 ``fn`` runs in a read transaction, then the entry is appended in a short write transaction.
@@ -59,40 +59,44 @@ def perform(
     """
     if isinstance(target, Session):
         return _perform_in(target, actor, action, fn, args, kwargs, patient_ids, emergency_reason, details)
-    failure: BaseException | None = None
-    with target.write_session() as session:
+    # A refusal is audited without running anything; a failed service's transaction is rolled
+    # back whole and its error audited in a transaction of its own (no savepoint on the happy path).
+    reason = _check(target, actor, action, emergency_reason, details, patient_ids)
+    try:
+        with target.write_session() as session, acting_as(actor, emergency_reason=reason):
+            result = fn(session, *args, **kwargs)
+            audit.record(session, actor, action, patient_ids=_ids(patient_ids, result), details=details,
+                         emergency_reason=reason)
+            return result
+    except Exception as exc:
         try:
-            return _perform_in(session, actor, action, fn, args, kwargs, patient_ids, emergency_reason, details)
-        except _Audited as wrapped:
-            failure = wrapped.error  # the audit row of the refusal/error commits with this block
-    raise failure
-
-
-class _Audited(Exception):
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
+            _audit_alone(target, actor, action, outcome="refused" if isinstance(exc, PermissionDenied) else "error",
+                         details=details if isinstance(exc, PermissionDenied) else _error_details(details, exc),
+                         emergency_reason=reason, patient_ids=None if callable(patient_ids) else patient_ids)
+        except Exception:  # noqa: BLE001 - e.g. still busy: nothing was changed; the user sees the first error
+            pass
+        raise
 
 
 def _perform_in(session: Session, actor: Actor, action: str, fn: Callable[..., T], args, kwargs,
                 patient_ids: PatientIds, emergency_reason: str | None, details: dict[str, Any] | None) -> T:
     try:
         emergency = require(actor, action, emergency_reason=emergency_reason)
-    except PermissionDenied as exc:
+    except PermissionDenied:
         audit.record(session, actor, action, patient_ids=_ids(patient_ids, None) if not callable(patient_ids) else None,
                      outcome="refused", details=details)
-        raise _Audited(exc) from None
+        raise
     reason = emergency_reason if emergency else None
     try:
         with session.begin_nested(), acting_as(actor, emergency_reason=reason):
             result = fn(session, *args, **kwargs)
-    except PermissionDenied as exc:  # the service's own check (require_current) refused
+    except PermissionDenied:  # the service's own check (require_current) refused
         audit.record(session, actor, action, outcome="refused", details=details, emergency_reason=reason)
-        raise _Audited(exc) from None
+        raise
     except Exception as exc:
         audit.record(session, actor, action, patient_ids=None if callable(patient_ids) else patient_ids,
                      outcome="error", details=_error_details(details, exc), emergency_reason=reason)
-        raise _Audited(exc) from None
+        raise
     audit.record(session, actor, action, patient_ids=_ids(patient_ids, result), details=details,
                  emergency_reason=reason)
     return result

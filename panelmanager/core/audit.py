@@ -112,7 +112,18 @@ def row_hash(values: dict[str, Any], prev_hash: str) -> str:
 
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        session.connection().execute(_PG_LOCK, {"key": _PG_LOCK_KEY})
+
+
+# Prebuilt statements run on the session's connection: an append is three short statements
+# (read the head, insert the row, move the head) with no per-call SQL building (bench_audit.py).
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_READ_HEAD = text("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
+_COLUMNS = ("seq", "at", "user_id", "user_name", "role", "workstation", "action", "patient_ids", "outcome",
+            "emergency", "emergency_reason", "details", "prev_hash", "hash")
+_INSERT = m.AuditEntry.__table__.insert()
+_MOVE_HEAD = text("UPDATE audit_chain_head SET seq = :seq, hash = :hash WHERE id = 1")
+_NEW_HEAD = text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)")
 
 
 def record(
@@ -133,10 +144,11 @@ def record(
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    _lock_chain(session)
-    h = m.AuditChainHead.__table__
-    head = session.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).first()
-    prev_seq, prev_hash = (int(head.seq), head.hash) if head else (0, GENESIS)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"key": _PG_LOCK_KEY})
+    head = conn.execute(_READ_HEAD).first()
+    prev_seq, prev_hash = (int(head[0]), head[1]) if head else (0, GENESIS)
     values: dict[str, Any] = {
         "seq": prev_seq + 1,
         "at": (at or dt.datetime.now()).replace(tzinfo=None),
@@ -153,11 +165,8 @@ def record(
     }
     values["prev_hash"] = prev_hash
     values["hash"] = row_hash(values, prev_hash)
-    session.execute(m.AuditEntry.__table__.insert().values(**values))
-    if head:
-        session.execute(h.update().where(h.c.id == 1).values(seq=values["seq"], hash=values["hash"]))
-    else:
-        session.execute(h.insert().values(id=1, seq=values["seq"], hash=values["hash"]))
+    conn.execute(_INSERT, values)
+    conn.execute(_MOVE_HEAD if head else _NEW_HEAD, {"seq": values["seq"], "hash": values["hash"]})
     return values["seq"]
 
 

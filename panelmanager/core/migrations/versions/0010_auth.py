@@ -70,8 +70,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("seq", name=op.f("uq_audit_log_seq")),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
-    op.create_index("ix_audit_log_user_name_at", "audit_log", ["user_name", "at"])
-    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"])
     op.create_table(
         "audit_chain_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -87,8 +85,6 @@ def downgrade() -> None:
     for statement in drop_trigger_sql(op.get_bind().dialect.name):
         op.execute(statement)
     op.drop_table("audit_chain_head")
-    op.drop_index("ix_audit_log_action_at", table_name="audit_log")
-    op.drop_index("ix_audit_log_user_name_at", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("api_tokens")
