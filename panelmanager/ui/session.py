@@ -7,6 +7,7 @@ it directly); ``ui.app.main`` calls ``start_session`` after the login dialog.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QListWidgetItem
 
@@ -55,6 +56,6 @@ def install_audit_screen(window, actor: Actor):
     window.screens["audit"] = screen
     window.stack.addWidget(screen)
     item = QListWidgetItem(window.tr("Audit"))
-    item.setData(0x0100, "audit")  # Qt.UserRole
+    item.setData(Qt.ItemDataRole.UserRole, "audit")
     window.nav.addItem(item)
     return screen
