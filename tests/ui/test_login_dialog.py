@@ -72,3 +72,39 @@ def test_app_start_logs_in_before_the_main_window(qtbot, fresh_registry, monkeyp
         assert current_actor() is actor
     finally:
         set_logged_in(None)
+
+
+def test_main_shows_the_login_then_the_window(qtbot, tmp_path, monkeypatch):
+    """ui.app.main: the login dialog first; the main window (with the idle lock) once logged in."""
+    from PySide6.QtWidgets import QApplication
+
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.permissions import set_logged_in
+    from panelmanager.ui import app as app_module
+
+    path = tmp_path / "r.sqlite3"
+    registry = open_registry(path, create=True)
+    make_users(registry)
+    registry.close()
+    opened = {}
+
+    def fake_exec(self):
+        dialog = self._login_dialog
+        opened["location"] = dialog.location.text()
+        dialog.username.setText("manager")
+        dialog.password.setText(PASSWORD)
+        dialog.ok_button.click()
+        opened["window"] = getattr(self, "_main_window", None)
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    try:
+        assert app_module.main(db=str(path)) == 0
+        window = opened["window"]
+        assert window is not None and window.actor.username == "manager"
+        assert opened["location"].endswith("r.sqlite3") and window.idle_lock.timeout_ms == 10 * 60_000
+        window.idle_lock.stop()
+        window.close()
+    finally:
+        set_logged_in(None)
+        QApplication.instance().setQuitOnLastWindowClosed(True)
