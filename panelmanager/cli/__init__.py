@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from panelmanager.cli import gaps, outreach, panels, printing, registry, settings
+from panelmanager.cli import auth, gaps, outreach, panels, printing, registry, settings
 from panelmanager.cli._common import (  # noqa: F401 (the names scripts and tests used from panelmanager.cli)
     EXIT_FAILED,
     EXIT_OK,
@@ -47,6 +47,7 @@ COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], 
     *settings.COMMANDS,
     *registry.AT_REST_COMMANDS,
     *registry.COPY_COMMANDS,
+    *auth.AUTH_COMMANDS,  # issue 14: users, token, audit
 ]
 
 

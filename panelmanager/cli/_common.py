@@ -312,6 +312,8 @@ USER_ERRORS = (
     ("panelmanager.core.importers.errors", "ImportFileError"),
     ("panelmanager.core.backup", "BackupError"),
     ("panelmanager.core.encryption", "EncryptionError"),
+    ("panelmanager.core.auth", "AuthError"),
+    ("panelmanager.core.permissions", "PermissionDenied"),
 )
 
 

@@ -38,6 +38,7 @@ from panelmanager.core.safe_export import (
     make_private_dir,
     new_private_file,
 )
+from panelmanager.core.permissions import require_current
 
 __all__ = [
     "BackupError",
@@ -247,6 +248,7 @@ def backup_database(
 def backup_registry(registry_or_url, to: Path | str | None = None, *, reason: str = "manual",
                     progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED) -> BackupResult:
     """The ``panelmanager backup`` / File > Back up registry service (PostgreSQL: core.pg_backup, pg_dump)."""
+    require_current("backup")  # issue 14: refused unless the acting user's role may do this
     from panelmanager.core.db import is_sqlite
 
     url = getattr(registry_or_url, "url", registry_or_url)

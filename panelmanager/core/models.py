@@ -659,3 +659,86 @@ class RegistryChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     counter: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- Users and audit (issue 14)
+#
+# Each person logs in as themselves (core.auth); what a role may do is resources/permissions.toml
+# (core.permissions); every login, view, search, change, print and export appends one row to the
+# hash-chained audit trail (core.audit), which the database refuses to update or delete.
+
+
+class UserRole(str, enum.Enum):
+    FRONT_DESK = "front_desk"
+    MA_NURSE = "ma_nurse"
+    PROVIDER = "provider"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A person who logs in. Never deleted: a disabled user keeps their history."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)  # stored lower-case
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))  # UserRole values
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id (PHC string)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    """A token for scheduled imports and scripts: only its SHA-256 is kept; revoked, never deleted."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """One audited event. Append-only: ``hash`` is the SHA-256 of the row's content and ``prev_hash``
+    (core.audit); ``seq`` numbers the chain without gaps, so a deleted or inserted row shows."""
+
+    __tablename__ = "audit_log"
+    # One index besides seq: every append writes each index, and check-in must stay quick
+    # (tests/benchmarks/bench_audit.py); the Audit screen's filters read a date range.
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(Integer)  # None: no one logged in (a failed login)
+    user_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str | None] = mapped_column(String(20))
+    workstation: Mapped[str | None] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    # ",12,40,41," (ids, never names): a LIKE '%,12,%' finds a patient's rows.
+    patient_ids: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(12))  # ok, refused, error, failed
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)  # JSON, never PHI
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """One row: the last ``seq`` and ``hash`` of the audit chain, so a removed tail shows too."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

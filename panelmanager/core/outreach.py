@@ -35,6 +35,7 @@ from panelmanager.core.gap_text import load_gap_labels, short_gap_text
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.models import OutreachMethod, OutreachOutcome
 from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.permissions import require_current
 
 __all__ = [
     "METHODS",
@@ -178,6 +179,7 @@ def log_outreach(
     left-message, scheduled, declined, wrong-number, no-answer (or None). ``measure``
     is the gap it was about (None: outreach in general). ``when`` defaults to now.
     """
+    require_current("outreach_log")  # issue 14: refused unless the acting user's role may do this
     begin_write(session)
     if session.get(models.Patient, patient_id) is None:
         raise OutreachError(f"there is no patient with id {patient_id}.")
@@ -275,6 +277,7 @@ def log_document(
     text export: text) unless given. Call lists are not logged: the calls are, as they
     are made (``log_outreach``).
     """
+    require_current("letters")  # issue 14: refused unless the acting user's role may do this
     kind = result.kind
     if method is None:
         if kind not in _DOCUMENT_METHODS:
@@ -309,6 +312,7 @@ def withdraw_outreach_batch(
     still shows what happened; withdrawn rows no longer count as outreach ("contacted
     in the last N days", the last-outreach column, the effectiveness report).
     """
+    require_current("letters")  # issue 14: refused unless the acting user's role may do this
     o = models.OutreachLog
     batch = (batch or "").strip()
     when = when or dt.datetime.now().replace(microsecond=0)

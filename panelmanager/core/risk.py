@@ -36,6 +36,7 @@ from panelmanager.core.measures.engine import EvaluationContext, evaluate_in_con
 from panelmanager.core.measures.gaps import data_version, prune_runs
 from panelmanager.core.measures.valuesets import ValueSet, load_valuesets
 from panelmanager.core.resources import ResourceError, load_toml, resources_dir
+from panelmanager.core.permissions import require_current
 
 __all__ = [
     "RISK_KIND",
@@ -438,6 +439,7 @@ def override_risk_tier(
     ``expected_version`` is ``risk_override_version`` as the user saw it: a newer
     override by someone else raises ``concurrency.Conflict`` and nothing is written.
     """
+    require_current("risk_override")  # issue 14: refused unless the acting user's role may do this
     if tier is not None and tier not in TIERS:
         raise ValueError(f"a risk tier is 1, 2, 3 or 4, not {tier!r}")
     if not reason or not reason.strip():

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panelmanager.core.models import Setting
+from panelmanager.core.permissions import require_current
 
 SETTINGS_VERSION = 1
 _KEY = "practice"
@@ -66,6 +67,9 @@ class PracticeSettings:
     # automatic copies older than backup_keep_days are removed (the newest always stays).
     backup_daily: bool = True
     backup_keep_days: int = 14
+    # Idle lock (issue 14): after this many minutes without input the window hides patient data
+    # until the user re-enters their password (HIPAA 164.312(a)(2)(iii) automatic logoff).
+    idle_lock_minutes: int = 10
 
 
 # A measure without a goal of its own in settings: most practices start from the HRSA UDS
@@ -118,6 +122,7 @@ def settings_version(session: Session) -> int:
 def save_settings(session: Session, settings: PracticeSettings, *, expected_version: int | None = None) -> None:
     """Save the practice settings; ``expected_version`` (``settings_version`` when the user
     opened them) refuses to overwrite settings another workstation saved meanwhile."""
+    require_current("settings")  # issue 14: refused unless the acting user's role may do this
     from panelmanager.core.concurrency import Conflict, begin_write
 
     begin_write(session)

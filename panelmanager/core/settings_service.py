@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
+from panelmanager.core.permissions import require_current
 
 
 class SettingError(ValueError):
@@ -65,6 +66,7 @@ KEYS: tuple[SettingKey, ...] = (
     SettingKey("continuity_months", "integer", "continuity look-back in months", 1, 60),
     SettingKey("backup_daily", "yes/no", "copy the registry to the backups folder once a day when the app opens"),
     SettingKey("backup_keep_days", "integer", "remove automatic backup copies older than this many days (the newest stays)", 1, 3650),
+    SettingKey("idle_lock_minutes", "integer", "lock the window after this many minutes without input", 1, 240),
 )
 _BY_NAME = {k.name: k for k in KEYS}
 _TRUE = {"yes", "y", "true", "1", "on"}
@@ -202,6 +204,7 @@ def _check_range(spec: SettingKey, number: float) -> None:
 
 def set_setting(session: Session, key: str, text: str) -> SettingChange:
     """Change one setting from the text typed for it; nothing is saved when it is refused."""
+    require_current("settings")  # issue 14: refused unless the acting user's role may do this
     value = parse_setting(key, text)
     settings = load_settings(session)
     old = getattr(settings, key)

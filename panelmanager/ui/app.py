@@ -61,26 +61,81 @@ def main(db: str | None = None, argv: list[str] | None = None) -> int:
     except RegistryError as exc:
         QMessageBox.critical(None, QCoreApplication.translate("app", "Panel Manager"), str(exc))
         return 1
-    window = MainWindow(registry=registry)
-    window._owns_registry = True
-    window.show()
-    if os.environ.get(SELF_CHECK_VAR):
+    if os.environ.get(SELF_CHECK_VAR):  # the installed-program check: offscreen, closed at once, no login
+        window = MainWindow(registry=registry)
+        window._owns_registry = True
+        window.show()
         return _self_check(app, window)
-    try:  # the daily backup (core.backup.auto_backup); a failure never stops the app
-        from panelmanager.core.backup import auto_backup
 
-        auto_backup(registry)
-    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...
-        window.statusBar().showMessage(
-            window.tr("The daily backup could not be made: {0}").format(getattr(exc, "strerror", None) or type(exc).__name__),
-            15_000,
-        )
-    if load_demo_patients:
-        start_demo_load(window, load_demo_patients)
+    def open_main_window(actor) -> None:
+        window = MainWindow(registry=registry)
+        window._owns_registry = True
+        app._main_window = window  # kept alive after this callback returns
+        window.show()
+        app.setQuitOnLastWindowClosed(True)
+        start_session(window, actor)
+        try:  # the daily backup (core.backup.auto_backup); a failure never stops the app
+            from panelmanager.core.backup import auto_backup
+
+            auto_backup(registry)
+        except Exception as exc:  # noqa: BLE001 - disk full, read-only folder...
+            window.statusBar().showMessage(
+                window.tr("The daily backup could not be made: {0}").format(getattr(exc, "strerror", None) or type(exc).__name__),
+                15_000,
+            )
+        if load_demo_patients:
+            start_demo_load(window, load_demo_patients)
+
+    # Issue 14: the login dialog first (a registry with no users creates its administrator); the
+    # main window opens once someone logged in. Shown by the event loop, not a nested exec().
+    show_login(app, registry, open_main_window)
     return app.exec()
 
 
 SELF_CHECK_VAR = "PANELMANAGER_SELF_CHECK"
+
+
+def show_login(app, registry, on_logged_in) -> None:
+    """The login dialog, modeless: ``on_logged_in(actor)`` after a login (the actor is then the
+    process's logged-in user); Cancel closes the registry and quits."""
+    from panelmanager.core.permissions import set_logged_in
+    from panelmanager.ui.login import LoginDialog
+
+    dialog = LoginDialog(registry)
+    app.setQuitOnLastWindowClosed(False)  # the dialog closing before the window opens must not quit
+
+    def accepted() -> None:
+        set_logged_in(dialog.actor)
+        on_logged_in(dialog.actor)
+
+    def rejected() -> None:
+        registry.close()
+        app.setQuitOnLastWindowClosed(True)
+        app.quit()
+
+    dialog.accepted.connect(accepted)
+    dialog.rejected.connect(rejected)
+    app._login_dialog = dialog  # kept alive while it is shown
+    dialog.show()
+
+
+def log_in_or_quit(registry):
+    """The login dialog as a blocking step (scripts, tests); the Actor, also made the process's
+    logged-in user, or None on Cancel."""
+    from panelmanager.core.permissions import set_logged_in
+    from panelmanager.ui import login
+
+    actor = login.log_in(registry)
+    if actor is not None:
+        set_logged_in(actor)
+    return actor
+
+
+def start_session(window, actor) -> None:
+    """After the login: the idle lock and the Audit screen (ui.session)."""
+    from panelmanager.ui.session import start_session as start
+
+    start(window, actor)
 
 
 def _self_check(app: QApplication, window) -> int:

@@ -1,0 +1,310 @@
+"""The audit trail: who did what, when, on which workstation, to which patients, with what outcome.
+
+Append-only and hash-chained (45 CFR 164.312(b) audit controls, (c)(1) integrity; ONC
+170.315(d)(2), (d)(3), (d)(10)). Each row carries ``seq`` (1, 2, 3... without gaps), the previous
+row's hash and ``hash`` = SHA-256 of the row's canonical content followed by ``prev_hash``;
+``audit_chain_head`` keeps the last seq and hash. ``verify`` walks the chain and names the first
+row that was altered, deleted or inserted, and a removed tail. A database trigger refuses UPDATE
+and DELETE on ``audit_log`` as defence in depth; ``verify`` does not rely on it.
+
+What the chain cannot prove by itself: someone with full database rights who recomputes every hash
+after a change. ``verify`` prints the head hash; writing it down (or keeping backups) anchors it.
+
+Rows hold patient ids, never names; ``details`` is a small JSON object of counts, ids, file kinds
+and option names, never patient data. Appends are serialized: on PostgreSQL by a transaction-level
+advisory lock, on SQLite by the write transaction itself (``Registry.write_session``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from panelmanager.core import models as m
+from panelmanager.core.permissions import Actor
+
+GENESIS = "0" * 64
+OUTCOMES = ("ok", "refused", "error", "failed")
+# Any fixed 64-bit number: the advisory lock that serializes appends on PostgreSQL.
+_PG_LOCK_KEY = 0x5041_4E45_4C41_5544  # "PANELAUD"
+# The events that are not one of the permission actions.
+EVENTS = ("login", "login_failed", "lockout", "logout", "lock", "unlock", "user_created", "user_disabled",
+          "user_enabled", "password_reset", "password_changed", "role_changed", "token_created", "token_revoked",
+          "token_login", "audit_verify", "audit_export", "first_admin")
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: dt.datetime
+    user_name: str
+    role: str | None
+    workstation: str | None
+    action: str
+    patient_ids: tuple[int, ...]
+    outcome: str
+    emergency: bool
+    emergency_reason: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    rows: int
+    head_hash: str
+    problem: str | None = None
+    seq: int | None = None  # the first bad row's seq (or the first missing one)
+    row_id: int | None = None
+
+    def message(self) -> str:
+        if self.ok:
+            return f"The audit trail is intact: {self.rows:,} entries, head {self.head_hash[:16]}."
+        return self.problem or "The audit trail is damaged."
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _ids_text(patient_ids: Iterable[int] | None) -> str | None:
+    if patient_ids is None:
+        return None
+    ids = sorted({int(p) for p in patient_ids})
+    return "," + ",".join(str(p) for p in ids) + "," if ids else None
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def canonical(values: dict[str, Any]) -> str:
+    """The row's content as hashed: fixed keys, sorted, no whitespace."""
+    content = {
+        "seq": int(values["seq"]),
+        "at": _stamp(values["at"]),
+        "user_id": values.get("user_id"),
+        "user_name": values["user_name"],
+        "role": values.get("role"),
+        "workstation": values.get("workstation"),
+        "action": values["action"],
+        "patient_ids": values.get("patient_ids"),
+        "outcome": values["outcome"],
+        "emergency": bool(values.get("emergency")),
+        "emergency_reason": values.get("emergency_reason"),
+        "details": values.get("details"),
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def row_hash(values: dict[str, Any], prev_hash: str) -> str:
+    return hashlib.sha256((canonical(values) + prev_hash).encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- appending
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(_PG_LOCK, {"key": _PG_LOCK_KEY})
+
+
+# Prebuilt statements run on the session's connection: an append is three short statements
+# (read the head, insert the row, move the head) with no per-call SQL building (bench_audit.py).
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_READ_HEAD = text("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
+_COLUMNS = ("seq", "at", "user_id", "user_name", "role", "workstation", "action", "patient_ids", "outcome",
+            "emergency", "emergency_reason", "details", "prev_hash", "hash")
+_INSERT = m.AuditEntry.__table__.insert()
+_MOVE_HEAD = text("UPDATE audit_chain_head SET seq = :seq, hash = :hash WHERE id = 1")
+_NEW_HEAD = text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)")
+
+
+def record(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    *,
+    patient_ids: Iterable[int] | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    emergency_reason: str | None = None,
+    user_name: str | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Append one entry in ``session``'s transaction (committed with it); returns its seq.
+
+    ``actor`` None: no one is logged in (a failed login names the user name tried in ``user_name``).
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"key": _PG_LOCK_KEY})
+    head = conn.execute(_READ_HEAD).first()
+    prev_seq, prev_hash = (int(head[0]), head[1]) if head else (0, GENESIS)
+    values: dict[str, Any] = {
+        "seq": prev_seq + 1,
+        "at": (at or dt.datetime.now()).replace(tzinfo=None),
+        "user_id": actor.user_id if actor else None,
+        "user_name": (actor.username if actor else (user_name or "unknown"))[:80],
+        "role": actor.role if actor else None,
+        "workstation": (actor.workstation if actor else None) or None,
+        "action": action,
+        "patient_ids": _ids_text(patient_ids),
+        "outcome": outcome,
+        "emergency": bool(emergency_reason),
+        "emergency_reason": (emergency_reason or "").strip() or None,
+        "details": json.dumps(details, sort_keys=True, default=str) if details else None,
+    }
+    values["prev_hash"] = prev_hash
+    values["hash"] = row_hash(values, prev_hash)
+    conn.execute(_INSERT, values)
+    conn.execute(_MOVE_HEAD if head else _NEW_HEAD, {"seq": values["seq"], "hash": values["hash"]})
+    return values["seq"]
+
+
+# --------------------------------------------------------------------------- verifying
+
+_VERIFY_CHUNK = 5_000
+
+
+def verify(session: Session) -> VerifyResult:
+    """Walk the whole chain; the first altered, deleted or inserted row is named (by its # and id)."""
+    a = m.AuditEntry.__table__
+    h = m.AuditChainHead.__table__
+    head = session.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).first()
+    columns = [a.c.id, a.c.seq, a.c.at, a.c.user_id, a.c.user_name, a.c.role, a.c.workstation, a.c.action,
+               a.c.patient_ids, a.c.outcome, a.c.emergency, a.c.emergency_reason, a.c.details, a.c.prev_hash,
+               a.c.hash]
+    prev_seq, prev_hash, count = 0, GENESIS, 0
+    head_seq = int(head.seq) if head else 0
+    last_id = None
+    while True:
+        query = select(*columns).order_by(a.c.seq).limit(_VERIFY_CHUNK)
+        if count:
+            query = query.where(a.c.seq > prev_seq)
+        rows = session.execute(query).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            values = dict(row)
+            seq, row_id = int(values["seq"]), values["id"]
+            if head is not None and seq > head_seq:
+                return _bad(count, prev_hash, seq, row_id,
+                            f"Audit row #{seq} (id {row_id}) was inserted: it comes after the last entry the "
+                            f"trail recorded (#{head_seq}).")
+            if seq <= prev_seq:  # seq is unique, so only a row numbered before the first one
+                return _bad(count, prev_hash, seq, row_id,
+                            f"Audit row #{seq} (id {row_id}) was inserted: it is out of sequence.")
+            if row_hash(values, values["prev_hash"]) != values["hash"]:
+                what = "inserted or altered" if values["prev_hash"] != prev_hash else "altered"
+                return _bad(count, prev_hash, seq, row_id,
+                            f"Audit row #{seq} (id {row_id}) was {what}: its content does not match its hash.")
+            if seq != prev_seq + 1:
+                missing = f"#{prev_seq + 1}" if seq == prev_seq + 2 else f"#{prev_seq + 1}-#{seq - 1}"
+                return _bad(count, prev_hash, prev_seq + 1, row_id,
+                            f"Audit row {missing} was deleted: the trail jumps from #{prev_seq} to #{seq} "
+                            f"(id {row_id}).")
+            if values["prev_hash"] != prev_hash:
+                return _bad(count, prev_hash, seq, row_id,
+                            f"Audit row #{seq} (id {row_id}) does not follow #{prev_seq}: a row before it was "
+                            "replaced or inserted.")
+            prev_seq, prev_hash, last_id = seq, values["hash"], row_id
+            count += 1
+    if head is None and count:
+        return _bad(count, prev_hash, None, None, "The audit trail's head record is missing: it was deleted.")
+    if head is not None and (head_seq != prev_seq or head.hash != prev_hash):
+        if head_seq > prev_seq:
+            missing = f"#{head_seq}" if head_seq == prev_seq + 1 else f"#{prev_seq + 1}-#{head_seq}"
+            return _bad(count, prev_hash, prev_seq + 1, None,
+                        f"Audit row {missing} was deleted: the trail ends at #{prev_seq} but recorded #{head_seq}.")
+        return _bad(count, prev_hash, head_seq, last_id,
+                    f"The audit trail's head record does not match row #{prev_seq}: it was altered.")
+    return VerifyResult(ok=True, rows=count, head_hash=prev_hash)
+
+
+def _bad(count: int, head_hash: str, seq: int | None, row_id: int | None, problem: str) -> VerifyResult:
+    return VerifyResult(ok=False, rows=count, head_hash=head_hash, problem=problem, seq=seq, row_id=row_id)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def list_entries(
+    session: Session,
+    *,
+    user: str | None = None,
+    patient_id: int | None = None,
+    action: str | Sequence[str] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    emergency_only: bool = False,
+    limit: int | None = 10_000,
+) -> list[AuditRow]:
+    """Entries newest first, filtered by user name, patient id, action(s), dates (inclusive)."""
+    a = m.AuditEntry
+    query = select(a.seq, a.at, a.user_name, a.role, a.workstation, a.action, a.patient_ids, a.outcome,
+                   a.emergency, a.emergency_reason, a.details)
+    if user:
+        query = query.where(func.lower(a.user_name) == user.strip().lower())
+    if patient_id is not None:
+        query = query.where(a.patient_ids.like(f"%,{int(patient_id)},%"))
+    if action:
+        actions = [action] if isinstance(action, str) else list(action)
+        query = query.where(a.action.in_(actions))
+    if date_from:
+        query = query.where(a.at >= dt.datetime.combine(date_from, dt.time()))
+    if date_to:
+        query = query.where(a.at < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time()))
+    if emergency_only:
+        query = query.where(a.emergency.is_(True))
+    query = query.order_by(a.seq.desc())
+    if limit:
+        query = query.limit(limit)
+    return [
+        AuditRow(
+            seq=int(r.seq), at=r.at, user_name=r.user_name, role=r.role, workstation=r.workstation, action=r.action,
+            patient_ids=tuple(int(p) for p in (r.patient_ids or "").strip(",").split(",") if p),
+            outcome=r.outcome, emergency=bool(r.emergency), emergency_reason=r.emergency_reason,
+            details=json.loads(r.details) if r.details else {},
+        )
+        for r in session.execute(query)
+    ]
+
+
+def resolve_patient(session: Session, text_value: str) -> int | None:
+    """A patient filter typed by a user: the patient's MRN, or '#123' / a registry id; None if no such patient."""
+    value = (text_value or "").strip()
+    if not value:
+        return None
+    by_mrn = None if value.startswith("#") else session.scalar(select(m.Patient.id).where(m.Patient.mrn == value))
+    if by_mrn is not None:
+        return int(by_mrn)
+    digits = value.lstrip("#")
+    if digits.isdigit() and session.get(m.Patient, int(digits)) is not None:
+        return int(digits)
+    return None
+
+
+CSV_HEADER = ("seq", "when", "user", "role", "workstation", "action", "patient_ids", "outcome", "emergency",
+              "emergency_reason", "details")
+
+
+def entry_cells(row: AuditRow) -> list[Any]:
+    return [row.seq, _stamp(row.at)[:19].replace("T", " "), row.user_name, row.role or "", row.workstation or "",
+            row.action, " ".join(str(p) for p in row.patient_ids), row.outcome, "yes" if row.emergency else "",
+            row.emergency_reason or "", json.dumps(row.details, sort_keys=True) if row.details else ""]
+
+
+def write_entries_csv(rows: Sequence[AuditRow], target: str | IO[str]) -> int:
+    """The rows as CSV (formula-safe, owner-only file) to a path or an open stream."""
+    from panelmanager.core.safe_export import write_csv
+
+    return write_csv(target, CSV_HEADER, (entry_cells(r) for r in rows))
