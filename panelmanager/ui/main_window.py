@@ -86,11 +86,14 @@ class LazyScreens(Mapping[str, Screen]):
     def __getitem__(self, key: str) -> Screen:
         return self._window.screen(key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._window._keys
+
     def __iter__(self) -> Iterator[str]:
-        return iter(spec.key for spec in SCREENS)
+        return iter(list(self._window._keys))
 
     def __len__(self) -> int:
-        return len(SCREENS)
+        return len(self._window._keys)
 
 
 class MainWindow(QMainWindow):
@@ -217,6 +220,20 @@ class MainWindow(QMainWindow):
         stand_in.deleteLater()
         if current >= 0:
             self.stack.setCurrentIndex(current)
+        return screen
+
+    def add_screen(self, key: str, screen: Screen, label: str) -> Screen:
+        """Add a screen after the standard ones (the Audit screen, for roles that may read it)."""
+        if key in self._keys:
+            return self.screen(key)
+        screen.setObjectName(f"screen_{key}")
+        self._keys.append(key)
+        self._labels[key] = label
+        self.screens.built[key] = screen
+        self.stack.addWidget(screen)
+        item = QListWidgetItem(label)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        self.nav.addItem(item)
         return screen
 
     def built_screens(self) -> list[str]:

@@ -42,20 +42,10 @@ def start_session(window, actor: Actor, *, timeout_ms: int | None = None) -> Idl
 
 
 def install_audit_screen(window, actor: Actor):
-    """Add the Audit screen to the navigation once, for a role that may read the audit trail.
-
-    Uses MainWindow's nav/stack/screens; when the main window builds screens from SCREENS itself
-    (the lead's merge), add ``ScreenSpec("audit", "AuditScreen", "Audit")`` there instead.
-    """
-    if not is_allowed(actor, "audit_view") or "audit" in getattr(window, "screens", {"audit": None}):
+    """Add the Audit screen to the navigation once, for a role that may read the audit trail."""
+    if not is_allowed(actor, "audit_view") or "audit" in window.screens:
         return None
     from panelmanager.ui.screens.audit import AuditScreen
 
-    screen = AuditScreen(window.ctx)
-    screen.setObjectName("screen_audit")
-    window.screens["audit"] = screen
-    window.stack.addWidget(screen)
-    item = QListWidgetItem(window.tr("Audit"))
-    item.setData(Qt.ItemDataRole.UserRole, "audit")
-    window.nav.addItem(item)
+    screen = window.add_screen("audit", AuditScreen(window.ctx), window.tr("Audit"))
     return screen
