@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="registry file or SQLAlchemy URL (default: $PANELMANAGER_DB or the user data folder)",
     )
     parser.add_argument(*_CREATE_FLAG, **_CREATE_OPTIONS)
+    parser.add_argument("--login", metavar="USER",
+                        help="who logs in, on a registry with user accounts (default: $PANELMANAGER_USER or the "
+                        "computer login; scheduled jobs use a token: 'panelmanager token create')")
+    parser.add_argument("--emergency", metavar="REASON",
+                        help="break-glass: do an action above your role, giving the reason (flagged in the audit trail)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.set_defaults(handler=_cmd_gui)
@@ -115,6 +120,14 @@ def _concurrency_message(exc: BaseException) -> str | None:
     return BUSY_MESSAGE if is_busy(exc) else None
 
 
+def _run(handler, args: argparse.Namespace) -> int:
+    try:
+        return handler(args)
+    finally:  # the person logged in for this run (cli._common.log_in_for) is logged out
+        if "panelmanager.core.permissions" in sys.modules:
+            sys.modules["panelmanager.core.permissions"].set_logged_in(None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     name = args.command or "gui"
     try:
-        return handler(args)
+        return _run(handler, args)
     except Cancelled as exc:
         print(f"panelmanager {name}: {exc}", file=sys.stderr)
         return 130

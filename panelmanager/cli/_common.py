@@ -186,11 +186,18 @@ def cancellable():
 # --------------------------------------------------------------------------- the registry
 
 
-def open_registry_for(args: argparse.Namespace):
+def open_registry_for(args: argparse.Namespace, *, login: bool = True):
+    """Open the registry for a command; with accounts on it, log the person in first (log_in_for)."""
     from panelmanager.core.db import open_registry
 
     unlock_registry_for(args)
     registry = open_registry(args.db, create=bool(getattr(args, "create", False)))
+    if login:
+        try:
+            log_in_for(args, registry)
+        except BaseException:
+            registry.close()
+            raise
     _daily_backup(registry)
     return registry
 
@@ -273,13 +280,24 @@ def registry_work(
 
 
 def current_user(args: argparse.Namespace) -> str:
+    """The logged-in user (registry with accounts), else --user, else the operating-system user."""
     from panelmanager.core.importers import default_user
 
+    permissions = sys.modules.get("panelmanager.core.permissions")
+    actor = permissions.current_actor() if permissions is not None else None
+    if actor is not None and not actor.is_system:
+        return actor.username
     return getattr(args, "user", None) or default_user()
 
 
 def acting_user(args: argparse.Namespace, settings) -> str:
-    """--user, else the user name in the practice settings, else the operating-system user."""
+    """The logged-in user; on a registry without accounts --user, else the settings' user name,
+    else the operating-system user."""
+    from panelmanager.core.permissions import current_actor
+
+    actor = current_actor()
+    if actor is not None and not actor.is_system:
+        return actor.username
     return getattr(args, "user", None) or settings.user_name or current_user(args)
 
 
@@ -326,3 +344,65 @@ def is_user_error(exc: BaseException) -> bool:
         if kind is not None and isinstance(exc, kind):
             return True
     return False
+
+
+# --------------------------------------------------------------------------- logins (issue 14)
+# Once a registry has user accounts, every command that opens it logs the person in (a token for
+# scheduled jobs, else a password prompt: cli/auth.authenticate_cli), checks their role may run
+# it (resources/permissions.toml) and writes an audit entry; a refusal is audited too. The
+# actor is set for the whole run, so the core services' own checks (require_current) see them.
+# A registry with no accounts yet (made by a script before 'users init') runs without a login:
+# the desktop app's first start, or 'panelmanager users init', creates its administrator.
+
+READ_ONLY = None  # any logged-in user (counts and settings without patient data)
+
+
+def command_action(args: argparse.Namespace) -> str | None:
+    """The permissions-matrix action a command line needs (None: any logged-in user)."""
+    command = getattr(args, "command", None)
+    if command == "review":
+        deciding = any(getattr(args, name, None) for name in ("accept", "reject", "accept_all", "reject_all"))
+        return "review_accept" if deciding else "view_patient"
+    if command == "assign":
+        return "review_accept" if getattr(args, "apply", False) else "assign"
+    if command == "risk":
+        return "risk_override" if getattr(args, "override", None) else "view_patient"
+    if command == "settings":
+        return "settings" if getattr(args, "settings_action", None) == "set" else READ_ONLY
+    if command == "providers":
+        return "settings" if getattr(args, "providers_action", None) in ("set", "merge") else READ_ONLY
+    return {
+        "import": "import", "demo": "import", "rejects": "import",
+        "backup": "backup", "copy-registry": "backup",
+        "restore": "restore", "encrypt": "restore", "decrypt": "restore",
+        "confirm": "confirm", "reassign": "reassign", "inactivate": "assign",
+        "history": "view_patient", "export-assignments": "export", "gaps": "export",
+        "huddle": "print", "panel-list": "print", "letters": "letters", "outreach-log": "outreach_log",
+    }.get(command or "", READ_ONLY)
+
+
+def log_in_for(args: argparse.Namespace, registry) -> Any:
+    """Log the person in for this run (when the registry has accounts); returns the Actor or None."""
+    from panelmanager.core import auth
+    from panelmanager.core.actions import _audit_alone, _check
+    from panelmanager.core.permissions import set_logged_in
+
+    with registry.session() as session:
+        if not auth.has_users(session):
+            return None
+    from panelmanager.cli.auth import authenticate_cli
+
+    actor = authenticate_cli(args, registry)
+    typed = getattr(args, "user", None)
+    if typed and typed != actor.username:
+        raise CommandError(f"--user names someone else: the acting user is the one logged in ({actor.username}). "
+                           "Log in as that person with --login (or their token).")
+    action = command_action(args)
+    details = {"command": getattr(args, "command", None)}
+    emergency = getattr(args, "emergency", None)
+    if action is not None:
+        emergency = _check(registry, actor, action, emergency, details, None)
+    _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
+    set_logged_in(actor)
+    args.user = actor.username
+    return actor

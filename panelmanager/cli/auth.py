@@ -98,11 +98,12 @@ def authenticate_cli(args: argparse.Namespace, registry) -> Any:
 
 
 def _opened(args: argparse.Namespace):
-    return _cli().open_registry_for(args)
+    return _cli().open_registry_for(args, login=False)  # these commands log in themselves
 
 
 def _add_login_option(parser) -> None:
-    parser.add_argument("--login", metavar="USER", help=f"who logs in (default: ${USER_ENV} or the computer login)")
+    parser.add_argument("--login", metavar="USER", help=f"who logs in (default: ${USER_ENV} or the computer login)",
+                        default=argparse.SUPPRESS)
 
 
 # --------------------------------------------------------------------------- users

@@ -1,0 +1,68 @@
+"""Issue 14 on the command line: once a registry has accounts, every command logs the person in,
+runs only what their role allows, and leaves an audit entry (a refusal too)."""
+
+from __future__ import annotations
+
+import pytest
+
+from panelmanager import cli
+from panelmanager.cli import auth as auth_cli
+from panelmanager.core import audit, auth
+from panelmanager.core.db import open_registry
+from panelmanager.core.permissions import current_actor
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def registry_with_accounts(tmp_path, monkeypatch):
+    path = tmp_path / "registry.sqlite3"
+    registry = open_registry(path, create=True)
+    with registry.write_session() as session:
+        admin = auth.create_first_admin(session, "boss", "The Boss", PASSWORD)
+        auth.create_user(session, admin, "desk", "Front Desk", "front_desk", PASSWORD)
+    registry.close()
+    monkeypatch.setattr(auth_cli, "keyring_token", lambda registry: None)
+    monkeypatch.delenv(auth_cli.TOKEN_ENV, raising=False)
+    monkeypatch.setattr(auth_cli, "_ask_password", lambda prompt: PASSWORD)
+    return path
+
+
+def _entries(path):
+    registry = open_registry(path)
+    try:
+        with registry.session() as session:
+            return [(e.user_name, e.action, e.outcome) for e in audit.list_entries(session)]
+    finally:
+        registry.close()
+
+
+def test_a_command_logs_in_checks_the_role_and_is_audited(registry_with_accounts, capsys):
+    path = registry_with_accounts
+    assert cli.main(["--db", str(path), "--login", "boss", "stats", "--json"]) == 0
+    assert current_actor() is None  # logged out when the command ends
+    assert ("boss", "command", "ok") in _entries(path)
+
+
+def test_the_front_desk_cannot_run_a_panel_review_and_the_refusal_is_audited(registry_with_accounts, capsys):
+    path = registry_with_accounts
+    code = cli.main(["--db", str(path), "--login", "desk", "assign", "--as-of", "2024-02-03"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "front desk" in err and "Traceback" not in err
+    assert ("desk", "assign", "refused") in _entries(path)
+
+
+def test_user_cannot_name_someone_else_once_logged_in(registry_with_accounts, capsys):
+    path = registry_with_accounts
+    code = cli.main(["--db", str(path), "--login", "desk", "confirm", "NOPE", "--by", "patient", "--user", "Dr. Bob"])
+    assert code != 0
+    assert "--user names someone else" in capsys.readouterr().err
+
+
+def test_a_wrong_password_is_refused_without_a_traceback(registry_with_accounts, monkeypatch, capsys):
+    path = registry_with_accounts
+    monkeypatch.setattr(auth_cli, "_ask_password", lambda prompt: "not the password")
+    code = cli.main(["--db", str(path), "--login", "boss", "stats"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
