@@ -30,6 +30,7 @@ from panelmanager.core.empanelment.changes import (
 from panelmanager.core.empanelment.rules import (
     panel_providers,
 )
+from panelmanager.core.permissions import require_current
 from panelmanager.core.settings import load_settings
 
 
@@ -94,6 +95,7 @@ def reassign_patient(
     (``assignment_for(...).version``, 0 when unassigned): a newer one raises
     ``concurrency.Conflict`` naming who changed it, and nothing is written.
     """
+    require_current("reassign")  # issue 14: refused unless the acting user's role may do this
     if not reason or not reason.strip():
         raise EmpanelmentError("Say why the patient is reassigned (it goes in the history).")
     begin_write(session)
@@ -168,6 +170,7 @@ def confirm_assignment(
     ``as_of`` is the date recorded (default today), ``method`` one of ``METHODS``.
     ``expected_version``: as for ``reassign_patient``.
     """
+    require_current("confirm")  # issue 14: refused unless the acting user's role may do this
     if by not in PARTIES:
         raise EmpanelmentError(f"--by must be 'patient' or 'provider', not {by!r}.")
     outcomes = PATIENT_OUTCOMES if by == "patient" else PROVIDER_OUTCOMES
@@ -282,6 +285,7 @@ def set_preference(
     provider over the four cuts (``confirm_assignment(..., outcome="changed")`` also moves
     the patient at once).
     """
+    require_current("confirm")  # issue 14: refused unless the acting user's role may do this
     _patient_or_error(session, patient_id)
     _provider_or_error(session, provider_id)
     existing = session.scalar(select(m.PatientPreference).where(m.PatientPreference.patient_id == patient_id))

@@ -32,6 +32,7 @@ from panelmanager.core.empanelment.changes import (
 from panelmanager.core.empanelment.rules import (
     _rules_for,
 )
+from panelmanager.core.permissions import require_current
 from panelmanager.core.settings import load_settings
 
 
@@ -141,6 +142,7 @@ def inactivate_patients(
     patient stays "moved", anyone else becomes "inactive". Each panel removal is written
     to the history with ``reason`` (default: the new status).
     """
+    require_current("assign")  # issue 14: refused unless the acting user's role may do this
     ids = sorted({int(i) for i in patient_ids})
     if not ids:
         return InactivationResult(0, 0)

@@ -38,6 +38,7 @@ from panelmanager.core.empanelment.rules import (
     PanelRules,
 )
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress
+from panelmanager.core.permissions import require_current
 from panelmanager.core.settings import load_settings
 
 
@@ -105,6 +106,7 @@ def build_review(
     "superseded". Unassigned patients are stored as "unassigned" items for the record
     (decision "info"). Accept the review with ``accept_review_items``.
     """
+    require_current("assign")  # issue 14: refused unless the acting user's role may do this
     settings = load_settings(session)
     months = int(lookback_months or settings.lookback_months)
     results, start = propose_assignments(
@@ -276,6 +278,7 @@ def accept_review_items(
     skipped as "stale". Every applied change goes to the history, by ``user``.
     Accepting a review with nothing pending closes it as accepted (a review done).
     """
+    require_current("review_accept")  # issue 14: refused unless the acting user's role may do this
     begin_write(session)
     review = _review_or_error(session, review_id)
     now = dt.datetime.now()
@@ -332,6 +335,7 @@ def reject_review_items(
     A rejected proposal is not proposed again by later reviews while the patient's
     panel and the engine's answer stay the same.
     """
+    require_current("review_accept")  # issue 14: refused unless the acting user's role may do this
     begin_write(session)
     _review_or_error(session, review_id)
     now = dt.datetime.now()
