@@ -27,6 +27,7 @@ from sqlalchemy import insert
 
 from panelmanager.core import models
 from panelmanager.core.db import Registry, begin_for_savepoints
+from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
@@ -347,7 +348,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 outcome.sample_names = _sample_names(parsed)
             if not parsed.rows_per_file:
                 parsed.rows_per_file = {str(path): parsed.rows_read}
-            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn:
+            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn, \
+                    bulk_load_settings(conn):
                 transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
                 try:
                     result = write_parsed(
