@@ -29,6 +29,7 @@ from panelmanager.core import models
 from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.skip import import_key
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
 
@@ -220,8 +221,16 @@ def write_rejects_csv(target: Path, rejections: Sequence[Rejection]) -> Path:
     return target
 
 
-def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, started: dt.datetime, user: str, sha: str, result: str) -> int:
+def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, started: dt.datetime, user: str, sha: str, result: str, key: str | None = None) -> int:
+    extra = {}
+    if key is not None:  # a committed import: remembered so the same file again can be skipped
+        from panelmanager.core.importers import skip
+
+        ids = skip.max_ids(session)
+        extra = {"import_key": key, "change_counter": skip.current_counter(session),
+                 "summary": skip.summary_json(outcome, ids)}
     batch = models.ImportBatch(
+        **extra,
         file_name=outcome.path,
         sha256=sha,
         format=outcome.format or "unknown",
@@ -332,6 +341,12 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
         try:
             outcome.format = detect_format(path)
             sha = file_sha256(path)
+            key = import_key(outcome.format, sha, profile=profile, mapping=mapping, encoding=encoding)
+            if not dry_run and _skip_unchanged(registry, path, outcome, key, started, user, sha):
+                file_progress(1, 1, "unchanged since its last import")
+                if outcome.rejections and write_rejects and rejects_dir is not None:
+                    outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, rejects_dir), outcome.rejections))
+                continue
             parsed = parse_path(
                 path,
                 profile=profile,
@@ -375,7 +390,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                         from sqlalchemy.orm import Session
 
                         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-                            outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed")
+                            outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed", key)
                             session.commit()
                         transaction.commit()
                 except BaseException:
@@ -398,6 +413,21 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 "Nothing from this file was kept; the registry is as it was before."
             )
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
+
+
+def _skip_unchanged(registry: Registry, path: Path, outcome: ImportOutcome, key: str, started, user: str, sha: str) -> bool:
+    """When ``path`` is exactly what was last imported and nothing changed since, fill
+    ``outcome`` from that import (every row unchanged), record it and return True."""
+    from panelmanager.core.importers import skip
+
+    with registry.session() as session:
+        previous = skip.find_unchanged(session, key)
+        if previous is None:
+            return False
+        skip.restore_outcome(session, outcome, previous)
+        outcome.ok = True
+        outcome.batch_id = _record_batch(session, None, outcome, started, user, sha, "committed", key)
+    return True
 
 
 def _record_failure(registry: Registry, outcome: ImportOutcome, started, user: str, sha: str, result: str, message: str, dry_run: bool) -> None:
