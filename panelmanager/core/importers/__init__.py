@@ -176,12 +176,14 @@ def parse_path(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     encoding: str | None = None,
+    lazy: bool = False,
 ) -> ParsedImport:
     fmt = detect_format(path)
     if fmt == "synthea-csv":
         from panelmanager.core.importers.synthea import parse_synthea_folder
 
-        return parse_synthea_folder(path, progress=progress, cancel=cancel)
+        # lazy: each file of the folder is read when the writer takes its table (one file held at a time).
+        return parse_synthea_folder(path, progress=progress, cancel=cancel, lazy=lazy)
     from panelmanager.core.importers.pm import parse_pm_file
 
     return parse_pm_file(path, profile=profile, mapping=mapping or {}, progress=progress, cancel=cancel, encoding=encoding)
@@ -354,6 +356,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 progress=lambda d, t, m="": file_progress(d, t * 2, m),
                 cancel=cancel,
                 encoding=encoding,
+                lazy=not dry_run,
             )
             outcome.format = parsed.format
             outcome.profile = parsed.profile
@@ -361,8 +364,6 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             outcome.encoding = parsed.encoding
             if dry_run:
                 outcome.sample_names = _sample_names(parsed)
-            if not parsed.rows_per_file:
-                parsed.rows_per_file = {str(path): parsed.rows_read}
             with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn, \
                     bulk_load_settings(conn):
                 transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
@@ -374,6 +375,10 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                         cancel=cancel,
                         release_frames=True,
                     )
+                    # A lazy parse counted its rows as the writer took each file.
+                    outcome.rows_read = parsed.rows_read
+                    if not parsed.rows_per_file:
+                        parsed.rows_per_file = {str(path): parsed.rows_read}
                     rejections = [*parsed.rejected, *result.rejected]
                     duplicates = [*parsed.duplicates, *result.duplicates]
                     outcome.duplicate_rows = duplicates

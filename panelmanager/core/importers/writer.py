@@ -662,7 +662,11 @@ def write_parsed(
         if progress:
             progress(index, len(names), f"Writing {name}")
         # A shallow copy: adding columns never touches the parser's frame.
-        frame = parsed.frames.pop(name) if release_frames else parsed.frames[name].copy(deep=False)
+        frame = parsed.frames.pop(name, None) if release_frames else parsed.frames.get(name)
+        if frame is None:  # a file read only now (a lazy parse) that gave no rows
+            continue
+        if not release_frames:
+            frame = frame.copy(deep=False)
         frame["source"] = parsed.source
         if "external_id" in frame.columns:
             frame = _drop_repeated_ids(name, frame, parsed, rejected, duplicates)
