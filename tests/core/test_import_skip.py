@@ -148,3 +148,16 @@ def skip_cache() -> int:
     from panelmanager.core.importers.bulkload import IMPORT_CACHE_KIB
 
     return IMPORT_CACHE_KIB
+
+
+def test_force_imports_an_unchanged_file_again(fresh_registry, synthea_small, monkeypatch):
+    run_import(fresh_registry, [synthea_small], user="test")
+    calls = []
+    from panelmanager.core import importers
+
+    real = importers.parse_path
+    monkeypatch.setattr(importers, "parse_path", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    [again] = run_import(fresh_registry, [synthea_small], user="test", force=True)
+
+    assert again.ok and calls == [1] and (again.new, again.updated) == (0, 0) and again.unchanged > 0

@@ -288,8 +288,13 @@ def run_import(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     encoding: str | None = None,
+    force: bool = False,
 ) -> list[ImportOutcome]:
     """Import each path in its own transaction; returns one outcome per path.
+
+    A file exactly as last imported, with nothing changed in the registry since, is not
+    read again: its outcome repeats that import's with every row unchanged
+    (``importers.skip``). ``force`` imports it anyway.
 
     Rejected rows are kept in the registry's import history. They are written to a file
     only when asked: ``rejects_file`` (every path's rejects in one CSV) or ``rejects_dir``
@@ -310,7 +315,7 @@ def run_import(
         begin_for_savepoints(dry_conn)
     try:
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                     rejects_dir, write_rejects, progress, cancel, encoding)
+                     rejects_dir, write_rejects, progress, cancel, encoding, force)
     finally:
         if dry_conn is not None:
             dry_tx.rollback()
@@ -327,7 +332,7 @@ def run_import(
 
 
 def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                 rejects_dir, write_rejects, progress, cancel, encoding=None) -> None:
+                 rejects_dir, write_rejects, progress, cancel, encoding=None, force=False) -> None:
     for index, path in enumerate(path_list):
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
@@ -344,7 +349,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             outcome.format = detect_format(path)
             sha = file_sha256(path)
             key = import_key(outcome.format, sha, profile=profile, mapping=mapping, encoding=encoding)
-            if not dry_run and _skip_unchanged(registry, path, outcome, key, started, user, sha):
+            if not dry_run and not force and _skip_unchanged(registry, path, outcome, key, started, user, sha):
                 file_progress(1, 1, "unchanged since its last import")
                 if outcome.rejections and write_rejects and rejects_dir is not None:
                     outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, rejects_dir), outcome.rejections))
