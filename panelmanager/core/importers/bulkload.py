@@ -13,10 +13,11 @@ make that cheaper without changing what is written (issue 16, measured in
   nothing is stored as NULL. The pragma only takes effect outside a transaction, so it is
   set before the import's BEGIN and restored after its COMMIT/ROLLBACK, before the
   connection goes back to the pool.
-- ``cache_size``: 128 MB of page cache for this connection (SQLite's default is 2 MB):
+- ``cache_size``: 64 MB of page cache for this connection (SQLite's default is 2 MB):
   the unique natural-key indexes and the plain indexes rebuilt after a first load stay
-  in memory instead of being re-read from the file for every page (-15% at 100,000
-  patients; more cache costs its size in peak memory for little gain).
+  in memory instead of being re-read from the file for every page (64-128 MB: -15% at
+  100,000 patients in issue 16's measurements; every MB of cache used is a MB of peak
+  memory, and 128 MB showed +90 MB peak at 10,000 patients here).
 - ``threads``: lets SQLite sort with a helper thread while it builds an index.
 
 PostgreSQL (and a dry run, which runs inside the caller's open transaction) is left as
@@ -28,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-IMPORT_CACHE_KIB = 128 * 1024
+IMPORT_CACHE_KIB = 64 * 1024
 IMPORT_SORT_THREADS = 2
 
 
@@ -61,7 +62,7 @@ def bulk_load_settings(conn) -> Iterator[None]:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA cache_size={int(cache)}")
             cursor.execute(f"PRAGMA threads={int(threads)}")
-            # Give the 128 MB back now rather than when the pool closes the connection.
+            # Give the cache back now rather than when the pool closes the connection.
             cursor.execute("PRAGMA shrink_memory")
         finally:
             cursor.close()
