@@ -509,7 +509,12 @@ def main(argv: list[str] | None = None) -> int:
                         shutil.copyfile(path, keep)
                         results[-1]["profiles"] = [(n, keep if p == path else p) for n, p in results[-1]["profiles"]]
                 shutil.rmtree(scratch, ignore_errors=True)
-    return 0 if _report(results, args) else 1
+    ok = _report(results, args)
+    if not args.keep:
+        for r in results:
+            for _name, path in r["profiles"]:
+                Path(path).unlink(missing_ok=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
