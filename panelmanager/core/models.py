@@ -317,6 +317,11 @@ class ImportBatch(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+    # Issue 16 (core.importers.skip): what the import was given, the change counter at its
+    # commit and its row accounting, so an unchanged file imported again can be skipped.
+    import_key: Mapped[str | None] = mapped_column(String(64))
+    change_counter: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
 
     rejected_rows: Mapped[list[RejectedRow]] = relationship(back_populates="batch")
 

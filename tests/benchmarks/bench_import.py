@@ -1,33 +1,37 @@
-"""Import benchmark: Synthea folder and athenahealth PM CSVs against a plain sqlite3 baseline.
+"""Import benchmark: a Synthea-shaped folder and athenahealth PM CSVs against plain sqlite3.
 
 Run by hand (never collected by pytest)::
 
-    python tests/benchmarks/bench_import.py                    # 100,000 patients (~1M visits, ~2M observations)
-    python tests/benchmarks/bench_import.py --patients 2000    # a quick run
-    python tests/benchmarks/bench_import.py --profile          # also show where the import time goes
-    python tests/benchmarks/bench_import.py --only pm --repeat 3   # fastest of 3 runs (a busy machine)
+    python tests/benchmarks/bench_import.py                          # 100,000 patients (~5.6M rows)
+    python tests/benchmarks/bench_import.py --sizes 10000,30000,100000   # the curve (linear?)
+    python tests/benchmarks/bench_import.py --patients 2000          # a quick run
+    python tests/benchmarks/bench_import.py --profile                # also show where the import time goes
 
-It writes the demo practice (``panelmanager.core.demo``) as a Synthea CSV folder and as
-athenahealth Report Builder patient and appointment CSVs in a temporary folder, then for
-each target:
+The data: ``synthea_shaped.py`` (committed, deterministic) builds a Synthea CSV folder
+of N patients from the real sample export in ``../shared/data/synthea-csv-small``
+(fresh ids, shifted dates, real per-patient row counts: ~56 rows a patient, ~1.1M
+encounters and ~1.8M observations at 100,000), the same folder with 1% of every file's
+rows changed, and athenahealth patient + appointment CSVs of the same patients. For each
+size, each step in its own child process:
 
-1. imports it into a fresh registry with ``run_import`` (the service the CLI and GUI
-   call), in a child process;
-2. imports the unchanged files again into the same registry (everything unchanged);
-3. loads the same rows into another freshly migrated registry (same tables, same
-   indexes, same connection pragmas) with nothing but ``csv.reader`` and
-   ``sqlite3.executemany`` and the few dictionary look-ups that foreign keys need:
-   the floor any importer could reach.
+1. ``synthea``: ``run_import`` of the folder into a fresh registry (the service the CLI
+   and GUI call); then the unchanged folder again; then the 1%-changed folder;
+2. ``baseline``: the same files with nothing but ``csv.reader`` and ``sqlite3``
+   ``executemany`` into TEXT tables (one per file, every column TEXT, no index, no
+   check), WAL and synchronous FULL like the registry, one transaction: the floor;
+3. ``pm``: ``run_import`` of the PM patient + appointment CSVs into a fresh registry,
+   and the same baseline of those two files;
+4. with ``--schema-baseline``: the old floor, a ``csv.reader`` load of the Synthea rows
+   into the registry's own (indexed) tables with only the foreign-key look-ups.
 
 Every measured step runs in its own child process, started through a small launcher
-process that waits for it and reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``,
-so the peak memory reported is the kernel's figure for that one step, everything
-included. Seconds are wall-clock time inside the child, without interpreter start-up
-and registry creation/migration.
+that reads ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` after it exits, so the peak
+memory is the kernel's figure for that one step. Seconds are wall-clock time inside the
+child, without interpreter start-up and registry creation/migration.
 
-Targets: first import within 2x the baseline, peak memory under 2 GB, re-import faster
-than the first import. The temporary folder (synthetic data, but keep the habit) is
-removed at the end unless ``--keep`` is given.
+Targets (issue 16): a first import within 2.0x the baseline (goal 1.5x), peak memory
+under 1 GB, an unchanged re-import in seconds, time linear in the number of patients.
+The temporary folder is removed after each size unless ``--keep`` is given.
 """
 
 from __future__ import annotations
@@ -255,6 +259,7 @@ def _baseline_pm_appointments(cur, path: Path) -> int:
 
 
 def _child_baseline(db: str, kind: str, paths: list[str]) -> dict:
+    """The old floor: Synthea rows into the registry's own (indexed) tables."""
     from panelmanager.core.db import open_registry
 
     registry = open_registry(db, create=True)
@@ -276,6 +281,40 @@ def _child_baseline(db: str, kind: str, paths: list[str]) -> dict:
     seconds = time.perf_counter() - started
     raw.close()
     registry.close()
+    return {"seconds": seconds, "rows": rows}
+
+
+def _csv_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(p for p in path.iterdir() if p.suffix == ".csv") if path.is_dir() else [path])
+    return files
+
+
+def _child_text_baseline(db: str, paths: list[str]) -> dict:
+    """The plain floor: every row of every CSV into a TEXT table, ``csv.reader`` straight into
+    ``executemany``, WAL + synchronous FULL (as the registry), one transaction."""
+    import sqlite3
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    rows = 0
+    for index, path in enumerate(_csv_files(paths)):
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            table = f"t{index}_{path.stem}".replace("-", "_")
+            conn.execute(f'CREATE TABLE "{table}" ({", ".join(f"c{i} TEXT" for i in range(len(header)))})')
+            cur = conn.executemany(f'INSERT INTO "{table}" VALUES ({", ".join("?" * len(header))})', reader)
+            rows += cur.rowcount
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
     return {"seconds": seconds, "rows": rows}
 
 
@@ -304,6 +343,7 @@ def _measured(work: list[str], scratch: Path) -> dict:
     return figures
 
 
+
 def _fresh_registry(path: Path) -> str:
     from panelmanager.core.db import open_registry
 
@@ -313,35 +353,112 @@ def _fresh_registry(path: Path) -> str:
     return str(path)
 
 
-def _generate(patients: int, seed: int, as_of: dt.date, folder: Path) -> dict:
-    from panelmanager.core.demo import generate_practice, write_pm_csvs, write_synthea_folder
+def _generate(patients: int, seed: int, folder: Path) -> dict:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from synthea_shaped import write_folder, write_pm_files
 
     started = time.perf_counter()
-    practice = generate_practice(patients, seed=seed, as_of=as_of)
-    generated = time.perf_counter() - started
-    counts = practice.counts()
-    synthea = write_synthea_folder(practice, folder / "synthea")
-    pm_patients, pm_appointments = write_pm_csvs(practice, folder / "pm")
-    written = time.perf_counter() - started - generated
-    del practice
+    counts = write_folder(folder / "synthea", patients, seed=seed)
+    write_folder(folder / "synthea-1pct", patients, seed=seed, changed=0.01)
+    pm_patients, pm_appointments = write_pm_files(folder / "synthea", folder / "pm")
     return {
         "counts": counts,
-        "generate_seconds": generated,
-        "write_seconds": written,
-        "synthea": str(synthea),
-        "pm_patients": str(pm_patients),
-        "pm_appointments": str(pm_appointments),
+        "seconds": time.perf_counter() - started,
+        "synthea": folder / "synthea",
+        "changed": folder / "synthea-1pct",
+        "pm": [pm_patients, pm_appointments],
     }
-
-
-def _lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle) - 1
 
 
 def _mb(path: Path) -> float:
     files = list(path.iterdir()) if path.is_dir() else [path]
     return sum(f.stat().st_size for f in files) / 2**20
+
+
+def _run_size(patients: int, args, scratch: Path) -> dict:
+    print(f"\n== {patients:,} patients: writing the Synthea-shaped folder, its 1%-changed copy and the PM CSVs ...",
+          flush=True)
+    files = _generate(patients, args.seed, scratch)
+    counts = files["counts"]
+    rows = sum(counts.values())
+    print(f"  written in {files['seconds']:.0f} s: {rows:,} rows, {_mb(files['synthea']):.0f} MB ("
+          + ", ".join(f"{n:,} {name[:-4]}" for name, n in counts.items()) + ")", flush=True)
+    result: dict = {"patients": patients, "rows": rows, "profiles": []}
+
+    def imported(label: str, db: str, paths: list[Path], profile: bool = False) -> dict:
+        extra: list[str] = []
+        if profile:
+            target = scratch / f"profile-{label}.txt"
+            extra = ["--profile-to", str(target)]
+            result["profiles"].append((f"{label} at {patients:,} patients", target))
+        print(f"  {label} ...", flush=True)
+        figures = _measured(["import", *extra, db, *map(str, paths)], scratch)
+        if not figures["ok"]:
+            raise SystemExit(f"{label}: the import failed: {figures['errors']}")
+        print(f"    {figures['seconds']:.1f} s, {figures['peak_mb']:.0f} MB peak; new {figures['new']:,}, "
+              f"updated {figures['updated']:,}, unchanged {figures['unchanged']:,}, rejected {figures['rejected']:,}",
+              flush=True)
+        return figures
+
+    def baseline(label: str, paths: list[Path]) -> dict:
+        print(f"  {label} ...", flush=True)
+        figures = _measured(["text-baseline", str(scratch / f"{label}.sqlite3"), *map(str, paths)], scratch)
+        print(f"    {figures['seconds']:.1f} s, {figures['peak_mb']:.0f} MB peak, {figures['rows']:,} rows", flush=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{scratch / label}.sqlite3{suffix}").unlink(missing_ok=True)
+        return figures
+
+    if args.only in (None, "synthea"):
+        db = _fresh_registry(scratch / "synthea.sqlite3")
+        result["synthea"] = imported("synthea import", db, [files["synthea"]], args.profile)
+        result["unchanged"] = imported("synthea re-import unchanged", db, [files["synthea"]])
+        result["changed"] = imported("synthea re-import 1% changed", db, [files["changed"]])
+        result["synthea_base"] = baseline("synthea-baseline", [files["synthea"]])
+        if args.schema_baseline:
+            print("  schema baseline (registry tables, indexed) ...", flush=True)
+            result["schema_base"] = _measured(
+                ["baseline", _fresh_registry(scratch / "schema-base.sqlite3"), "synthea", str(files["synthea"])], scratch)
+            print(f"    {result['schema_base']['seconds']:.1f} s", flush=True)
+    if args.only in (None, "pm"):
+        db = _fresh_registry(scratch / "pm.sqlite3")
+        result["pm"] = imported("pm import (patients + appointments)", db, files["pm"], args.profile)
+        result["pm_unchanged"] = imported("pm re-import unchanged", db, files["pm"])
+        result["pm_base"] = baseline("pm-baseline", files["pm"])
+    return result
+
+
+def _report(results: list[dict], args) -> bool:
+    print()
+    print(f"Import benchmark ({dt.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}; seconds inside the child, peak = kernel max RSS of the step)")
+    header = (f"{'patients':>9} {'target':<8} {'rows':>10} {'import s':>9} {'peak MB':>8} {'base s':>7} {'base MB':>8} "
+              f"{'ratio':>6} {'s/M rows':>8} {'unchgd s':>8} {'1% s':>7}")
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for r in results:
+        for target, first, base, again, changed in (
+            ("synthea", r.get("synthea"), r.get("synthea_base"), r.get("unchanged"), r.get("changed")),
+            ("pm", r.get("pm"), r.get("pm_base"), r.get("pm_unchanged"), None),
+        ):
+            if not first:
+                continue
+            ratio = first["seconds"] / base["seconds"]
+            peak = max(first["peak_mb"], again["peak_mb"], changed["peak_mb"] if changed else 0)
+            ok &= ratio <= 2.0 and peak < 1024
+            print(f"{r['patients']:>9,} {target:<8} {first['rows_read']:>10,} {first['seconds']:>9.1f} {peak:>8.0f} "
+                  f"{base['seconds']:>7.1f} {base['peak_mb']:>8.0f} {ratio:>6.2f} "
+                  f"{first['seconds'] / first['rows_read'] * 1e6:>8.1f} {again['seconds']:>8.1f} "
+                  f"{(changed['seconds'] if changed else float('nan')):>7.1f}")
+        if r.get("schema_base"):
+            print(f"{'':>9} schema floor (registry tables, indexed, FK look-ups only): {r['schema_base']['seconds']:.1f} s")
+    print("targets: ratio <= 2.0 (goal 1.5), peak < 1 GB: " + ("all hold" if ok else "NOT all hold"))
+    for r in results:
+        for name, path in r["profiles"]:
+            if path.exists():
+                print(f"\n==== where the time goes: {name} (cProfile) ====")
+                print(path.read_text())
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,15 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             figures = _child_import(rest[0], rest[1:], profile_to)
         elif mode == "baseline":
             figures = _child_baseline(rest[0], rest[1], rest[2:])
-        elif mode == "demo":
-            from panelmanager.core.db import open_registry
-            from panelmanager.core.demo import load_demo
-
-            registry = open_registry(rest[0], create=True)
-            started = time.perf_counter()
-            counts = load_demo(registry, patients=int(rest[1]), seed=int(rest[2]), as_of=dt.date.fromisoformat(rest[3]))
-            figures = {"seconds": time.perf_counter() - started, "counts": counts}
-            registry.close()
+        elif mode == "text-baseline":
+            figures = _child_text_baseline(rest[0], rest[1:])
         else:
             raise SystemExit(f"unknown child mode {mode}")
         Path(out).write_text(json.dumps(figures))
@@ -373,124 +483,38 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--sizes", help="comma-separated patient counts, e.g. 10000,30000,100000 (overrides --patients)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2025, 3, 12))
     parser.add_argument("--profile", action="store_true", help="profile each first import (cProfile) and print the top")
-    parser.add_argument("--with-demo", action="store_true", help="also time `load_demo` (generate + write) itself")
     parser.add_argument("--only", choices=["synthea", "pm"], help="run one target only")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (prints where it is)")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="run each first import and each baseline N times from the same starting registry and "
-                             "keep the fastest (steadier figures on a shared machine)")
+    parser.add_argument("--schema-baseline", action="store_true",
+                        help="also time the old floor: the Synthea rows into the registry's own indexed tables")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders (prints where they are)")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.patients]
 
-    scratch = Path(tempfile.mkdtemp(prefix="panelmanager-bench-import-"))
-    try:
-        print(f"Generating the demo practice: {args.patients:,} patients, seed {args.seed}, as of {args.as_of} ...",
-              flush=True)
-        files = _generate(args.patients, args.seed, args.as_of, scratch)
-        counts = files["counts"]
-        print(f"  generated in {files['generate_seconds']:.1f} s, files written in {files['write_seconds']:.1f} s: "
-              + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
-        synthea = Path(files["synthea"])
-        pm_patients, pm_appointments = Path(files["pm_patients"]), Path(files["pm_appointments"])
-        print(f"  Synthea folder {_mb(synthea):.0f} MB ({_lines(synthea / 'encounters.csv'):,} encounters, "
-              f"{_lines(synthea / 'observations.csv'):,} observations); PM patients {_mb(pm_patients):.0f} MB, "
-              f"PM appointments {_mb(pm_appointments):.0f} MB ({_lines(pm_appointments):,} rows)", flush=True)
-
-        results = []
-        profiles: list[tuple[str, Path]] = []
-
-        def first_import(name: str, db: str, paths: list[Path], attempt: int) -> dict:
-            extra: list[str] = []
-            if args.profile and attempt == 0:
-                target = scratch / f"profile-{name.replace(' ', '-')}.txt"
-                extra = ["--profile-to", str(target)]
-                profiles.append((name, target))
-            print(f"  {name}: importing{f' (run {attempt + 1} of {args.repeat})' if args.repeat > 1 else ''} ...", flush=True)
-            return _measured(["import", *extra, db, *map(str, paths)], scratch)
-
-        def repeated(step, db: str) -> dict:
-            """The fastest of --repeat runs of ``step(attempt)``, each on the registry as it was
-            before the first run; peak memory is the highest of them all."""
-            before = scratch / f"{Path(db).name}.before"
-            if args.repeat > 1:
-                shutil.copyfile(db, before)
-            runs = []
-            for attempt in range(args.repeat):
-                if attempt:
-                    for suffix in ("-wal", "-shm"):
-                        Path(f"{db}{suffix}").unlink(missing_ok=True)
-                    shutil.copyfile(before, db)
-                runs.append(step(attempt))
-            best = dict(min(runs, key=lambda r: r["seconds"]))
-            best["peak_mb"] = max(r["peak_mb"] for r in runs)
-            before.unlink(missing_ok=True)
-            return best
-
-        def run_target(name: str, paths: list[Path], kind: str, db: str, base_db: str) -> None:
-            first = repeated(lambda attempt: first_import(name, db, paths, attempt), db)
-            if not first["ok"]:
-                raise SystemExit(f"{name}: the import failed: {first['errors']}")
-            print(f"  {name}: re-importing the unchanged files ...", flush=True)
-            again = _measured(["import", db, *map(str, paths)], scratch)
-            print(f"  {name}: plain sqlite3 baseline ...", flush=True)
-            base = repeated(lambda attempt: _measured(["baseline", base_db, kind, *map(str, paths)], scratch), base_db)
-            results.append((name, first, again, base))
-
-        if args.only in (None, "synthea"):
-            run_target("synthea folder", [synthea], "synthea",
-                       _fresh_registry(scratch / "synthea.sqlite3"), _fresh_registry(scratch / "synthea-base.sqlite3"))
-        if args.only in (None, "pm"):
-            db = _fresh_registry(scratch / "pm.sqlite3")
-            base_db = _fresh_registry(scratch / "pm-base.sqlite3")
-            run_target("pm patients", [pm_patients], "pm-patients", db, base_db)
-            run_target("pm appointments", [pm_appointments], "pm-appointments", db, base_db)
-        demo = None
-        if args.with_demo:
-            print("  demo: load_demo (generate + write) ...", flush=True)
-            demo = _measured(["demo", _fresh_registry(scratch / "demo.sqlite3"), str(args.patients), str(args.seed),
-                              args.as_of.isoformat()], scratch)
-
-        print()
-        print(f"Import benchmark: {args.patients:,} patients ({dt.datetime.now():%Y-%m-%d %H:%M}, "
-              f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
-              + (f", fastest of {args.repeat} runs of each import and baseline" if args.repeat > 1 else "") + ")")
-        header = (f"{'target':<16} {'rows':>10} {'seconds':>8} {'peak MB':>8} {'base s':>7} {'ratio':>6} "
-                  f"{'re-imp s':>8} {'re-imp MB':>9}  {'<=2x base':<9} {'<2 GB':<6} {'re-imp faster':<13}")
-        print(header)
-        print("-" * len(header))
-        all_ok = True
-        yes = lambda ok: "yes" if ok else "NO"  # noqa: E731
-        for name, first, again, base in results:
-            ratio = first["seconds"] / base["seconds"] if base["seconds"] else float("inf")
-            within = ratio <= 2.0
-            memory = max(first["peak_mb"], again["peak_mb"]) < GB_MB
-            faster = again["seconds"] < first["seconds"]
-            all_ok &= within and memory and faster
-            print(f"{name:<16} {first['rows_read']:>10,} {first['seconds']:>8.1f} {first['peak_mb']:>8.0f} "
-                  f"{base['seconds']:>7.1f} {ratio:>6.2f} {again['seconds']:>8.1f} {again['peak_mb']:>9.0f}  "
-                  f"{yes(within):<9} {yes(memory):<6} {yes(faster):<13}")
-            if first["rejected"] or again["new"] or again["updated"]:
-                print(f"{'':<16} note: first import rejected {first['rejected']:,}; re-import new {again['new']:,}, "
-                      f"updated {again['updated']:,} (expected 0)")
-        if demo:
-            print(f"{'demo load':<16} {sum(demo['counts'].values()):>10,} {demo['seconds']:>8.1f} {demo['peak_mb']:>8.0f}"
-                  "   (generate + write_parsed; no baseline)")
-        print("\nbaseline peak MB: " + ", ".join(f"{name} {base['peak_mb']:.0f}" for name, _f, _a, base in results))
-        for name, path in profiles:
-            if path.exists():
-                print(f"\n==== where the time goes: {name} (cProfile) ====")
-                print(path.read_text())
-        print("All targets hold." if all_ok else "Some targets do not hold (see NO above).")
-        return 0 if all_ok else 1
-    finally:
-        if args.keep:
-            print(f"(kept {scratch})")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+    results = []
+    for patients in sizes:
+        scratch = Path(tempfile.mkdtemp(prefix="panelmanager-bench-import-"))
+        try:
+            results.append(_run_size(patients, args, scratch))
+        finally:
+            if args.keep:
+                print(f"(kept {scratch})")
+            else:
+                # Profiles are printed at the end: keep their text, drop the data.
+                for name, path in (results[-1]["profiles"] if results else []):
+                    if path.exists():
+                        keep = Path(tempfile.gettempdir()) / f"bench-import-{patients}-{path.name}"
+                        shutil.copyfile(path, keep)
+                        results[-1]["profiles"] = [(n, keep if p == path else p) for n, p in results[-1]["profiles"]]
+                shutil.rmtree(scratch, ignore_errors=True)
+    ok = _report(results, args)
+    if not args.keep:
+        for r in results:
+            for _name, path in r["profiles"]:
+                Path(path).unlink(missing_ok=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -133,7 +133,8 @@ def test_cancelling_a_reimport_keeps_the_first_import(fresh_registry, synthea_sm
             token.cancel()
 
     with pytest.raises(Cancelled):
-        run_import(fresh_registry, [synthea_small], user="test", progress=progress, cancel=token)
+        # force: an unchanged folder is otherwise skipped (issue 16) and there is nothing to cancel.
+        run_import(fresh_registry, [synthea_small], user="test", progress=progress, cancel=token, force=True)
 
     assert data_counts(fresh_registry) == before
 

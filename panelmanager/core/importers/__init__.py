@@ -27,7 +27,9 @@ from sqlalchemy import insert
 
 from panelmanager.core import models
 from panelmanager.core.db import Registry, begin_for_savepoints
+from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.skip import import_key
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
 
@@ -174,12 +176,14 @@ def parse_path(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     encoding: str | None = None,
+    lazy: bool = False,
 ) -> ParsedImport:
     fmt = detect_format(path)
     if fmt == "synthea-csv":
         from panelmanager.core.importers.synthea import parse_synthea_folder
 
-        return parse_synthea_folder(path, progress=progress, cancel=cancel)
+        # lazy: each file of the folder is read when the writer takes its table (one file held at a time).
+        return parse_synthea_folder(path, progress=progress, cancel=cancel, lazy=lazy)
     from panelmanager.core.importers.pm import parse_pm_file
 
     return parse_pm_file(path, profile=profile, mapping=mapping or {}, progress=progress, cancel=cancel, encoding=encoding)
@@ -219,8 +223,16 @@ def write_rejects_csv(target: Path, rejections: Sequence[Rejection]) -> Path:
     return target
 
 
-def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, started: dt.datetime, user: str, sha: str, result: str) -> int:
+def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, started: dt.datetime, user: str, sha: str, result: str, key: str | None = None) -> int:
+    extra = {}
+    if key is not None:  # a committed import: remembered so the same file again can be skipped
+        from panelmanager.core.importers import skip
+
+        ids = skip.max_ids(session)
+        extra = {"import_key": key, "change_counter": skip.current_counter(session),
+                 "summary": skip.summary_json(outcome, ids)}
     batch = models.ImportBatch(
+        **extra,
         file_name=outcome.path,
         sha256=sha,
         format=outcome.format or "unknown",
@@ -276,8 +288,13 @@ def run_import(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     encoding: str | None = None,
+    force: bool = False,
 ) -> list[ImportOutcome]:
     """Import each path in its own transaction; returns one outcome per path.
+
+    A file exactly as last imported, with nothing changed in the registry since, is not
+    read again: its outcome repeats that import's with every row unchanged
+    (``importers.skip``). ``force`` imports it anyway.
 
     Rejected rows are kept in the registry's import history. They are written to a file
     only when asked: ``rejects_file`` (every path's rejects in one CSV) or ``rejects_dir``
@@ -298,7 +315,7 @@ def run_import(
         begin_for_savepoints(dry_conn)
     try:
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                     rejects_dir, write_rejects, progress, cancel, encoding)
+                     rejects_dir, write_rejects, progress, cancel, encoding, force)
     finally:
         if dry_conn is not None:
             dry_tx.rollback()
@@ -315,7 +332,7 @@ def run_import(
 
 
 def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
-                 rejects_dir, write_rejects, progress, cancel, encoding=None) -> None:
+                 rejects_dir, write_rejects, progress, cancel, encoding=None, force=False) -> None:
     for index, path in enumerate(path_list):
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
@@ -331,6 +348,12 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
         try:
             outcome.format = detect_format(path)
             sha = file_sha256(path)
+            key = import_key(outcome.format, sha, profile=profile, mapping=mapping, encoding=encoding)
+            if not dry_run and not force and _skip_unchanged(registry, path, outcome, key, started, user, sha):
+                file_progress(1, 1, "unchanged since its last import")
+                if outcome.rejections and write_rejects and rejects_dir is not None:
+                    outcome.rejects_csv = str(write_rejects_csv(_rejects_path(path, rejects_dir), outcome.rejections))
+                continue
             parsed = parse_path(
                 path,
                 profile=profile,
@@ -338,6 +361,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 progress=lambda d, t, m="": file_progress(d, t * 2, m),
                 cancel=cancel,
                 encoding=encoding,
+                lazy=not dry_run,
             )
             outcome.format = parsed.format
             outcome.profile = parsed.profile
@@ -345,9 +369,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             outcome.encoding = parsed.encoding
             if dry_run:
                 outcome.sample_names = _sample_names(parsed)
-            if not parsed.rows_per_file:
-                parsed.rows_per_file = {str(path): parsed.rows_read}
-            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn:
+            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn, \
+                    bulk_load_settings(conn):
                 transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
                 try:
                     result = write_parsed(
@@ -357,6 +380,10 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                         cancel=cancel,
                         release_frames=True,
                     )
+                    # A lazy parse counted its rows as the writer took each file.
+                    outcome.rows_read = parsed.rows_read
+                    if not parsed.rows_per_file:
+                        parsed.rows_per_file = {str(path): parsed.rows_read}
                     rejections = [*parsed.rejected, *result.rejected]
                     duplicates = [*parsed.duplicates, *result.duplicates]
                     outcome.duplicate_rows = duplicates
@@ -376,7 +403,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
 
                         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
                             begin_write(session)  # other workstations see the import (core.concurrency)
-                            outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed")
+                            outcome.batch_id = _record_batch(session, parsed, outcome, started, user, sha, "committed", key)
                             session.commit()
                         transaction.commit()
                 except BaseException:
@@ -399,6 +426,21 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 "Nothing from this file was kept; the registry is as it was before."
             )
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
+
+
+def _skip_unchanged(registry: Registry, path: Path, outcome: ImportOutcome, key: str, started, user: str, sha: str) -> bool:
+    """When ``path`` is exactly what was last imported and nothing changed since, fill
+    ``outcome`` from that import (every row unchanged), record it and return True."""
+    from panelmanager.core.importers import skip
+
+    with registry.session() as session:
+        previous = skip.find_unchanged(session, key)
+        if previous is None:
+            return False
+        skip.restore_outcome(session, outcome, previous)
+        outcome.ok = True
+        outcome.batch_id = _record_batch(session, None, outcome, started, user, sha, "committed", key)
+    return True
 
 
 def _record_failure(registry: Registry, outcome: ImportOutcome, started, user: str, sha: str, result: str, message: str, dry_run: bool) -> None:

@@ -650,83 +650,147 @@ def parse_synthea_folder(
     *,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    lazy: bool = False,
 ) -> ParsedImport:
     """Read the Synthea CSV export in ``path`` (the folder holding ``patients.csv``).
 
     Raises ``ImportFileError`` when a file lacks a column Panel Manager needs (the
     message names the file, the missing columns and the columns found) or is not a CSV.
+
+    ``lazy`` (the import uses it) reads each file only when the writer takes its table
+    (``parsed.frames.pop``), so one file's rows are held at a time instead of the whole
+    folder's (issue 16: 100,000 patients peaked at 1.25 GB); row counts and rejections
+    then fill in as the files are written.
     """
     path = Path(path)
     if not (path / "patients.csv").is_file():
         raise ImportFileError(f"{path}: this folder holds no patients.csv, so it is not a Synthea CSV export.")
     present = [spec for spec in SPECS if (path / spec.file_name).is_file()]
-    frames: dict[str, pd.DataFrame] = {}
-    rejected: list[Rejection] = []
-    raw_rows: dict[tuple[str, int], dict[str, str]] = {}
-    rows_read = 0
-    rows_per_file: dict[str, int] = {}
-    patient_ids: pd.Index | None = None
-    rejected_patients: dict[str, Rejection] = {}
-    for index, spec in enumerate(present):
-        cancel.raise_if_cancelled()
-        progress(index, len(present), f"Reading {spec.file_name}")
-        read = _read_file(
-            path / spec.file_name,
-            spec,
-            cancel,
-            lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),
-        )
-        rows_read += read.rows_read
-        rows_per_file[str(path / spec.file_name)] = read.rows_read
-        rejected.extend(read.rejected)
-        raw = read.frame
-        checks = _RowChecks(raw, read.headers)
-        built = _BUILDERS[spec.table](raw, checks) if len(raw) else None
-        if built is None:
-            continue
-        built[ROW] = raw[ROW]
-        built[FILE] = raw[FILE]
-        bad = checks.bad
-        if bad.any():
-            rows = raw.loc[bad]
-            fresh = [
-                Rejection(file_name=str(f), source_row=int(r), reason=str(reason), raw=values)
-                for f, r, reason, values in zip(
-                    rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, read.headers)
-                )
-            ]
-            rejected.extend(fresh)
-            if spec.table == "patients":
-                # Events of these patients are rejected by the writer; it names this row.
-                for ident, rejection in zip(rows["ID"].tolist(), fresh):
-                    if isinstance(ident, str) and ident not in rejected_patients:
-                        rejected_patients[ident] = rejection
-            built = built.loc[~bad]
-            raw = raw.loc[~bad]
-        # Keep the input of rows the writer may still reject: repeated ids, and events
-        # whose patient is not (or not validly) in this folder.
-        maybe = pd.Series(False, index=built.index)
-        if "external_id" in built.columns:
-            maybe |= built["external_id"].duplicated(keep=False)
-        if "patient_ref" in built.columns and patient_ids is not None:
-            maybe |= ~built["patient_ref"].isin(patient_ids)
-        if maybe.any():
-            _raw_rows_of(raw.loc[maybe], read.headers, raw_rows)
-        if spec.table == "patients":
-            patient_ids = pd.Index(built["external_id"].unique())
-        frames[spec.table] = built.reset_index(drop=True)
-        del raw, read, checks
-    progress(len(present), len(present), "Read")
-    return ParsedImport(
+    parsed = ParsedImport(
         path=str(path),
         format=FORMAT,
         profile=None,
         source=SOURCE,
-        rows_read=rows_read,
-        frames=frames,
-        rejected=rejected,
-        raw_rows=raw_rows,
+        rows_read=0,
+        frames={},
+        rejected=[],
+        raw_rows={},
         files=[str(path / spec.file_name) for spec in present],
-        rejected_ids={"patients": rejected_patients},
-        rows_per_file=rows_per_file,
+        rejected_ids={"patients": {}},
+        rows_per_file={},
     )
+    state = _FolderState()
+
+    def read(index: int) -> pd.DataFrame | None:
+        return _parse_one(path, present, index, parsed, state, progress, cancel)
+
+    if lazy:
+        parsed.frames = _LazyFrames([spec.table for spec in present], read)
+        return parsed
+    for index, spec in enumerate(present):
+        frame = read(index)
+        if frame is not None:
+            parsed.frames[spec.table] = frame
+    progress(len(present), len(present), "Read")
+    return parsed
+
+
+class _FolderState:
+    def __init__(self) -> None:
+        self.patient_ids: pd.Index | None = None
+
+
+class _LazyFrames(dict):
+    """Table -> frame, each table's file read (in folder order) when first asked for."""
+
+    def __init__(self, tables: list[str], read: Callable[[int], pd.DataFrame | None]) -> None:
+        super().__init__()
+        self._tables = tables
+        self._read = read
+        self._next = 0
+
+    def _upto(self, name: str) -> None:
+        while name in self._tables[self._next :]:
+            index = self._next
+            self._next += 1
+            frame = self._read(index)
+            if frame is not None:
+                dict.__setitem__(self, self._tables[index], frame)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tables[self._next :] or dict.__contains__(self, name)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        self._upto(name)
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default=None):
+        self._upto(name)
+        return dict.get(self, name, default)
+
+    def pop(self, name: str, *default):
+        self._upto(name)
+        return dict.pop(self, name, *default)
+
+
+def _parse_one(
+    path: Path,
+    present: list[_FileSpec],
+    index: int,
+    parsed: ParsedImport,
+    state: _FolderState,
+    progress: Progress,
+    cancel: CancelToken,
+) -> pd.DataFrame | None:
+    """Read one file of the folder into its table's frame; rejections and counts go into ``parsed``."""
+    spec = present[index]
+    rejected = parsed.rejected
+    raw_rows = parsed.raw_rows
+    rejected_patients = parsed.rejected_ids["patients"]
+    cancel.raise_if_cancelled()
+    progress(index, len(present), f"Reading {spec.file_name}")
+    read = _read_file(
+        path / spec.file_name,
+        spec,
+        cancel,
+        lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),
+    )
+    parsed.rows_read += read.rows_read
+    parsed.rows_per_file[str(path / spec.file_name)] = read.rows_read
+    rejected.extend(read.rejected)
+    raw = read.frame
+    checks = _RowChecks(raw, read.headers)
+    built = _BUILDERS[spec.table](raw, checks) if len(raw) else None
+    if built is None:
+        return None
+    built[ROW] = raw[ROW]
+    built[FILE] = raw[FILE]
+    bad = checks.bad
+    if bad.any():
+        rows = raw.loc[bad]
+        fresh = [
+            Rejection(file_name=str(f), source_row=int(r), reason=str(reason), raw=values)
+            for f, r, reason, values in zip(
+                rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, read.headers)
+            )
+        ]
+        rejected.extend(fresh)
+        if spec.table == "patients":
+            # Events of these patients are rejected by the writer; it names this row.
+            for ident, rejection in zip(rows["ID"].tolist(), fresh):
+                if isinstance(ident, str) and ident not in rejected_patients:
+                    rejected_patients[ident] = rejection
+        built = built.loc[~bad]
+        raw = raw.loc[~bad]
+    # Keep the input of rows the writer may still reject: repeated ids, and events
+    # whose patient is not (or not validly) in this folder.
+    maybe = pd.Series(False, index=built.index)
+    if "external_id" in built.columns:
+        maybe |= built["external_id"].duplicated(keep=False)
+    if "patient_ref" in built.columns and state.patient_ids is not None:
+        maybe |= ~built["patient_ref"].isin(state.patient_ids)
+    if maybe.any():
+        _raw_rows_of(raw.loc[maybe], read.headers, raw_rows)
+    if spec.table == "patients":
+        state.patient_ids = pd.Index(built["external_id"].unique())
+    return built.reset_index(drop=True)

@@ -442,20 +442,15 @@ def _sync_patients(
             clash = _other_person(conn, frame.loc[by_mrn.to_numpy()], ids[by_mrn])
             if clash.any():
                 rows = frame.index[by_mrn.to_numpy()][clash.to_numpy()]
-                fresh: list[Rejection] = []
-                _reject(
-                    frame, frame.index.isin(rows),
+                keep = _reject_patient_rows(
+                    frame, rows,
                     lambda row: (
                         f"MRN '{row['mrn']}' already belongs to another patient in the registry (another name and "
                         "date of birth); one MRN cannot belong to two patients: correct the MRN of this patient in "
                         "the PM system and export again"
                     ),
-                    parsed, fresh,
+                    parsed, rejected,
                 )
-                rejected.extend(fresh)
-                for ident, rejection in zip(frame.loc[rows, "external_id"].astype(str), fresh):
-                    parsed.rejected_ids.setdefault("patients", {}).setdefault(ident, rejection)
-                keep = ~frame.index.isin(rows)
                 frame = frame.loc[keep]
                 ids = ids.loc[keep]
     frame["id"] = ids.to_numpy()
@@ -533,20 +528,26 @@ def _reject_taken_mrns(frame, known, old, maps: _IdMaps, parsed: ParsedImport, r
     if not taken.any():
         return frame, known
     rows = taken.index[taken.to_numpy()]
-    fresh: list[Rejection] = []
-    _reject(
-        frame, frame.index.isin(rows),
+    keep = _reject_patient_rows(
+        frame, rows,
         lambda row: (
             f"MRN '{row['mrn']}' is already the MRN of another patient in the registry; one MRN cannot belong to two "
             "patients: correct the MRN of this patient (or of the other one) in the PM system and export again"
         ),
-        parsed, fresh,
+        parsed, rejected,
     )
+    return frame.loc[keep], known.loc[keep]
+
+
+def _reject_patient_rows(frame: pd.DataFrame, rows, reason_of, parsed: ParsedImport, rejected: list[Rejection]) -> np.ndarray:
+    """Reject the patient rows labelled ``rows`` (their events then name the patient's own
+    rejection); returns the mask of the rows kept."""
+    fresh: list[Rejection] = []
+    _reject(frame, frame.index.isin(rows), reason_of, parsed, fresh)
     rejected.extend(fresh)
     for ident, rejection in zip(frame.loc[rows, "external_id"].astype(str), fresh):
         parsed.rejected_ids.setdefault("patients", {}).setdefault(ident, rejection)
-    keep = ~frame.index.isin(rows)
-    return frame.loc[keep], known.loc[keep]
+    return ~frame.index.isin(rows)
 
 
 def _other_person(conn: Connection, frame: pd.DataFrame, ids: pd.Series) -> pd.Series:
@@ -661,7 +662,11 @@ def write_parsed(
         if progress:
             progress(index, len(names), f"Writing {name}")
         # A shallow copy: adding columns never touches the parser's frame.
-        frame = parsed.frames.pop(name) if release_frames else parsed.frames[name].copy(deep=False)
+        frame = parsed.frames.pop(name, None) if release_frames else parsed.frames.get(name)
+        if frame is None:  # a file read only now (a lazy parse) that gave no rows
+            continue
+        if not release_frames:
+            frame = frame.copy(deep=False)
         frame["source"] = parsed.source
         if "external_id" in frame.columns:
             frame = _drop_repeated_ids(name, frame, parsed, rejected, duplicates)
