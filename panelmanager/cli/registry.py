@@ -52,6 +52,8 @@ def _add_import(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the counts and a few sample names, write nothing")
     p.add_argument("--rejects", metavar="FILE.csv",
                    help="also write the rejected rows (they hold patient data) to this CSV")
+    p.add_argument("--force", action="store_true",
+                   help="read a file again even when it is exactly the one last imported and nothing changed since")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--user", help="who is importing (default: the operating-system user)")
 
@@ -77,6 +79,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             progress=work.progress,
             cancel=work.cancel,
             encoding=args.encoding,
+            force=args.force,
         )
     rejects_error = _write_import_rejects(args, outcomes)
     if args.json:
@@ -114,6 +117,8 @@ def _print_outcome(o) -> None:
         print(f"NOT IMPORTED  {o.error}", file=sys.stderr)
         return
     head = "Dry run (nothing written)" if o.dry_run else "Imported"
+    if o.same_file_skipped:
+        head = "Unchanged since its last import (not read again; --force reads it)"
     profile = f", profile {o.profile}" if o.profile else ""
     encoding = f", read as {o.encoding}" if o.encoding else ""
     print(f"{head}: {o.path} ({o.format}{profile}{encoding})")

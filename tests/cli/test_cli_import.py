@@ -326,3 +326,17 @@ def test_json_output_counts_where_every_row_went(tmp_path, capsys):
         {"file": str(DATA / "athena_appointments_cp1252.csv"), "row": 8, "reason": "exact duplicate of row 7"}
     ]
     assert [r["row"] for r in outcome["rejected_rows"]] == [9, 11]
+
+
+def test_the_same_file_again_is_skipped_and_force_reads_it(tmp_path, synthea_small, capsys):
+    # Issue 16: an unchanged re-import takes seconds; the user is told it was not read again.
+    from panelmanager import cli
+
+    db = str(tmp_path / "r.sqlite3")
+    assert cli.main(["--db", db, "--create", "import", str(synthea_small)]) == 0
+    capsys.readouterr()
+    assert cli.main(["--db", db, "import", str(synthea_small)]) == 0
+    assert "Unchanged since its last import" in capsys.readouterr().out
+    assert cli.main(["--db", db, "import", str(synthea_small), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "Unchanged since its last import" not in out and "Imported:" in out

@@ -49,6 +49,7 @@ class ImportOutcome:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    same_file_skipped: bool = False  # the very file already imported, nothing changed since: not read again
     rejected: int = 0
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
@@ -439,6 +440,7 @@ def _skip_unchanged(registry: Registry, path: Path, outcome: ImportOutcome, key:
             return False
         skip.restore_outcome(session, outcome, previous)
         outcome.ok = True
+        outcome.same_file_skipped = True
         outcome.batch_id = _record_batch(session, None, outcome, started, user, sha, "committed", key)
     return True
 
