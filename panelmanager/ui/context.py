@@ -42,6 +42,12 @@ class AppContext(QObject):
 
     @property
     def user(self) -> str:
+        """The logged-in user (issue 14); before any account exists, the settings' name or the computer login."""
+        from panelmanager.core.permissions import current_actor
+
+        actor = current_actor()
+        if actor is not None and not actor.is_system:
+            return actor.username
         return self.settings.user_name or default_user()
 
     def save_settings(self, settings: PracticeSettings) -> None:

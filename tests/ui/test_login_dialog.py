@@ -108,3 +108,25 @@ def test_main_shows_the_login_then_the_window(qtbot, tmp_path, monkeypatch):
     finally:
         set_logged_in(None)
         QApplication.instance().setQuitOnLastWindowClosed(True)
+
+
+def test_the_screens_act_as_the_logged_in_user_not_the_settings_name(qtbot, tmp_path, monkeypatch):
+    """Issue 14: once someone is logged in, what the GUI records carries their user name."""
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.permissions import set_logged_in
+    from panelmanager.core.settings_service import set_setting
+    from panelmanager.ui.main_window import MainWindow
+
+    registry = open_registry(tmp_path / "r.sqlite3", create=True)
+    actors = make_users(registry)
+    with registry.session() as session:
+        set_setting(session, "user_name", "Dr. Bob (not me)")
+    window = MainWindow(registry=registry)
+    qtbot.addWidget(window)
+    try:
+        set_logged_in(actors["front_desk"])
+        assert window.ctx.user == actors["front_desk"].username
+    finally:
+        set_logged_in(None)
+        window.close()
+        registry.close()
