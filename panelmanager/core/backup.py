@@ -355,9 +355,29 @@ def check_backup(path: Path | str, *, key: str | None = None) -> BackupCheck:
                 upgradable = version not in schema_heads()
         if not problems:
             counts = _counts(conn)
+            if "audit_log" in tables:  # issue 14: a backup whose audit trail was altered is not restored
+                chain = _verify_audit_trail(conn)
+                if not chain.ok:
+                    problems.append(f"its audit trail fails verification: {chain.message().rstrip('.')}")
     finally:
         conn.close()
     return BackupCheck(path, not problems, version, upgradable, counts, problems)
+
+
+def _verify_audit_trail(conn):
+    """``core.audit.verify`` on an open backup connection (read-only; the connection stays open)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+    from sqlalchemy.pool import StaticPool
+
+    from panelmanager.core import audit
+
+    engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+    try:
+        with Session(engine) as session:
+            return audit.verify(session)
+    finally:
+        engine.dispose(close=False)
 
 
 def _checkpoint_and_close(db_path: Path, key: str | None) -> None:

@@ -133,3 +133,26 @@ def test_appending_continues_the_chain_and_filters_work(fresh_registry):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("seq,when,user,role,workstation,action,patient_ids,outcome")
     assert lines[1].startswith("4,2026-01-06 08:00:00,bob,front_desk,desk-1,confirm,2,ok")
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_whose_audit_trail_was_altered_is_not_restored(registry_path, tmp_path):
+    # Issue 15 with issue 14: restoring checks the backup's audit chain before replacing anything.
+    from panelmanager.core.backup import backup_registry, check_backup, restore_registry
+    from panelmanager.core.db import open_registry
+
+    registry = open_registry(registry_path, create=True)
+    try:
+        fill(registry)
+        good = backup_registry(registry, tmp_path / "good.sqlite3").path
+        drop_triggers(registry)
+        with registry.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET action = 'search' WHERE seq = 3"))
+        bad = backup_registry(registry, tmp_path / "bad.sqlite3").path
+    finally:
+        registry.close()
+    assert check_backup(good).ok
+    check = check_backup(bad)
+    assert not check.ok and "audit trail fails verification" in check.problems[0] and "#3" in check.problems[0]
+    with pytest.raises(Exception, match="audit trail"):
+        restore_registry(bad, registry_path)
