@@ -28,8 +28,8 @@ from sqlalchemy import and_, case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
-from panelmanager.core.db import bulk_insert
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from panelmanager.core.measures.cache import clip_text, write_results
 from panelmanager.core.measures.definitions import MeasureDefinition, definitions_fingerprint, load_measures
 from panelmanager.core.measures.engine import RESULT_COLUMNS, STATUSES, _raw, _to_datetime, evaluate_definitions, read_frame
 
@@ -140,22 +140,7 @@ def refresh_gaps(
     cancel.raise_if_cancelled()
     computed_at = dt.datetime.now().replace(microsecond=0)
     progress(0, 1, "Saving care gaps")
-    conn = session.connection()
-    session.execute(delete(models.MeasureResult).where(models.MeasureResult.as_of == as_of))
-    frame = pd.DataFrame(
-        {
-            "as_of": pd.Series(pd.Timestamp(as_of), index=result.index),
-            "patient_id": result["patient_id"],
-            "measure_id": result["measure"],
-            "status": result["status"],
-            "due_date": result["due_date"],
-            "last_date": result["last_date"],
-            "last_code": result["last_code"],
-            "last_value": _clip(result["last_value"], 300),
-            "computed_at": pd.Series(pd.Timestamp(computed_at), index=result.index),
-        }
-    )
-    bulk_insert(conn, models.MeasureResult.__table__, frame)
+    write_results(session, as_of, result, computed_at)
     run = session.scalar(select(models.MeasureRun).where(models.MeasureRun.kind == GAPS_KIND, models.MeasureRun.as_of == as_of))
     if run is None:
         run = models.MeasureRun(kind=GAPS_KIND, as_of=as_of)
@@ -178,14 +163,7 @@ def refresh_gaps(
     )
 
 
-def _clip(values: pd.Series, length: int) -> pd.Series:
-    """Text cut to the column's length, column-wise; missing values stay missing."""
-    text = values.astype(object)
-    long = text.notna().to_numpy() & (text.str.len().fillna(0).to_numpy() > length)
-    if long.any():
-        text = text.copy()
-        text[long] = text[long].str.slice(0, length)
-    return text
+_clip = clip_text  # moved to measures.cache
 
 
 def prune_runs(session: Session, kind: str, model, keep: int = KEEP_AS_OF_DATES) -> list[dt.date]:
