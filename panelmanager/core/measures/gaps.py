@@ -301,11 +301,15 @@ def measure_rates(
     as_of: dt.date,
     by: str = "provider",
     *,
+    refresh: bool | None = None,
     resources_dir=None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> pd.DataFrame:
     """Numerator, denominator and rate per measure, for the practice or per provider panel.
+
+    ``refresh=None`` recomputes the cache first when it is stale, ``True`` always,
+    ``False`` never (the figures as they were last computed: see ``gaps_computed_at``).
 
     Denominator: eligible patients not excluded (met + due-soon + open). Numerator: the
     eCQM's numerator, i.e. met + due-soon, or for an inverse measure (HbA1c poor
@@ -316,7 +320,7 @@ def measure_rates(
         raise ValueError("by must be 'provider' or 'practice'")
     from panelmanager.core.settings import load_settings
 
-    if gaps_are_stale(session, as_of, resources_dir=resources_dir):
+    if refresh or (refresh is None and gaps_are_stale(session, as_of, resources_dir=resources_dir)):
         refresh_gaps(session, as_of, resources_dir=resources_dir, progress=progress, cancel=cancel)
     r = models.MeasureResult
     frame = read_frame(
