@@ -28,7 +28,7 @@ from bench_gui import AS_OF, ensure_registry  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "panelmanager-bench-gui.sqlite3")
+    parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / f"panelmanager-bench-gaps-100000-1-{AS_OF:%Y%m%d}.sqlite3")
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
