@@ -322,11 +322,7 @@ def measure_rates(
 
     if refresh or (refresh is None and gaps_are_stale(session, as_of, resources_dir=resources_dir)):
         refresh_gaps(session, as_of, resources_dir=resources_dir, progress=progress, cancel=cancel)
-    r = models.MeasureResult
-    frame = read_frame(
-        session, select(r.patient_id, r.measure_id, r.status).where(r.as_of == as_of), ["patient_id", "measure", "status"]
-    )
-    frame["patient_id"] = frame["patient_id"].astype("int64")
+    frame = _cached_statuses(session, as_of)
     if by == "provider":
         providers, _how = patient_providers(session, as_of)
         frame = frame.merge(providers, on="patient_id", how="left")
@@ -368,6 +364,43 @@ def measure_rates(
         columns += ["provider_id", "provider"]
     columns += ["denominator", "numerator", "rate", "goal", "inverse", "higher_is_better", "met", "due_soon", "open", "excluded"]
     return counts[columns].reset_index(drop=True)
+
+
+def _cached_statuses(session: Session, as_of: dt.date) -> pd.DataFrame:
+    """(patient_id, measure, status) of every cached row for ``as_of``.
+
+    On SQLite the ids come grouped per measure and status as one comma-separated text
+    each (about 50 rows instead of 570,000 at 100,000 patients) and are parsed by numpy:
+    no Python object per row. Elsewhere, one row per result.
+    """
+    r = models.MeasureResult
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        frame = read_frame(
+            session, select(r.patient_id, r.measure_id, r.status).where(r.as_of == as_of), ["patient_id", "measure", "status"]
+        )
+        frame["patient_id"] = frame["patient_id"].astype("int64")
+        return frame
+    groups = conn.exec_driver_sql(
+        "SELECT measure_id, status, COUNT(*), group_concat(patient_id) FROM measure_results "
+        "WHERE as_of = ? GROUP BY measure_id, status",
+        (as_of.isoformat(),),
+    ).fetchall()
+    ids = [np.fromstring(text, dtype="int64", sep=",") if text else np.empty(0, dtype="int64") for *_k, _n, text in groups]
+    counts = [len(part) for part in ids]
+    if any(count != n for count, (_m, _s, n, _t) in zip(counts, groups)):  # never expected: read row by row
+        frame = read_frame(
+            session, select(r.patient_id, r.measure_id, r.status).where(r.as_of == as_of), ["patient_id", "measure", "status"]
+        )
+        frame["patient_id"] = frame["patient_id"].astype("int64")
+        return frame
+    return pd.DataFrame(
+        {
+            "patient_id": np.concatenate(ids) if ids else np.empty(0, dtype="int64"),
+            "measure": np.repeat(np.array([g[0] for g in groups], dtype=object), counts),
+            "status": np.repeat(np.array([g[1] for g in groups], dtype=object), counts),
+        }
+    )
 
 
 def measure_definitions(resources_dir=None) -> list[MeasureDefinition]:
