@@ -9,15 +9,12 @@ damaged. SQLite-only SQL lives in this module and nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,18 +158,24 @@ def _sqlite_begin(conn) -> None:
 WRITE_OPTION = "panelmanager_write"
 
 
-def _alembic_config() -> Config:
+def _alembic_config():
+    from alembic.config import Config  # Alembic (~0.3 s to import) only when a schema changes
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def schema_heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
 def schema_revisions() -> set[str]:
     """Every schema version this Panel Manager knows (so can open, upgrading if older)."""
+    from alembic.script import ScriptDirectory
+
     return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
@@ -184,6 +187,12 @@ def migrate(engine: Engine, *, on_step=None) -> None:
     (``backups/...-before-upgrade.sqlite3``). ``on_step`` is called after each revision
     (tests use it to interrupt an upgrade part-way).
     """
+    if _at_head_without_alembic(engine):
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     known = {rev.revision for rev in script.walk_revisions()}
@@ -216,6 +225,50 @@ def migrate(engine: Engine, *, on_step=None) -> None:
         if saved is not None:
             _restore_if_changed(engine, shape, saved.path)
         raise
+
+
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
+def _declared_heads() -> set[str] | None:
+    """The heads of the migration files, read as text (None when any file is not plain).
+
+    Opening a registry that is already up to date (every start of the app) then needs
+    no Alembic import. Each versions/*.py must declare one quoted ``revision`` and a
+    quoted (or tuple of quoted, or None) ``down_revision``; otherwise Alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        found = dict((key, value) for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        revision = re.fullmatch(r"[\"']([\w.-]+)[\"']", found.get("revision", ""))
+        down = found.get("down_revision")
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        if down != "None":
+            names = re.findall(r"[\"']([\w.-]+)[\"']", down)
+            if not names or re.sub(r"[\"'][\w.-]+[\"']|[\s,()\[\]]", "", down):
+                return None
+            parents.update(names)
+    return (revisions - parents) or None
+
+
+def _at_head_without_alembic(engine: Engine) -> bool:
+    """True when the registry's alembic_version rows are exactly the migration files' heads."""
+    heads = _declared_heads()
+    if not heads:
+        return False
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            current = {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()}
+    except Exception:  # noqa: BLE001 - let Alembic look and report
+        return False
+    return current == heads
 
 
 def _schema_shape(engine: Engine):

@@ -1,16 +1,19 @@
 """Benchmark: 5,000 letters with labels, and a 200-patient huddle sheet (run by hand, not collected by pytest).
 
-    python tests/benchmarks/bench_print.py [--patients 20000] [--fresh]
+    python tests/benchmarks/bench_print.py [--patients 100000] [--db PATH] [--fresh] [--without-risk]
 
-Loads the deterministic demo practice (``load_demo``, seed 1) into a registry in the
-temporary folder (kept between runs; ``--fresh`` rebuilds it), then times:
+Loads the deterministic demo practice (``load_demo``, seed 1, as of 2025-01-15) into a
+registry in the temporary folder (the same file bench_gaps.py uses, kept between runs;
+``--fresh`` rebuilds it), then times what a user waits for:
 
 * the care gaps for influenza and colorectal screening, the outreach list built from
   them, and turning it into contacts;
-* 5,000 letters in one PDF plus their Avery 5160 labels (target: under 30 s together);
+* 5,000 letters in one PDF plus their Avery 5160 labels; the headline figure includes
+  building the outreach list and its contacts (target: under 30 s together);
 * the huddle sheet for the busiest clinic day, trimmed to 200 patients: gathering the
-  data (visits, PCP flags, gaps evaluated for those patients; risk tiers with
-  ``--with-risk``) and the PDF (target: under 2 s).
+  data the first time (visits, PCP flags, gaps evaluated for those patients, risk
+  tiers unless ``--without-risk``) and the PDF (target: under 2 s); the warm second
+  run is printed too, but the headline is the first.
 
 The PDFs are written to a temporary folder and removed; the demo practice is synthetic,
 no real patient data.
@@ -25,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-AS_OF = dt.date(2024, 3, 1)
+AS_OF = dt.date(2025, 1, 15)  # bench_gaps.py's date: one 100,000-patient registry serves both
 SEED = 1
 LETTERS = 5_000
 HUDDLE_PATIENTS = 200
@@ -41,14 +44,15 @@ def timed(label: str, fn, results: dict[str, float]):
     return value
 
 
-def registry_for(patients: int, fresh: bool):
+def registry_for(patients: int, fresh: bool, path: Path | None = None):
     from sqlalchemy import func, select
 
     from panelmanager.core import models as m
     from panelmanager.core.db import open_registry
     from panelmanager.core.demo import load_demo
 
-    path = Path(tempfile.gettempdir()) / f"panelmanager-bench-print-{patients}-{SEED}-{AS_OF:%Y%m%d}.sqlite3"
+    # The same file as bench_gaps.py's registry_file(): generated once for both benchmarks.
+    path = path or Path(tempfile.gettempdir()) / f"panelmanager-bench-gaps-{patients}-{SEED}-{AS_OF:%Y%m%d}.sqlite3"
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -65,10 +69,11 @@ def registry_for(patients: int, fresh: bool):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=20_000)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--db", type=Path, help="an existing demo registry (as of 2025-01-15) to use")
     parser.add_argument("--fresh", action="store_true", help="rebuild the demo registry")
-    parser.add_argument("--with-risk", action="store_true",
-                        help="include risk tiers in the huddle (scores the registry once if never scored)")
+    parser.add_argument("--without-risk", action="store_true",
+                        help="leave risk tiers out of the huddle (the app shows them)")
     args = parser.parse_args(argv)
 
     from sqlalchemy import func, select
@@ -83,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from panelmanager.core.reports.letters import build_letters
     from panelmanager.core.settings import load_settings
 
-    registry = registry_for(args.patients, args.fresh)
+    registry = registry_for(args.patients, args.fresh, args.db)
+    with_risk = not args.without_risk
     results: dict[str, float] = {}
     out = Path(tempfile.mkdtemp(prefix="panelmanager-bench-print-"))
     try:
@@ -111,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
                         lambda: build_letters(chosen, out / "letters.pdf", letterhead=letterhead, date=AS_OF), results)
         labels = timed(f"{len(chosen):,} Avery 5160 labels",
                        lambda: build_labels(chosen, out / "labels.pdf", on=AS_OF), results)
-        together = results[f"{len(chosen):,} letters (one PDF)"] + results[f"{len(chosen):,} Avery 5160 labels"]
+        together = sum(results.values())  # the gaps, the list, its contacts, the letters and the labels
         size = (out / "letters.pdf").stat().st_size / 2**20
         print(f"    {letters.letters:,} letters on {letters.pages:,} pages ({size:.1f} MB), "
               f"{labels.items:,} labels on {labels.pages} sheets")
-        print(f"  letters + labels: {together:.2f} s (target < {TARGET_LETTERS_S:.0f} s) "
+        print(f"  list + letters + labels: {together:.2f} s (target < {TARGET_LETTERS_S:.0f} s) "
               f"{'OK' if together < TARGET_LETTERS_S else 'TOO SLOW'}")
 
         print("Huddle sheet:")
@@ -129,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             # Risk tiers are read from the stored scores (a registry never scored is scored once,
             # which is compute_risk's cost, timed in bench_gaps.py); --with-risk includes that.
             sheet = timed(f"huddle data for {day} (first run)",
-                          lambda: huddle_data(session, day, with_risk=args.with_risk), results)
+                          lambda: huddle_data(session, day, with_risk=with_risk), results)
             sheet = timed(f"huddle data for {day} (warm)",
-                          lambda: huddle_data(session, day, with_risk=args.with_risk), results)
+                          lambda: huddle_data(session, day, with_risk=with_risk), results)
         print(f"    {sheet.patients} visits with {len(sheet.sections)} providers, {sheet.open_gaps} open gaps")
         # Trim to 200 patients, keeping whole providers' schedules where possible.
         kept, total = [], 0
@@ -147,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                        lambda: build_huddle_sheet(sheet, out / "huddle.pdf"), results)
         print(f"    {result.pages} pages")
         pdf_seconds = results[f"huddle PDF, {total} patients, {len(kept)} providers"]
+        first = results[f"huddle data for {day} (first run)"] + pdf_seconds
         warm = results[f"huddle data for {day} (warm)"] + pdf_seconds
-        print(f"  huddle data (warm) + PDF: {warm:.2f} s; PDF alone {pdf_seconds:.2f} s "
-              f"(target < {TARGET_HUDDLE_S:.0f} s) {'OK' if warm < TARGET_HUDDLE_S else 'TOO SLOW'}")
+        print(f"  huddle data (first run{', with risk tiers' if with_risk else ''}) + PDF: {first:.2f} s "
+              f"(warm {warm:.2f} s; PDF alone {pdf_seconds:.2f} s) "
+              f"(target < {TARGET_HUDDLE_S:.0f} s) {'OK' if first < TARGET_HUDDLE_S else 'TOO SLOW'}")
     finally:
         for path in out.glob("*"):
             path.unlink()
