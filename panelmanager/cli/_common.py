@@ -281,7 +281,7 @@ def registry_work(
 
 def current_user(args: argparse.Namespace) -> str:
     """The logged-in user (registry with accounts), else --user, else the operating-system user."""
-    from panelmanager.core.importers import default_user
+    from panelmanager.core.permissions import default_user
 
     permissions = sys.modules.get("panelmanager.core.permissions")
     actor = permissions.current_actor() if permissions is not None else None

@@ -79,7 +79,7 @@ def keyring_token(registry) -> str | None:
 def authenticate_cli(args: argparse.Namespace, registry) -> Any:
     """Log in for this run; returns the Actor. A token wins over a password prompt."""
     from panelmanager.core import auth
-    from panelmanager.core.importers import default_user
+    from panelmanager.core.permissions import default_user
 
     with registry.session() as session:
         has_users = auth.has_users(session)

@@ -61,6 +61,16 @@ class Actor:
         return self.role == SYSTEM_ROLE
 
 
+def default_user() -> str:
+    """The computer login: the acting user on a registry without accounts."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some service environments
+        return os.environ.get("USERNAME") or "unknown"
+
+
 def default_workstation() -> str:
     return os.environ.get("PANELMANAGER_WORKSTATION") or socket.gethostname() or "unknown"
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from panelmanager.core.db import Registry
-from panelmanager.core.importers import default_user
+from panelmanager.core.permissions import default_user
 from panelmanager.core.settings import PracticeSettings, effective_as_of, load_settings, save_settings
 
 ASSIGNMENTS = "assignments"

@@ -12,7 +12,6 @@ option that fixes it.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert
 
+from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
 from panelmanager.core import models
 from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
@@ -266,13 +266,6 @@ def _record_batch(session, parsed: ParsedImport | None, outcome: ImportOutcome, 
             ],
         )
     return batch.id
-
-
-def default_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some service environments
-        return os.environ.get("USERNAME") or "unknown"
 
 
 def run_import(
