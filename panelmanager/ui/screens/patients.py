@@ -5,6 +5,8 @@ and a manual reassignment with a reason."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QLocale, QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -222,10 +224,13 @@ class PatientsScreen(Screen):
         needs_cache = filters.tier is not None or filters.gap_measure is not None
         if needs_cache and self._offer_refresh():
             return  # the list is shown again when the update finishes
+        # The banner says whether the care-gap and risk caches are current: typing in the search
+        # box cannot change that, so a keystroke does not ask again (it cost a third of it at 100k).
+        typed_only = dataclasses.replace(self.model.filters, text=filters.text) == filters
         self.model.set_filters(filters)
-        self._after_reload()
+        self._after_reload(banner=not typed_only)
 
-    def _after_reload(self) -> None:
+    def _after_reload(self, *, banner: bool = True) -> None:
         n = self.model.rowCount()
         self.count_label.setText(self.tr("1 patient") if n == 1 else self.tr("{0} patients").format(QLocale().toString(n)))
         self._size_columns()
@@ -236,7 +241,8 @@ class PatientsScreen(Screen):
             self.table.scrollTo(self.model.index(row, 0))
         else:
             self.table.scrollToTop()
-        self._update_banner()
+        if banner:
+            self._update_banner()
 
     def _search_enter(self) -> None:
         if self._search_timer.isActive():
