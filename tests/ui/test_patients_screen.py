@@ -220,3 +220,26 @@ def test_opening_a_patient_the_list_leaves_out_clears_the_old_highlight(qtbot, w
     window.open_patient(screen.ids["fay"])  # inactive: not in the default list (a drill-down from elsewhere)
     assert screen.detail.record.mrn == "P6"
     assert not screen.table.currentIndex().isValid() and not screen.table.selectionModel().hasSelection()
+
+
+def test_opening_a_record_logged_in_is_audited_once_with_the_patients_id(qtbot, fresh_registry, screen, monkeypatch):
+    # Issue 14: "patient record viewed" is in the audit trail, by id, never by name.
+    from auth_helpers import fast_hashing, make_users
+
+    from panelmanager.core import audit
+    from panelmanager.core.permissions import set_logged_in
+
+    fast_hashing(monkeypatch)
+    desk = make_users(fresh_registry)["front_desk"]
+    set_logged_in(desk)
+    try:
+        _open(screen, "P5")
+        screen.detail.refresh()  # a refresh of the same record is not a second view
+    finally:
+        set_logged_in(None)
+    with fresh_registry.session() as session:
+        views = [e for e in audit.list_entries(session) if e.action == "view_patient"]
+    eve = [e for e in views if e.patient_ids == (screen.ids["eve"],)]
+    assert [(e.user_name, e.outcome) for e in eve] == [(desk.username, "ok")]  # once, though refreshed
+    assert all(len(e.patient_ids) == 1 for e in views)  # each record shown (focus may show the first row too)
+    assert "Smithers" not in str(eve[0].details)

@@ -232,8 +232,13 @@ class PatientDetail(QWidget):
                 table.setRowCount(0)
             return
         try:
-            with self.ctx.registry.session() as session:
-                record = patient_record(session, self.patient_id, self.ctx.as_of)
+            if self.patient_id != getattr(self, "_audited_id", None):  # a record opened: audited once (issue 14)
+                record = self.ctx.read("view_patient", patient_record, self.patient_id, self.ctx.as_of,
+                                       patient_ids=[self.patient_id])
+                self._audited_id = self.patient_id
+            else:  # the same record refreshed after a change
+                with self.ctx.registry.session() as session:
+                    record = patient_record(session, self.patient_id, self.ctx.as_of)
         except EmpanelmentError:
             self.set_patient(None)
             return
