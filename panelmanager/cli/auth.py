@@ -276,11 +276,9 @@ def _add_audit(sub) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
     from panelmanager.core import audit, auth
-    from panelmanager.core import models as m
     from panelmanager.core.actions import read
+    from panelmanager.core.patients import find_patient
     from panelmanager.core.permissions import PermissionDenied
 
     registry = _opened(args)
@@ -293,11 +291,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 print(f"Head hash: {result.head_hash}")
             return 0 if result.ok else 1
         patient = args.patient
-        if args.mrn:
+        if args.mrn:  # the one MRN lookup (core.patients); an unknown MRN is a user message
             with registry.session() as session:
-                patient = session.scalar(select(m.Patient.id).where(m.Patient.mrn == args.mrn.strip()))
-            if patient is None:
-                raise _fail(f"there is no patient with MRN {args.mrn}.")
+                patient = find_patient(session, args.mrn).id
         rows = read(registry, actor, "audit_view", audit.list_entries, user=args.user, patient_id=patient,
                     action=args.action, date_from=args.date_from, date_to=args.date_to,
                     emergency_only=args.emergency, limit=args.limit or None,
