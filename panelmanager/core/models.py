@@ -590,7 +590,8 @@ Index(
     Observation.value,
 )
 Index("ix_immunizations_gap_lookup", Immunization.cvx, Immunization.patient_id, Immunization.date)
-Index("ix_visits_gap_lookup", Visit.status, Visit.patient_id, Visit.visit_class, Visit.start)
+# provider_id last (0012_gapsindex): "the latest visit with a panel provider" reads this alone.
+Index("ix_visits_gap_lookup", Visit.status, Visit.patient_id, Visit.visit_class, Visit.start, Visit.provider_id)
 
 
 # --------------------------------------------------------------------------- Outreach (issue 6)

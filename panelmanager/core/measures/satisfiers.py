@@ -296,11 +296,16 @@ def _result_days(readings: pd.DataFrame, n_components: int, same_day: str) -> pd
     return out
 
 
-def _outside_settings(ctx: _Context, s: Satisfier, readings: pd.DataFrame, since: pd.Timestamp | None) -> pd.DataFrame:
-    """``readings`` without those taken during a visit of ``s.exclude_settings`` (CMS165: ED, inpatient)."""
+def _outside_settings(
+    ctx: _Context, s: Satisfier, readings: pd.DataFrame, since: pd.Timestamp | None, among: pd.Series | None = None
+) -> pd.DataFrame:
+    """``readings`` without those taken during a visit of ``s.exclude_settings`` (CMS165: ED, inpatient).
+
+    ``among``: the patients ``readings`` were limited to (only their readings are looked up).
+    """
     if not s.exclude_settings or readings.empty:
         return readings
-    inside = ctx.readings_in_settings([c.valueset for c in s.components], s.exclude_settings, since)
+    inside = ctx.readings_in_settings([c.valueset for c in s.components], s.exclude_settings, since, among=among)
     if inside.empty:
         return readings
     keys = pd.MultiIndex.from_arrays(
@@ -324,7 +329,7 @@ def _result_candidates(ctx: _Context, s: Satisfier, patients: pd.DataFrame) -> p
     wanted = patients["patient_id"]
 
     readings = ctx.result_readings(valuesets, since, among=wanted)
-    readings = _outside_settings(ctx, s, readings, since)
+    readings = _outside_settings(ctx, s, readings, since, among=wanted)
     days = _result_days(readings[readings["patient_id"].isin(wanted)], n, s.same_day)
     met = pd.Series(True, index=days.index)
     for i, component in enumerate(s.components):
