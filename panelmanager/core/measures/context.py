@@ -492,8 +492,15 @@ class _Context:
             )
             if only:
                 # A few patients' readings (the code and patient lead the covering index),
-                # then each reading's visit by its primary key.
-                where = [o.code.in_(codes), *only, o.visit_id.in_(visits), o.date < self.end]
+                # then each reading's visit by its primary key (a correlated EXISTS: an IN
+                # list would first gather every completed visit's id).
+                in_setting = exists().where(
+                    v.id == o.visit_id,
+                    v.status == models.VisitStatus.COMPLETED.value,
+                    v.visit_class.in_(list(classes)),
+                    v.start < self.end,
+                )
+                where = [o.code.in_(codes), *only, in_setting, o.date < self.end]
             else:
                 # The code goes through coalesce() so that SQLite seeks the few emergency/inpatient
                 # visits' observations by visit_id instead of every reading of the codes (20x faster).
