@@ -1,6 +1,6 @@
 """How long evaluating every care-gap measure takes (run by hand, not collected by pytest).
 
-    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--baseline DIR] [--rounds N] [--db PATH]
+    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--baseline DIR [--baseline-db PATH]] [--rounds N] [--db PATH]
 
 Loads the deterministic demo practice (``panelmanager demo``: default 100,000 patients,
 seed 1) into a registry in the temporary folder (kept between runs; ``--fresh``
@@ -21,6 +21,10 @@ before the phase started is printed too):
 source tree first on ``sys.path`` (make one with ``git archive <commit> | tar -x -C DIR``)
 and prints both figures and their ratio (new / old) from the same run; ``--rounds N``
 repeats each phase N times, alternating, and keeps the fastest (peak memory: highest).
+``--baseline-db PATH`` gives the previous implementation its own copy of the registry
+(``cp`` it before the first run): needed when the new implementation adds a migration,
+since an older version refuses a registry written by a newer one (and must be measured
+without the new index).
 
 Wall-clock time is printed with the CPU time and the load average: on a busy machine
 the CPU time is the fairer figure. ``--profile`` adds the 25 most expensive functions
@@ -226,7 +230,7 @@ def phase_read(path: Path) -> None:
 
 
 def main() -> None:
-    values = {_option(o) for o in ("--baseline", "--rounds", "--db")}
+    values = {_option(o) for o in ("--baseline", "--baseline-db", "--rounds", "--db")}
     args = [a for a in sys.argv[1:] if not a.startswith("--") and a not in values]
     if "--generate" in sys.argv:
         generate(Path(args[0]), int(args[1]))
@@ -250,6 +254,7 @@ def main() -> None:
     baseline = _option("--baseline")
     rounds = int(_option("--rounds") or 1)
     versions = [("new", None)] + ([("old", baseline)] if baseline else [])
+    paths = {"new": path, "old": Path(_option("--baseline-db") or path)}
     figures: dict[tuple[str, str], tuple[float, float, float]] = {}
     for _round in range(rounds):
         for phase in PHASES:
@@ -259,7 +264,7 @@ def main() -> None:
                 if source:
                     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(source).resolve()), env.get("PYTHONPATH")) if p)
                 done = subprocess.run(
-                    [sys.executable, __file__, "--phase", phase, str(path), *extra],
+                    [sys.executable, __file__, "--phase", phase, str(paths[version]), *extra],
                     check=True, env=env, capture_output=True, text=True,
                 )
                 for line in done.stdout.splitlines():
