@@ -86,6 +86,27 @@ def test_readings_taken_in_the_ed_or_hospital_do_not_count(practice):
     assert result["office"]["last_value"] == "150/80"
 
 
+def test_ed_and_hospital_readings_do_not_count_when_few_patients_are_hypertensive(practice):
+    """The same rule when the hypertensive are a minority: only their readings are then read."""
+    for i in range(6):  # not hypertensive: they make the measure's patients a small share
+        other = practice.patient(f"other-{i}", dob=dt.date(1970, 1, 1), sex="F")
+        er = practice.visit(other, dt.date(2024, 1, 20), "emergency")
+        _bp(practice, other, dt.date(2024, 1, 20), 190, 110, visit=er)
+    clinic_then_ed = _hypertensive(practice, "clinic-then-ed")
+    _bp(practice, clinic_then_ed, dt.date(2023, 11, 1), 128, 78)
+    ed = practice.visit(clinic_then_ed, dt.date(2024, 2, 1), "emergency")
+    _bp(practice, clinic_then_ed, dt.date(2024, 2, 1), 182, 104, visit=ed)
+    only_inpatient = _hypertensive(practice, "only-inpatient")
+    stay = practice.visit(only_inpatient, dt.date(2024, 1, 5), "inpatient")
+    _bp(practice, only_inpatient, dt.date(2024, 1, 5), 118, 70, visit=stay)
+    result = statuses(practice.registry, "controlling-bp")
+    assert set(result) == {"clinic-then-ed", "only-inpatient"}
+    assert result["clinic-then-ed"]["status"] == "met"
+    assert result["clinic-then-ed"]["last_value"] == "128/78"
+    assert result["only-inpatient"]["status"] == "open"
+    assert result["only-inpatient"]["last_date"] is None
+
+
 # --------------------------------------------------------------------------- item 9: CMS2v13
 
 
