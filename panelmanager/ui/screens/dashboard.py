@@ -46,7 +46,7 @@ from panelmanager.core.measures import (
 )
 from panelmanager.core.panel_lists import dashboard_figures, gap_patients
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
-from panelmanager.ui.jobs import run_job
+from panelmanager.ui.jobs import Job, run_job
 from panelmanager.ui.models.dashboard import (
     CellTarget,
     GapPatientTableModel,
@@ -331,13 +331,15 @@ class DashboardScreen(Screen):
         self.recompute_label.setText(self.tr("Recomputing the care gaps in the background..."))
         self.recompute_label.setVisible(True)
         self.stop_button.setVisible(True)
-        self._recompute = run_job(self, self.tr("Computing the care gaps"), job, on_success=done,
-                                  on_cancelled=cancelled, on_failure=failed, on_progress=progressed,
-                                  background=True)
+        running = self._recompute = object()  # until run_job returns (a synchronous job ends inside it)
+        started = run_job(self, self.tr("Computing the care gaps"), job, on_success=done, on_cancelled=cancelled,
+                          on_failure=failed, on_progress=progressed, background=True)
+        if self._recompute is running:
+            self._recompute = started
 
     def stop_recompute(self) -> None:
         """Stop recomputing the care gaps; the figures shown stay (Refresh starts it again)."""
-        if self._recompute is not None:
+        if isinstance(self._recompute, Job):
             self._recompute.cancel()
 
     def recomputing(self) -> bool:
