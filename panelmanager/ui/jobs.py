@@ -9,6 +9,10 @@ Closing a window calls ``JobRunner.stop_jobs(window)``: its jobs are cancelled, 
 waited for, and their callbacks are dropped (the screens they would update are going away).
 A worker whose signals were deleted meanwhile (interpreter shutdown) stops quietly.
 
+``background=True`` runs a job without a modal dialog: the screen stays usable and shows the
+progress itself (``on_progress``) with its own Stop button (``Job.cancel``), e.g. the
+Dashboard recomputing the care gaps behind figures it already shows from the cache.
+
 Tests set ``JobRunner.synchronous = True`` (Picard's fake thread pool): the job then runs
 inline on the calling thread with the same signals, so a qtbot test is deterministic.
 """
@@ -80,8 +84,11 @@ class Job(QObject):
 
     finished = Signal()
 
-    def __init__(self, parent: QWidget | None, title: str) -> None:
+    progressed = Signal(int, int, str)  # (done, total, message) as the job reports it
+
+    def __init__(self, parent: QWidget | None, title: str, *, background: bool = False) -> None:
         super().__init__(parent)
+        self.background = background
         self.token = CancelToken()
         self.signals = _Signals()
         self.dialog = QProgressDialog(title, self.tr("Cancel"), 0, 100, parent)
@@ -95,7 +102,9 @@ class Job(QObject):
         # Wide enough for the whole title (window managers cut a title that does not fit).
         self.dialog.setMinimumWidth(min(self.dialog.fontMetrics().horizontalAdvance(title) * 3 // 2 + 160, 720))
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        self.dialog.setMinimumDuration(300)
+        # A background job's dialog is never shown (its screen shows the progress): it only
+        # keeps the same Cancel path as every other job.
+        self.dialog.setMinimumDuration(2**31 - 1 if background else 300)
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
         self.dialog.setValue(0)
@@ -107,6 +116,10 @@ class Job(QObject):
         self.abandoned = False  # its window closed: results are dropped, callbacks not called
         self.owner = parent
 
+    def cancel(self) -> None:
+        """Stop the job (the screen's own Stop button for a background job)."""
+        self._cancel()
+
     def _cancel(self) -> None:
         self.token.cancel()
         self.dialog.setLabelText(self.tr("Cancelling... nothing will be kept"))
@@ -114,6 +127,9 @@ class Job(QObject):
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if self.token.cancelled:
+            return
+        self.progressed.emit(done, total, message)
+        if self.background:
             return
         total = max(total, 1)
         self.dialog.setMaximum(total)
@@ -151,8 +167,12 @@ class JobRunner:
         on_failure: Callable[[str], None] | None = None,
         on_cancelled: Callable[[str], None] | None = None,
         show_errors: bool = True,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        background: bool = False,
     ) -> Job:
-        job = Job(parent, title)
+        job = Job(parent, title, background=background)
+        if on_progress is not None:
+            job.progressed.connect(on_progress)
         cls._active.add(job)
 
         def finish() -> None:

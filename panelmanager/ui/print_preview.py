@@ -3,7 +3,10 @@ here first, then goes to Qt's print dialog or is saved as a PDF where the user c
 
 The PDF stays in memory: the bytes the core's reportlab builders wrote are loaded into
 ``QPdfDocument`` from a ``QBuffer``, so no temporary file ever holds patient data, and
-they are dropped when the dialog closes. Printing renders each page with
+they are dropped when the dialog closes. A big document (16,000 letters) never freezes the
+window: it is loaded on a worker thread while the dialog is already shown ("Loading..."),
+and one of more than ``MULTI_PAGE_MAX`` pages is shown one page at a time (laying out every
+page of a continuous view reads every page's size first: 8 s for 16,000 pages). Printing renders each page with
 ``QPdfDocument.render`` onto the printer's full paper at up to 300 dpi, at 100% scale and
 from the paper's corner (not its printable area), so the address block still falls in the
 envelope window and labels land on the Avery grid. Saving writes the original bytes.
@@ -17,11 +20,25 @@ print or save ("Record 540 letters as sent today?").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, QSizeF, QStandardPaths, Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPalette, QPageLayout, QPageSize, QPainter, QShortcut
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QObject,
+    QPointF,
+    QRectF,
+    QSize,
+    QSizeF,
+    QStandardPaths,
+    Qt,
+    QThread,
+    Signal,
+)
+from PySide6.QtGui import QColor, QKeySequence, QPageLayout, QPageSize, QPainter, QPalette, QShortcut
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
@@ -48,6 +65,25 @@ MAX_PRINT_DPI = 300  # plenty for text on paper; 600 dpi pages would need 130 MB
 _ZOOMS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 
 
+class _Loaded(QObject):
+    """Carries a document loaded on a worker thread back to the GUI thread (a queued signal)."""
+
+    done = Signal(object)
+
+
+def _load_pdf(data: bytes, gui: QThread) -> tuple[QPdfDocument, QBuffer, QByteArray]:
+    """Load ``data`` into a new QPdfDocument (in memory) and hand it over to the ``gui`` thread."""
+    array = QByteArray(data)
+    buffer = QBuffer(array)
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    document = QPdfDocument()
+    document.load(buffer)
+    if QThread.currentThread() is not gui:
+        buffer.moveToThread(gui)
+        document.moveToThread(gui)
+    return document, buffer, array
+
+
 class PrintPreviewDialog(QDialog):
     """Shows a PDF held in memory, with page navigation, zoom, Print... and Save as PDF...."""
 
@@ -57,6 +93,10 @@ class PrintPreviewDialog(QDialog):
     print_dialog_factory: Callable[[QPrinter, QWidget], QDialog] = QPrintDialog
     save_file_name: Callable[..., tuple[str, str]] = staticmethod(QFileDialog.getSaveFileName)
     question: Callable[..., QMessageBox.StandardButton] = staticmethod(QMessageBox.question)
+    # A PDF bigger than this is loaded on a worker thread (the dialog shows at once); tests lower it.
+    BACKGROUND_BYTES = 1_000_000
+    # More pages than this are shown one at a time (Page Up / Page Down), not as one long strip.
+    MULTI_PAGE_MAX = 300
 
     def __init__(
         self,
@@ -83,10 +123,18 @@ class PrintPreviewDialog(QDialog):
         self.saved_path: str | None = None
 
         self._bytes = QByteArray(data)
-        self._buffer = QBuffer(self._bytes, self)
-        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-        self.document = QPdfDocument(self)
-        self.document.load(self._buffer)
+        self._closed = False
+        self._loaded = _Loaded(self)
+        self._loaded.done.connect(self._document_loaded)
+        self._loading = len(data) > type(self).BACKGROUND_BYTES
+        if self._loading:
+            self._buffer: QBuffer | None = None
+            self._loader_bytes: QByteArray | None = None
+            self.document = QPdfDocument(self)  # empty (no pages) until the worker has loaded it
+        else:
+            self.document, self._buffer, self._loader_bytes = _load_pdf(data, self.thread())
+            self.document.setParent(self)
+            self._buffer.setParent(self)
 
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
@@ -156,7 +204,6 @@ class PrintPreviewDialog(QDialog):
         self.view.setObjectName("pdfView")
         self.view.setPageMode(QPdfView.PageMode.MultiPage)
         self.view.setPageSpacing(12)
-        self.view.setDocument(self.document)
         palette = self.view.palette()
         palette.setColor(QPalette.ColorRole.Dark, QColor("#6b7580"))  # around the pages
         self.view.setPalette(palette)
@@ -215,18 +262,65 @@ class PrintPreviewDialog(QDialog):
             button.setAutoDefault(False)
             button.setDefault(False)
 
+        self._note = note
+        self._show_document()
+        self.resize(self._initial_size())
+        if self._loading:
+            self._start_loading(data)
+
+    # -- document
+    def _start_loading(self, data: bytes) -> None:
+        self.page_count_label.setText(self.tr("(loading...)"))
+        self.note_label.setText(self.tr("Loading the document...") + ("  " + self._note if self._note else ""))
+        self.note_label.setVisible(True)
+        loaded, gui = self._loaded, self.thread()
+
+        def work() -> None:
+            document, buffer, array = _load_pdf(data, gui)
+            try:
+                loaded.done.emit((document, buffer, array))
+            except RuntimeError:  # the dialog was closed and deleted meanwhile: drop the document
+                document.close()
+                buffer.close()
+
+        threading.Thread(target=work, name="pdf-preview-load", daemon=True).start()
+
+    def _document_loaded(self, payload) -> None:
+        document, buffer, array = payload
+        if self._closed:  # closed while loading: nothing of the document is kept
+            document.close()
+            buffer.close()
+            array.clear()
+            return
+        placeholder = self.document
+        document.setParent(self)
+        buffer.setParent(self)
+        self.document, self._buffer, self._loader_bytes = document, buffer, array
+        self._loading = False
+        self.note_label.setText(self._note)
+        self.note_label.setVisible(bool(self._note))
+        self._show_document()
+        placeholder.deleteLater()
+
+    def _show_document(self) -> None:
         pages = self.page_count()
+        if pages > self.MULTI_PAGE_MAX:
+            self.view.setPageMode(QPdfView.PageMode.SinglePage)
+            self.page_spin.setToolTip(self.tr("{0} pages are shown one at a time: Page Up / Page Down").format(pages))
+        self.view.setDocument(self.document)
         self.page_spin.setRange(1, max(pages, 1))
         self.page_count_label.setText(self.tr("of {0}").format(pages))
         self.print_button.setEnabled(pages > 0)
         self.save_button.setEnabled(pages > 0)
         self.fit_width()
         self._update_navigation()
-        self.resize(self._initial_size())
 
-    # -- document
+    def is_loading(self) -> bool:
+        """True while a big document is still being loaded (nothing to print or save yet)."""
+        return self._loading
+
     def page_count(self) -> int:
-        return self.document.pageCount()
+        return 0 if self._loading else self.document.pageCount()
 
     def pdf_bytes(self) -> bytes:
         return bytes(self._bytes.data())
@@ -456,8 +550,12 @@ class PrintPreviewDialog(QDialog):
 
     # -- closing: drop the patient data
     def done(self, result: int) -> None:
+        self._closed = True
         self.document.close()
-        self._buffer.close()
+        if self._buffer is not None:
+            self._buffer.close()
+        if self._loader_bytes is not None:
+            self._loader_bytes.clear()
         self._bytes.clear()
         super().done(result)
 

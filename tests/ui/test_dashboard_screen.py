@@ -248,3 +248,95 @@ def test_the_dashboard_names_measures_whose_source_data_is_absent(qtbot, demo_wi
     text = screen.data_warning.text()
     assert "Controlling high blood pressure: source data absent" in text
     assert "Diabetes: A1c above 9 or none this year: source data absent" in text
+
+
+def _make_stale(window) -> dt.datetime:
+    """An import since the care gaps were computed: the cache is out of date. Returns when it was computed."""
+    with window.registry.session() as s:
+        run = s.scalar(select(m.MeasureRun).where(m.MeasureRun.kind == "gaps", m.MeasureRun.as_of == AS_OF))
+        run.data_version = "before-an-import"
+        computed = run.computed_at
+    with window.registry.session() as s:
+        assert gaps_are_stale(s, AS_OF)
+    return computed
+
+
+def _held_refresh(monkeypatch):
+    """The background recompute waits until the test releases it (jobs run on real threads here)."""
+    import threading
+
+    from panelmanager.ui.jobs import JobRunner
+    from panelmanager.ui.screens import dashboard
+
+    release = threading.Event()
+    original = dashboard.refresh_gaps
+
+    def held(*args, **kwargs):
+        assert threading.current_thread() is not threading.main_thread()
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "refresh_gaps", held)
+    monkeypatch.setattr(JobRunner, "synchronous", False)
+    return release
+
+
+def test_cached_figures_show_with_when_they_were_computed_before_the_background_recompute(qtbot, demo_window,
+                                                                                          monkeypatch):
+    # Issue 10: the first open at 100,000 patients waited half a minute for a recompute behind a modal dialog.
+    from panelmanager.ui.jobs import JobRunner
+
+    window = demo_window
+    screen = _dashboard(window)  # computes the cache once (synchronous jobs)
+    before = sorted((c.numerator, c.denominator) for c in screen.grid_model.cells.values())
+    computed = _make_stale(window)
+    release = _held_refresh(monkeypatch)
+    try:
+        screen.reload()
+        qtbot.waitUntil(screen.recomputing, timeout=20000)
+        # The old figures are on screen, saying when they were computed, while the recompute runs.
+        assert screen.grid_model.rowCount() > 0
+        assert sum(c.denominator for c in screen.grid_model.cells.values()) > 0
+        assert f"care gaps computed {computed:%Y-%m-%d %H:%M}" in screen.computed_label.text()
+        assert screen.banner.isVisibleTo(screen)
+        assert f"computed {computed:%Y-%m-%d %H:%M}" in screen.banner.text() and "background" in screen.banner.text()
+        assert screen.stop_button.isVisibleTo(screen) and screen.recompute_label.isVisibleTo(screen)
+        # Nothing modal: no progress dialog blocks the window, the grid can be used meanwhile.
+        assert not any(job.dialog.isVisible() for job in JobRunner.running())
+        assert QApplication.activeModalWidget() is None
+        screen.drill_down(0, 0)
+        qtbot.waitUntil(lambda: screen.gap_model.rowCount() > 0 or "patients with" in screen.drill_title.text(),
+                        timeout=20000)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not screen.recomputing() and not JobRunner.running(), timeout=60000)
+    with window.registry.session() as s:
+        assert not gaps_are_stale(s, AS_OF)
+    assert not screen.banner.isVisibleTo(screen) and not screen.stop_button.isVisibleTo(screen)
+    assert "care gaps computed" in screen.computed_label.text()
+    # Nothing changed in the registry: the recomputed figures are the cached ones.
+    assert sorted((c.numerator, c.denominator) for c in screen.grid_model.cells.values()) == before
+
+
+def test_stop_keeps_the_cached_figures_and_says_they_are_out_of_date(qtbot, demo_window, monkeypatch):
+    from panelmanager.ui.jobs import JobRunner
+
+    window = demo_window
+    screen = _dashboard(window)
+    cells = screen.grid_model.rowCount()
+    computed = _make_stale(window)
+    release = _held_refresh(monkeypatch)
+    try:
+        screen.reload()
+        qtbot.waitUntil(screen.recomputing, timeout=20000)
+        qtbot.mouseClick(screen.stop_button, Qt.MouseButton.LeftButton)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not screen.recomputing() and not JobRunner.running(), timeout=60000)
+    with window.registry.session() as s:
+        assert gaps_are_stale(s, AS_OF)  # nothing was kept of the stopped recompute
+    assert screen.grid_model.rowCount() == cells
+    assert f"computed {computed:%Y-%m-%d %H:%M}" in screen.banner.text() and "cancelled" in screen.banner.text()
+    screen.reload()  # showing the screen again does not start it again by itself
+    qtbot.waitUntil(lambda: not JobRunner.running(), timeout=20000)
+    assert not screen.recomputing() and screen.grid_model.rowCount() == cells

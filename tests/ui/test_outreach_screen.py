@@ -328,3 +328,33 @@ def test_a_huge_mailing_says_how_many_pages_first(qtbot, outreach, practice, mon
     qtbot.mouseClick(outreach.labels_button, Qt.MouseButton.LeftButton)
     assert questions.asked[-1] == "This makes 4 labels on 1 pages (1 Avery 5160 sheets). Go ahead?"
     assert outreach.preview is None
+
+
+def test_recording_a_call_and_withdrawing_a_mailing_run_as_jobs(qtbot, outreach, practice, fresh_registry, monkeypatch):
+    # Issue 10: these single-row writes ran on the GUI thread; like every outreach write they are jobs now.
+    from panelmanager.ui.screens import outreach as screen_module
+
+    titles: list[str] = []
+    real_run_job = screen_module.run_job
+
+    def recording_run_job(parent, title, fn, **callbacks):
+        titles.append(title)
+        return real_run_job(parent, title, fn, **callbacks)
+
+    monkeypatch.setattr(screen_module, "run_job", recording_run_job)
+    _build(qtbot, outreach)
+    outreach.select_patient(practice["olga"])
+    outreach.outcome_box.setCurrentIndex(outreach.outcome_box.findData("reached"))
+    outreach.note_edit.setText("called back")
+    outreach.record_contact()
+    assert "Recording the contact" in titles
+    assert len(_log(fresh_registry)) == 1 and outreach.note_edit.text() == ""
+    assert outreach.record_button.isEnabled()  # ready for the next call
+
+    qtbot.mouseClick(outreach.letters_button, Qt.MouseButton.LeftButton)
+    outreach.preview.delivered.emit("saved")
+    assert outreach.last_batch is not None
+    outreach.preview.close()
+    qtbot.mouseClick(outreach.withdraw_button, Qt.MouseButton.LeftButton)
+    assert "Withdrawing the mailing" in titles
+    assert "no longer count" in outreach.result_label.text() and outreach.last_batch is None

@@ -238,3 +238,65 @@ def test_540_labels_preview_as_18_pages(qtbot):
     dialog = PrintPreviewDialog(buffer.getvalue(), "Mailing labels")
     qtbot.addWidget(dialog)
     assert result.pages == dialog.page_count() == 18
+
+
+def test_a_big_document_loads_while_the_dialog_is_already_shown_and_responsive(qtbot, monkeypatch):
+    # Issue 10: 16,000 letters froze the window while the preview loaded them.
+    import threading
+
+    from panelmanager.ui import print_preview
+
+    release = threading.Event()
+    original = print_preview._load_pdf
+
+    def slow_load(data, gui):
+        assert threading.current_thread() is not threading.main_thread()  # never on the GUI thread
+        release.wait(20)
+        return original(data, gui)
+
+    monkeypatch.setattr(print_preview, "_load_pdf", slow_load)
+    monkeypatch.setattr(PrintPreviewDialog, "BACKGROUND_BYTES", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "MULTI_PAGE_MAX", 4)
+    monkeypatch.setattr(_CountingPrintDialog, "opened", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "print_dialog_factory", _CountingPrintDialog)
+    dialog = PrintPreviewDialog(_pdf(6), "Letters", note="6 letters", record_question="Record 6 letters?")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    # Shown and answering before the document is there; nothing to print or save yet.
+    assert dialog.isVisible() and dialog.is_loading() and dialog.page_count() == 0
+    assert "Loading" in dialog.note_label.text() and "loading" in dialog.page_count_label.text()
+    assert not dialog.print_button.isEnabled() and dialog.print_document() is False
+    dialog.zoom_by(1)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert _CountingPrintDialog.opened == 0 and dialog.printed_pages == 0
+
+    release.set()
+    qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=20000)
+    assert dialog.page_count() == 6 and dialog.page_count_label.text() == "of 6"
+    assert dialog.print_button.isEnabled() and dialog.note_label.text() == "6 letters"
+    # More pages than MULTI_PAGE_MAX: one page at a time, Page Down moves on.
+    assert dialog.view.pageMode() == dialog.view.PageMode.SinglePage
+    dialog.go_to_page(5)
+    assert dialog.current_page() == 5
+    assert dialog.pdf_bytes()[:5] == b"%PDF-"
+    dialog.close()
+    assert dialog.pdf_bytes() == b""
+
+
+def test_a_preview_closed_while_loading_keeps_nothing(qtbot, monkeypatch):
+    import threading
+
+    from panelmanager.ui import print_preview
+
+    release = threading.Event()
+    original = print_preview._load_pdf
+    monkeypatch.setattr(print_preview, "_load_pdf", lambda data, gui: (release.wait(20), original(data, gui))[1])
+    monkeypatch.setattr(PrintPreviewDialog, "BACKGROUND_BYTES", 0)
+    dialog = PrintPreviewDialog(_pdf(2), "Letters")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.close()
+    release.set()
+    qtbot.wait(300)
+    assert dialog.page_count() == 0 and dialog.pdf_bytes() == b""

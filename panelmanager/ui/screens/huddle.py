@@ -50,6 +50,7 @@ class HuddleScreen(Screen):
         self.preview: PrintPreviewDialog | None = None
         self._loaded_key: tuple | None = None
         self._request = 0
+        self._marks_request = 0
         self._date_chosen = False  # until the user picks a day, follow the as-of date
 
         layout = QVBoxLayout(self)
@@ -103,6 +104,7 @@ class HuddleScreen(Screen):
         # Fitting a column to its contents measures at most this many rows around the view, not
         # all 1,000+ of a busy day (each a wrapped, multi-line cell): that froze the window.
         self.table.verticalHeader().setResizeContentsPrecision(80)
+        self.table.horizontalHeader().setResizeContentsPrecision(80)  # fitting a column: 80 rows, not 1,000+
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -229,15 +231,28 @@ class HuddleScreen(Screen):
         first = dt.date(year, month, 1)
         # The page shows a few days of the neighbouring months too.
         start, end = first - dt.timedelta(days=7), (first + dt.timedelta(days=40))
-        with self.ctx.registry.session() as session:
-            days = visit_days(session, start, end, self.provider_id())
-        calendar.setDateTextFormat(QDate(), QTextCharFormat())  # clear earlier marks
-        bold = QTextCharFormat()
-        bold.setFontWeight(700)
-        for day, count in days.items():
-            fmt = QTextCharFormat(bold)
-            fmt.setToolTip(self.tr("{0} visits").format(count))
-            calendar.setDateTextFormat(_qdate(day), fmt)
+        registry, provider_id = self.ctx.registry, self.provider_id()
+        self._marks_request += 1
+        request = self._marks_request
+
+        # Counting a month's visits reads tens of thousands of rows at 100,000 patients (2 s):
+        # a background job, so the day's huddle and the calendar stay usable meanwhile.
+        def job(progress, cancel):
+            with registry.session() as session:
+                return visit_days(session, start, end, provider_id)
+
+        def done(days: dict) -> None:
+            if request != self._marks_request:
+                return  # another page or provider meanwhile
+            calendar.setDateTextFormat(QDate(), QTextCharFormat())  # clear earlier marks
+            bold = QTextCharFormat()
+            bold.setFontWeight(700)
+            for day, count in days.items():
+                fmt = QTextCharFormat(bold)
+                fmt.setToolTip(self.tr("{0} visits").format(count))
+                calendar.setDateTextFormat(_qdate(day), fmt)
+
+        run_job(self, self.tr("Marking the days with visits"), job, on_success=done, show_errors=False, background=True)
 
     def _key(self) -> tuple:
         return (self.day(), self.provider_id(), self.due_soon_box.isChecked())

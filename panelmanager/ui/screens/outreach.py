@@ -626,13 +626,17 @@ class OutreachScreen(Screen):
                 "Withdraw the {0} outreach entries of batch {1}? They stay in the log as withdrawn by you and no "
                 "longer count as outreach.").format(self.last_logged, batch)):
             return
-        when = outreach_run.outreach_time(self.ctx.as_of)
-        try:
-            with self.ctx.registry.session() as session:
-                done = withdraw_outreach_batch(session, batch, user=self.ctx.user, when=when)
-        except OutreachError as exc:
-            QMessageBox.warning(self, self.tr("Withdraw this mailing"), str(exc))
-            return
+        registry, user, when = self.ctx.registry, self.ctx.user, outreach_run.outreach_time(self.ctx.as_of)
+        caption = self.tr("Withdraw this mailing")
+
+        def job(progress, cancel):  # a write: off the GUI thread like every other outreach write
+            with registry.session() as session:
+                return withdraw_outreach_batch(session, batch, user=user, when=when)
+
+        run_job(self, self.tr("Withdrawing the mailing"), job, on_success=self._withdrawn,
+                on_failure=lambda message: QMessageBox.warning(self, caption, message))
+
+    def _withdrawn(self, done) -> None:
         self.last_batch = None
         self._mailing_logged = False
         self.withdraw_button.setVisible(False)
@@ -732,19 +736,33 @@ class OutreachScreen(Screen):
             return
         method, outcome = self.method_box.currentData(), self.outcome_box.currentData()
         measure, note = self.about_box.currentData(), self.note_edit.text().strip() or None
-        when = outreach_run.outreach_time(self.ctx.as_of)
-        try:
-            with self.ctx.registry.session() as session:
-                entry = log_outreach(session, int(patient["patient_id"]), method, outcome, measure=measure, note=note,
-                                     user=self.ctx.user, when=when)
-        except OutreachError as exc:
-            QMessageBox.warning(self, self.tr("Record a contact"), str(exc))
-            return
-        self.note_edit.clear()
-        result = self._outcome_text(entry.outcome) if entry.outcome else self.tr("no outcome")
-        self._status(self.tr("Recorded: {0} with {1}, {2}.").format(self._method_text(entry.method), patient["name"],
-                                                                    result.lower()))
-        self.ctx.notify_changed()
+        registry, user, when = self.ctx.registry, self.ctx.user, outreach_run.outreach_time(self.ctx.as_of)
+        patient_id, name, caption = int(patient["patient_id"]), patient["name"], self.tr("Record a contact")
+
+        def job(progress, cancel):  # a write: off the GUI thread like every other outreach write
+            with registry.session() as session:
+                return log_outreach(session, patient_id, method, outcome, measure=measure, note=note,
+                                    user=user, when=when)
+
+        def done(entry) -> None:
+            finished()
+            if self.note_edit.text().strip() == (note or ""):
+                self.note_edit.clear()  # not a note typed for the next call meanwhile
+            result = self._outcome_text(entry.outcome) if entry.outcome else self.tr("no outcome")
+            self._status(self.tr("Recorded: {0} with {1}, {2}.").format(self._method_text(entry.method), name,
+                                                                        result.lower()))
+            self.ctx.notify_changed()
+
+        def finished() -> None:
+            self.record_button.setEnabled(self.selected_patient() is not None)
+
+        def failed(message: str) -> None:
+            finished()
+            QMessageBox.warning(self, caption, message)
+
+        self.record_button.setEnabled(False)  # one click, one entry (a second click waits for this one)
+        run_job(self, self.tr("Recording the contact"), job, on_success=done, on_failure=failed,
+                on_cancelled=lambda _message: finished())
 
     # -- the report
     def _tab_changed(self, index: int) -> None:
