@@ -133,7 +133,7 @@ def _pcps(session: Session, day: dt.date, ids: list[int]) -> tuple[pd.DataFrame,
     # No panels yet: the provider of the last completed visit before the day stands in (unconfirmed).
     from panelmanager.core.measures import patient_providers
 
-    fallback, _how = patient_providers(session, day - dt.timedelta(days=1))
+    fallback, _how = patient_providers(session, day - dt.timedelta(days=1), patient_ids=ids)
     fallback = fallback[fallback["patient_id"].isin(ids)].rename(columns={"provider_id": "pcp_id"})
     fallback["confirmed"] = False
     return fallback, False

@@ -31,12 +31,14 @@ def qualifying_visit_pairs(
     end: dt.date,
     rules: PanelRules,
     provider_ids: Iterable[int] | None = None,
+    patient_ids: Iterable[int] | None = None,
 ) -> pd.DataFrame:
     """Completed primary-care visits from ``start`` through ``end``, per (patient, provider).
 
     One SQL pass over the window's visits (answered from the covering index
     ``ix_visits_empanelment``, integers and timestamps only), aggregated with pandas.
-    ``provider_ids`` limits the providers counted (``None``: every provider). Columns:
+    ``provider_ids`` limits the providers counted (``None``: every provider);
+    ``patient_ids`` the patients (``None``: everyone; a huddle needs only the day's). Columns:
     patient_id, provider_id, visits, last_day, last_well_day (datetime64 days; NaT when
     no well visit).
     """
@@ -55,6 +57,11 @@ def qualifying_visit_pairs(
         v.visit_class.in_(rules.counted_classes),
         v.provider_id.is_not(None),
     )
+    if patient_ids is not None:
+        patients = sorted({int(i) for i in patient_ids})
+        if not patients:
+            return _empty_pairs()
+        stmt = stmt.where(v.patient_id.in_(patients))
     # The providers are filtered below, not in SQL: an IN list would lead the planner to the
     # (provider_id, start) index and a row lookup per visit instead of the covering index.
     rows = _driver_rows(session, stmt)

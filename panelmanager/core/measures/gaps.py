@@ -181,24 +181,34 @@ def prune_runs(session: Session, kind: str, model, keep: int = KEEP_AS_OF_DATES)
 # --------------------------------------------------------------------------- providers
 
 
-def patient_providers(session: Session, as_of: dt.date) -> tuple[pd.DataFrame, str]:
+def patient_providers(
+    session: Session, as_of: dt.date, patient_ids: Iterable[int] | None = None
+) -> tuple[pd.DataFrame, str]:
     """Each patient's provider: (frame of patient_id, provider_id; "assignment" or "proposal").
 
     The panel assignment when the practice has assigned anyone. Before the first review
     is accepted, the 4-cut proposal of ``core.empanelment`` as of ``as_of`` (the same
     primary-care visits with panel-holding providers over the practice's look-back), so a
     list never names the provider of an emergency or urgent-care visit. Patients with
-    neither are absent from the frame (unassigned).
+    neither are absent from the frame (unassigned). ``patient_ids`` limits the answer to
+    those patients (a huddle's day), which spares computing everyone's proposal.
     """
     assignment = getattr(models, "Assignment", None)
     if assignment is not None and session.scalar(select(exists().where(assignment.id.isnot(None)))):
         frame = read_frame(session, select(assignment.patient_id, assignment.provider_id), ["patient_id", "provider_id"])
-        return frame.astype({"patient_id": "int64", "provider_id": "int64"}), "assignment"
-    return proposed_providers(session, as_of), "proposal"
+        frame = frame.astype({"patient_id": "int64", "provider_id": "int64"})
+        if patient_ids is not None:
+            frame = frame[frame["patient_id"].isin(list(patient_ids))].reset_index(drop=True)
+        return frame, "assignment"
+    return proposed_providers(session, as_of, patient_ids=patient_ids), "proposal"
 
 
-def proposed_providers(session: Session, as_of: dt.date) -> pd.DataFrame:
-    """The 4-cut proposal per patient (patient_id, provider_id), as an empanelment review would make it."""
+def proposed_providers(session: Session, as_of: dt.date, patient_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """The 4-cut proposal per patient (patient_id, provider_id), as an empanelment review would make it.
+
+    The 4-cut decides each patient from that patient's own visits, so ``patient_ids``
+    (``None``: everyone) gives the same answer for them as the whole registry's run.
+    """
     from panelmanager.core.empanelment import four_cut, load_panel_rules, panel_providers, qualifying_visit_pairs, window_start_for
     from panelmanager.core.settings import load_settings
 
@@ -207,7 +217,12 @@ def proposed_providers(session: Session, as_of: dt.date) -> pd.DataFrame:
     holders = panel_providers(session, rules=rules, settings=settings)
     ids = holders.loc[holders["holds_panel"], "id"].astype("int64").tolist()
     pairs = qualifying_visit_pairs(
-        session, start=window_start_for(as_of, settings.lookback_months), end=as_of, rules=rules, provider_ids=ids
+        session,
+        start=window_start_for(as_of, settings.lookback_months),
+        end=as_of,
+        rules=rules,
+        provider_ids=ids,
+        patient_ids=patient_ids,
     )
     cuts = four_cut(pairs)
     frame = pd.DataFrame(

@@ -14,6 +14,7 @@ own lapse date (reading + look-back); a lapsed reading is due exactly at its lap
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ class MeasureWording:
 
 
 _CACHE: dict[tuple, dict[str, MeasureWording]] = {}
+# The measure files are looked at again (one stat per file) at most this often: a huddle
+# sheet asks for the wording once per gap line (2,500 times for a busy day at 100,000
+# patients), and a stat of every file each time froze the GUI for seconds.
+_RECHECK_SECONDS = 2.0
+_LAST_CHECK: dict[str, tuple[float, tuple]] = {}
 
 
 def measure_wording(resources_dir=None) -> dict[str, MeasureWording]:
@@ -53,10 +59,16 @@ def measure_wording(resources_dir=None) -> dict[str, MeasureWording]:
 
     base = Path(resources_dir) if resources_dir is not None else default_dir()
     folder = base / "measures"
-    try:
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.toml")))
-    except OSError:
-        stamp = ()
+    now = time.monotonic()
+    checked = _LAST_CHECK.get(str(base))
+    if checked is not None and now - checked[0] < _RECHECK_SECONDS:
+        stamp = checked[1]
+    else:
+        try:
+            stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.toml")))
+        except OSError:
+            stamp = ()
+        _LAST_CHECK[str(base)] = (now, stamp)
     key = (str(base), stamp)
     if key not in _CACHE:
         _CACHE.clear()
