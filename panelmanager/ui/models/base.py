@@ -42,6 +42,19 @@ IdQuery = Callable[[str | None, bool], Sequence[int]]  # (sort_key, descending) 
 RowFetch = Callable[[Sequence[int]], dict[int, Row]]  # ids -> {id: row}
 
 
+_ANSWERED_ROLES = frozenset(
+    int(role)
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+    )
+)
+_USER_ROLE = int(Qt.ItemDataRole.UserRole)
+
+
 class ColumnTableModel(QAbstractTableModel):
     """What every list model shares: ``Column``s, a row dict per row, per-row decorations
     (colours, tooltips) a screen computes from the row, and the id and row roles. Subclasses say
@@ -91,6 +104,10 @@ class ColumnTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        # A view asks each cell for a dozen roles per paint (font, decoration, check state...);
+        # the ones no list answers cost no row look-up.
+        if role not in _ANSWERED_ROLES and role < _USER_ROLE:
+            return None
         if not index.isValid() or not (0 <= index.row() < self._count()):
             return None
         column = self.columns[index.column()]
@@ -115,7 +132,12 @@ class ColumnTableModel(QAbstractTableModel):
 
 
 class IdTableModel(ColumnTableModel):
-    """Generic lazy model; subclasses name the entity (``PatientTableModel``...)."""
+    """Generic lazy model; subclasses name the entity (``PatientTableModel``...).
+
+    ``FETCH_ROWS`` caps a page below ``PAGE`` for a model whose rows are dear to fetch: what a
+    view shows first is then all that is fetched before it paints."""
+
+    FETCH_ROWS: int | None = None
 
     def __init__(self, columns: Sequence[Column], query: IdQuery, fetch: RowFetch, parent=None) -> None:
         super().__init__(columns, parent)
@@ -172,10 +194,11 @@ class IdTableModel(ColumnTableModel):
     def row_data(self, row: int) -> Row | None:
         if not 0 <= row < len(self._ids):
             return None
-        page_no = row // PAGE
+        size = PAGE if self.FETCH_ROWS is None else min(PAGE, self.FETCH_ROWS)
+        page_no = row // size
         page = self._pages.get(page_no)
         if page is None:
-            ids = self._ids[page_no * PAGE : (page_no + 1) * PAGE]
+            ids = self._ids[page_no * size : (page_no + 1) * size]
             page = self._fetch(ids)
             self._pages[page_no] = page
             while len(self._pages) > _CACHE_PAGES:
