@@ -53,6 +53,11 @@ _ANSWERED_ROLES = frozenset(
     )
 )
 _USER_ROLE = int(Qt.ItemDataRole.UserRole)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 
 
 class ColumnTableModel(QAbstractTableModel):
@@ -104,29 +109,31 @@ class ColumnTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        # A view asks each cell for a dozen roles per paint (font, decoration, check state...);
-        # the ones no list answers cost no row look-up.
+        # A view asks each cell for a dozen roles per paint (font, decoration, check state...),
+        # so this runs thousands of times a paint: roles no list answers cost no row look-up,
+        # and roles are compared as plain ints (an enum member is looked up on every use).
         if role not in _ANSWERED_ROLES and role < _USER_ROLE:
             return None
-        if not index.isValid() or not (0 <= index.row() < self._count()):
+        number = index.row()  # -1 for an invalid index
+        if not 0 <= number < self._count():
             return None
         column = self.columns[index.column()]
         if role == self.ID_ROLE:
-            return self.id_at(index.row())
-        row = self.row_data(index.row())
+            return self.id_at(number)
+        row = self.row_data(number)
         if row is None:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self.text(row, column)
         if role == self.ROW_ROLE:
             return row
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
             return int(column.align)
-        if role == Qt.ItemDataRole.ForegroundRole and self.foreground:
-            return self.foreground(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole and self.background:
-            return self.background(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
+        if role == _FOREGROUND:
+            return self.foreground(row, column) if self.foreground else None
+        if role == _BACKGROUND:
+            return self.background(row, column) if self.background else None
+        if role == _TOOLTIP and self.tooltip:
             return self.tooltip(row, column)
         return None
 
