@@ -483,4 +483,16 @@ def patient_list_ids(
     session: Session, filters: PatientFilters, as_of: dt.date, *, sort: str | None = "name", descending: bool = False
 ) -> list[int]:
     """The ids ``patient_list_query`` selects, in order (the Patients list and the check-in search)."""
-    return list(session.scalars(patient_list_query(filters, as_of, sort=sort, descending=descending)))
+    return _ids(session, patient_list_query(filters, as_of, sort=sort, descending=descending))
+
+
+def _ids(session: Session, stmt: Select) -> list[int]:
+    """The first column of ``stmt``'s rows as plain ints, read straight from the DB-API cursor:
+    tens of thousands of ids ("m" matches a fifth of a registry) without a Row object each
+    (the ORM result cost as much as the query itself, issue 9 item 17)."""
+    result = session.connection().execute(stmt)
+    if result.cursor is None:
+        return [int(i) for i in result.scalars()]
+    ids = [row[0] for row in result.cursor.fetchall()]
+    result.close()
+    return ids

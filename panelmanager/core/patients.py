@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core.models import Patient, PatientStatus
 from panelmanager.core.people import age_on, date_readings, parse_date_text, sorted_name
-from panelmanager.core.search_keys import SEPARATOR, fold
+from panelmanager.core.search_keys import SEPARATOR, case_folded, fold
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def search_condition(terms: SearchTerms):
     if terms.dob:
         return Patient.dob == terms.dob
     if terms.mrn:
-        return func.lower(Patient.mrn).like(f"%{_like_escape(terms.mrn.lower())}%", escape="\\")
+        return case_folded(Patient.mrn).like(f"%{_like_escape(terms.mrn.lower())}%", escape="\\")
     key = _name_key()
     if terms.last or terms.first:
         last = f"% {_like_escape(fold(terms.last))}" if terms.last else ""

@@ -18,7 +18,9 @@ import re
 import unicodedata
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 # Letters NFKD does not decompose into a base letter plus marks.
 _SPECIAL = str.maketrans(
@@ -112,3 +114,27 @@ def register_orm_events(patient_class) -> None:
 
     event.listen(patient_class, "before_insert", fill)
     event.listen(patient_class, "before_update", fill)
+
+
+
+class case_folded(FunctionElement):  # noqa: N801 (an SQL function, named like one)
+    """``lower(text)`` for a LIKE that ignores ASCII case: ``case_folded(Patient.mrn).like("%abc%")``.
+
+    PostgreSQL's LIKE is case-sensitive, so there it is ``lower(text)``. SQLite's LIKE already
+    ignores ASCII case and its ``lower()`` folds only ASCII too, so there the bare column
+    matches the same rows: calling ``lower()`` on every row doubled the cost of an MRN search,
+    a scan of the whole patient index (issue 9 item 17). The pattern must be in lower case.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(case_folded)
+def _case_folded(element: case_folded, compiler, **kw) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(case_folded, "sqlite")
+def _case_folded_sqlite(element: case_folded, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)

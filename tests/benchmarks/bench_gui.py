@@ -4,6 +4,7 @@ Run by hand (never in CI, never collected by pytest):
 
     python tests/benchmarks/bench_gui.py                       # builds the demo registry once
     python tests/benchmarks/bench_gui.py --db /tmp/demo.sqlite3 --patients 100000
+    python tests/benchmarks/bench_gui.py --search [--profile "one letter"]   # search figures only
 
 Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 
@@ -14,6 +15,9 @@ Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
   under 100 ms, including accent-free names ("nunez" finds Núñez) and an MRN fragment
   from its end (issue 9). Measured on the real screen: the text is typed, the screen's search runs
   (its 150 ms typing pause is skipped, it is a fixed delay and not work), the view repaints.
+  The CPU time of each keystroke is printed beside its wall time: on a shared machine the
+  wall time includes waiting for a core. ``--profile LABEL`` prints a cProfile of one keystroke
+  of that case (``PM_PROFILE_SORT=tottime`` to sort by own time).
 * stalls (issue 10): a timer on the GUI thread ticks every 20 ms and logs every gap over
   200 ms (the window froze). Each front-desk flow runs with real background jobs: the first
   Dashboard open, the huddle for the busiest day (every provider), building an outreach
@@ -138,7 +142,7 @@ def startup_times(db: Path, runs: int) -> list[float]:
     return times
 
 
-def search_times(db: Path, as_of: dt.date) -> dict[str, float]:
+def search_times(db: Path, as_of: dt.date, *, profile: str | None = None) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from panelmanager.core.db import open_registry
     from panelmanager.core.settings import load_settings, save_settings
@@ -177,20 +181,37 @@ def search_times(db: Path, as_of: dt.date) -> dict[str, float]:
         # Issue 9 item 17: a fragment from the end of an MRN ("358" finds D0000358).
         typed["MRN end fragment"] = session.scalar(select(m.Patient.mrn).order_by(m.Patient.id.desc()).limit(1))[-3:]
     results: dict[str, float] = {}
+
+    def keystroke(text: str) -> None:
+        search.setText(text)
+        run_search()
+        app.processEvents()
+        screen.grab()  # the results painted
+
     for label, text in typed.items():
-        samples = []
+        samples, cpu = [], []
         for _ in range(5):
             search.clear()
             app.processEvents()
-            start = time.perf_counter()
-            search.setText(text)
-            run_search()
-            app.processEvents()
-            screen.grab()  # the results painted
+            start, start_cpu = time.perf_counter(), time.process_time()
+            keystroke(text)
             samples.append((time.perf_counter() - start) * 1000)
+            # SQLite and Qt both run in this process: on a machine shared with other jobs the
+            # CPU time is the fair figure (wall time there includes waiting for a core).
+            cpu.append((time.process_time() - start_cpu) * 1000)
         results[label] = statistics.median(samples)
         rows = screen.table.model().rowCount()
-        print(f"  search {label:<26} {results[label]:7.1f} ms (median of 5)  {rows:,} rows", flush=True)
+        print(f"  search {label:<26} {results[label]:7.1f} ms wall, {statistics.median(cpu):6.1f} ms CPU (median of 5)  "
+              f"{screen.count_label.text()}, {rows:,} rows loaded", flush=True)
+        if profile and profile in label:
+            import cProfile
+            import pstats
+
+            search.clear()
+            app.processEvents()
+            profiler = cProfile.Profile()
+            profiler.runcall(keystroke, text)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PM_PROFILE_SORT", "cumulative")).print_stats(25)
     window.close()
     registry.close()
     return results
@@ -404,10 +425,18 @@ def main(argv: list[str] | None = None) -> int:
                              "interleaved, each run on a fresh copy of --db")
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: baseline/this rounds")
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # a --compare child writes its figures there
+    parser.add_argument("--search", action="store_true", help="only the search-as-you-type figures (issue 9 item 17)")
+    parser.add_argument("--profile", metavar="LABEL", help="with --search: cProfile one keystroke of the case whose label contains LABEL")
     args = parser.parse_args(argv)
     ensure_registry(args.db, args.patients, args.seed)
     if args.stalls_only and args.compare:
         return compare_stalls(args)
+    if args.search:
+        print("Search as you type (Patients screen):")
+        searches = search_times(args.db, AS_OF, profile=args.profile)
+        worst = max(searches.values())
+        print(f"Search slowest case {worst:.1f} ms, target < 100 ms:", "met" if worst < 100.0 else "NOT met")
+        return 0 if worst < 100.0 else 1
     if args.stalls_only:
         print("GUI-thread stalls over 200 ms per flow:")
         figures = stall_figures(args.db, args.as_of)

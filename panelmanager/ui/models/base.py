@@ -42,6 +42,24 @@ IdQuery = Callable[[str | None, bool], Sequence[int]]  # (sort_key, descending) 
 RowFetch = Callable[[Sequence[int]], dict[int, Row]]  # ids -> {id: row}
 
 
+_ANSWERED_ROLES = frozenset(
+    int(role)
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+    )
+)
+_USER_ROLE = int(Qt.ItemDataRole.UserRole)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+
+
 class ColumnTableModel(QAbstractTableModel):
     """What every list model shares: ``Column``s, a row dict per row, per-row decorations
     (colours, tooltips) a screen computes from the row, and the id and row roles. Subclasses say
@@ -91,31 +109,42 @@ class ColumnTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < self._count()):
+        # A view asks each cell for a dozen roles per paint (font, decoration, check state...),
+        # so this runs thousands of times a paint: roles no list answers cost no row look-up,
+        # and roles are compared as plain ints (an enum member is looked up on every use).
+        if role not in _ANSWERED_ROLES and role < _USER_ROLE:
+            return None
+        number = index.row()  # -1 for an invalid index
+        if not 0 <= number < self._count():
             return None
         column = self.columns[index.column()]
         if role == self.ID_ROLE:
-            return self.id_at(index.row())
-        row = self.row_data(index.row())
+            return self.id_at(number)
+        row = self.row_data(number)
         if row is None:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self.text(row, column)
         if role == self.ROW_ROLE:
             return row
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
             return int(column.align)
-        if role == Qt.ItemDataRole.ForegroundRole and self.foreground:
-            return self.foreground(row, column)
-        if role == Qt.ItemDataRole.BackgroundRole and self.background:
-            return self.background(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
+        if role == _FOREGROUND:
+            return self.foreground(row, column) if self.foreground else None
+        if role == _BACKGROUND:
+            return self.background(row, column) if self.background else None
+        if role == _TOOLTIP and self.tooltip:
             return self.tooltip(row, column)
         return None
 
 
 class IdTableModel(ColumnTableModel):
-    """Generic lazy model; subclasses name the entity (``PatientTableModel``...)."""
+    """Generic lazy model; subclasses name the entity (``PatientTableModel``...).
+
+    ``FETCH_ROWS`` caps a page below ``PAGE`` for a model whose rows are dear to fetch: what a
+    view shows first is then all that is fetched before it paints."""
+
+    FETCH_ROWS: int | None = None
 
     def __init__(self, columns: Sequence[Column], query: IdQuery, fetch: RowFetch, parent=None) -> None:
         super().__init__(columns, parent)
@@ -172,10 +201,11 @@ class IdTableModel(ColumnTableModel):
     def row_data(self, row: int) -> Row | None:
         if not 0 <= row < len(self._ids):
             return None
-        page_no = row // PAGE
+        size = PAGE if self.FETCH_ROWS is None else min(PAGE, self.FETCH_ROWS)
+        page_no = row // size
         page = self._pages.get(page_no)
         if page is None:
-            ids = self._ids[page_no * PAGE : (page_no + 1) * PAGE]
+            ids = self._ids[page_no * size : (page_no + 1) * size]
             page = self._fetch(ids)
             self._pages[page_no] = page
             while len(self._pages) > _CACHE_PAGES:

@@ -2,7 +2,7 @@
 
 The id query is one SQL statement (``core.patient_view.patient_list_query``) that also
 sorts, so a list of 100,000 patients scrolls and re-sorts without loading them; each
-page of 200 rows is fetched with its PCP, confirmation, risk tier and open-gap count
+page of 50 rows is fetched with its PCP, confirmation, risk tier and open-gap count
 (``core.patient_view.patient_list_rows``).
 """
 
@@ -93,6 +93,10 @@ class PatientTableModel(IdTableModel):
     columns to a fetched page; by default the PCP, confirmation, risk tier and open
     gaps are added.
     """
+
+    # A page is the patients plus their PCP, confirmation, risk tier and open gaps (five
+    # queries): 50 rows fill the list, so a keystroke fetches no more before it paints.
+    FETCH_ROWS = 50
 
     def __init__(
         self,
