@@ -91,7 +91,7 @@ def refresh_search_keys(conn: Connection) -> int:
     from panelmanager.core.db import bulk_update
     from panelmanager.core.models import Patient
 
-    table = Patient.__table__
+    table = Patient.metadata.tables[Patient.__tablename__]  # the Table (``__table__`` is typed as a FromClause)
     result = conn.execute(
         select(table.c.id, table.c.last_name, table.c.first_name, table.c.middle_name, table.c.search_name)
     )
