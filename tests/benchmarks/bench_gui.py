@@ -154,7 +154,8 @@ def startup_times(db: Path, runs: int, extra_pythonpath: str | None = None) -> l
         out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True, check=True)
         figures = json.loads(out.stdout.strip().splitlines()[-1])
         times.append(figures["ready"])
-        print(f"  start-up run: Qt ready {figures['qt']:.2f} s, registry open {figures.get('registry', 0):.2f} s, "
+        print(f"  start-up run: Qt ready {figures['qt']:.2f} s, imports done {figures.get('imports', 0):.2f} s, "
+              f"registry open {figures.get('registry', 0):.2f} s, "
               f"window built {figures.get('window', 0):.2f} s, main window usable {figures['ready']:.2f} s, "
               f"check-in gaps shown {figures['gaps']:.2f} s ({figures['visits']:,} visits on {day:%a %Y-%m-%d})",
               flush=True)
