@@ -8,14 +8,16 @@ function, callable from the GUI, the CLI and tests alike."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
-from panelmanager.core.measures import data_version
 from panelmanager.core.schedule import day_schedule
+
+if TYPE_CHECKING:  # pandas and the measures load after the first paint (start-up, issue 16)
+    import pandas as pd
 
 
 def registry_is_empty(session: Session) -> bool:
@@ -26,4 +28,12 @@ def registry_is_empty(session: Session) -> bool:
 def schedule_with_version(session: Session, day: dt.date, provider_id: int | None = None) -> tuple[pd.DataFrame, str]:
     """``day_schedule`` for ``day`` (every provider, or one) and the registry's data version,
     read in one session so the two agree."""
-    return day_schedule(session, day, provider_id), data_version(session)
+    return day_schedule(session, day, provider_id), registry_data_version(session)
+
+
+def registry_data_version(session: Session) -> str:
+    """The registry's data version (``core.measures.data_version``) that keys the screen's
+    care-gap cache; the measures package (and pandas) is imported on first use."""
+    from panelmanager.core.measures import data_version
+
+    return data_version(session)

@@ -28,16 +28,22 @@ evaluation of the measures for the day's patients.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.people import age_on, sorted_name
+
+if TYPE_CHECKING:
+    # pandas is imported where a frame is built: the check-in screen's first paint
+    # (``day_schedule_rows``) must not wait ~2 s for it (start-up, issue 16).
+    import pandas as pd
 
 __all__ = [
     "ASSIGNMENT_STATUSES",
@@ -49,6 +55,7 @@ __all__ = [
     "checkin_subject",
     "count_gaps",
     "day_schedule",
+    "day_schedule_rows",
     "latest_patient_answers",
     "next_schedule_day",
     "panel_provider_choices",
@@ -83,6 +90,9 @@ def _none(value):
     """pandas' missing values (NaN, NaT, NA) as None, anything else unchanged."""
     if value is None:
         return None
+    pd = sys.modules.get("pandas")
+    if pd is None:  # pandas never loaded: no NaT or NA can exist, only a float NaN
+        return None if isinstance(value, float) and value != value else value
     try:
         return None if pd.isna(value) else value
     except (TypeError, ValueError):
@@ -97,6 +107,8 @@ def _date(value) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    import pandas as pd
+
     return pd.Timestamp(value).date()
 
 
@@ -116,6 +128,8 @@ def assignment_status(pcp_id, visit_provider_id, patient_confirmed_on) -> str:
 
 def latest_patient_answers(session: Session, patient_ids: Iterable[int]) -> pd.DataFrame:
     """Each patient's most recent answer as a patient: patient_id, last_answer, last_answer_on, last_answer_by."""
+    import pandas as pd
+
     ids = sorted({int(i) for i in patient_ids})
     columns = ["patient_id", "last_answer", "last_answer_on", "last_answer_by"]
     if not ids:
@@ -132,12 +146,39 @@ def latest_patient_answers(session: Session, patient_ids: Iterable[int]) -> pd.D
     return frame[columns].reset_index(drop=True)
 
 
+def _latest_answers(session: Session, patient_ids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
+    """``latest_patient_answers`` as {patient_id: (last_answer, last_answer_on)}, without pandas."""
+    ids = sorted({int(i) for i in patient_ids})
+    if not ids:
+        return {}
+    c = m.Confirmation
+    rows = session.execute(
+        select(c.patient_id, c.outcome, c.recorded_on, c.recorded_at, c.id).where(c.party == "patient", c.patient_id.in_(ids))
+    ).all()
+    latest: dict[int, tuple[Any, Any, Any, Any]] = {}
+    for pid, outcome, on, at, cid in rows:
+        seen = latest.get(pid)
+        if seen is None or (at, cid) >= (seen[2], seen[3]):  # as latest_patient_answers: the last by (recorded_at, id)
+            latest[pid] = (outcome, on, at, cid)
+    return {pid: (answer, on) for pid, (answer, on, _at, _id) in latest.items()}
+
+
 def day_schedule(session: Session, day: dt.date, provider_id: int | None = None) -> pd.DataFrame:
     """The day's visits that were not cancelled, in time order, with PCP and assignment status.
 
     Columns: ``SCHEDULE_COLUMNS``. ``start`` is a datetime, dates are ``datetime.date``
     or None, ids are ints or None. ``provider_id`` keeps one provider's visits.
     """
+    import pandas as pd
+
+    records = day_schedule_rows(session, day, provider_id)
+    # object columns: ids stay ints (or None) instead of turning into floats around a gap
+    return pd.DataFrame({c: pd.Series([rec[c] for rec in records], dtype=object) for c in SCHEDULE_COLUMNS})
+
+
+def day_schedule_rows(session: Session, day: dt.date, provider_id: int | None = None) -> list[dict[str, Any]]:
+    """``day_schedule`` as a list of dicts (keys ``SCHEDULE_COLUMNS``), built without pandas:
+    the check-in screen's first paint at start-up reads it."""
     v, p, pr, a = m.Visit, m.Patient, m.Provider, m.Assignment
     pcp = m.Provider.__table__.alias("pcp")
     start, end = _day_bounds(day)
@@ -157,8 +198,7 @@ def day_schedule(session: Session, day: dt.date, provider_id: int | None = None)
     if provider_id is not None:
         stmt = stmt.where(v.provider_id == provider_id)
     rows = session.execute(stmt).all()
-    answers = latest_patient_answers(session, [r[2] for r in rows])
-    answer_of = dict(zip(answers["patient_id"], zip(answers["last_answer"], answers["last_answer_on"])))
+    answer_of = _latest_answers(session, [r[2] for r in rows])
     records = []
     for r in rows:
         last_answer, last_answer_on = answer_of.get(r[2], (None, None))
@@ -185,8 +225,7 @@ def day_schedule(session: Session, day: dt.date, provider_id: int | None = None)
                 "last_answer_on": _date(last_answer_on),
             }
         )
-    # object columns: ids stay ints (or None) instead of turning into floats around a gap
-    return pd.DataFrame({c: pd.Series([rec[c] for rec in records], dtype=object) for c in SCHEDULE_COLUMNS})
+    return records
 
 
 def visit_type_text(visit_type, visit_class) -> str:
@@ -229,6 +268,8 @@ def next_schedule_day(session: Session, day: dt.date, *, within_days: int = 31) 
 
 
 def _empty_gaps() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(columns=GAP_COLUMNS)
 
 
@@ -238,6 +279,8 @@ def _cached_gaps(session: Session, day: dt.date, ids: list[int]) -> pd.DataFrame
 
     if gaps_are_stale(session, day):
         return None
+    import pandas as pd
+
     r = m.MeasureResult
     rows = session.execute(
         select(r.patient_id, r.measure_id, r.status, r.due_date, r.last_date, r.last_code, r.last_value)

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, String, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+
+if TYPE_CHECKING:  # pandas (~2 s to import without bytecode) only when a whole column is keyed
+    import pandas as pd
 
 # Letters NFKD does not decompose into a base letter plus marks.
 _SPECIAL = str.maketrans(
@@ -52,6 +55,8 @@ def name_key(last: object, first: object, middle: object = None) -> str:
 
 def name_keys(last: pd.Series, first: pd.Series, middle: pd.Series) -> pd.Series:
     """``name_key`` over whole columns; each distinct name is folded once."""
+    import pandas as pd
+
     keys = _KeyMaker()
     return pd.Series([keys(a, b, c) for a, b, c in zip(last, first, middle)], index=last.index, dtype=object)
 
@@ -88,7 +93,7 @@ def refresh_search_keys(conn: Connection) -> int:
     from panelmanager.core.db import bulk_update
     from panelmanager.core.models import Patient
 
-    table = Patient.__table__
+    table = Patient.metadata.tables[Patient.__tablename__]  # the Table (``__table__`` is typed as a FromClause)
     result = conn.execute(
         select(table.c.id, table.c.last_name, table.c.first_name, table.c.middle_name, table.c.search_name)
     )
@@ -101,6 +106,8 @@ def refresh_search_keys(conn: Connection) -> int:
             stale_ids.append(pid)
             stale_keys.append(key)
     if stale_ids:
+        import pandas as pd
+
         bulk_update(conn, table, pd.DataFrame({"id": stale_ids, "search_name": stale_keys}))
     return len(stale_ids)
 

@@ -32,21 +32,12 @@ from panelmanager.core.resources import resource_path
 from panelmanager.ui.context import AppContext
 from panelmanager.ui.jobs import JobRunner
 from panelmanager.ui.screens.base import Screen
-# Static imports, so PyInstaller bundles every screen (no importlib, no placeholder).
-from panelmanager.ui.screens.checkin import CheckInScreen
-from panelmanager.ui.screens.dashboard import DashboardScreen
-from panelmanager.ui.screens.huddle import HuddleScreen
-from panelmanager.ui.screens.imports import ImportScreen
-from panelmanager.ui.screens.outreach import OutreachScreen
-from panelmanager.ui.screens.panels import PanelsScreen
-from panelmanager.ui.screens.patients import PatientsScreen
-from panelmanager.ui.screens.settings import SettingsScreen
 
 
 @dataclass(frozen=True)
 class ScreenSpec:
     key: str  # module under panelmanager.ui.screens and object name
-    class_name: str  # the class in SCREEN_CLASSES
+    class_name: str  # the class screen_class() returns
     label: str  # untranslated; translated in MainWindow
 
 
@@ -61,19 +52,43 @@ SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("settings", "SettingsScreen", "Settings"),
 )
 
-SCREEN_CLASSES: dict[str, type[Screen]] = {
-    cls.__name__: cls
-    for cls in (
-        CheckInScreen,
-        PatientsScreen,
-        PanelsScreen,
-        DashboardScreen,
-        HuddleScreen,
-        OutreachScreen,
-        ImportScreen,
-        SettingsScreen,
-    )
-}
+def screen_class(class_name: str) -> type[Screen]:
+    """The screen class ``class_name``, its module imported on first use: start-up imports only
+    Check-in's (the others pull in pandas, reportlab, the importers, ...). The imports are
+    static statements, so PyInstaller still bundles every screen (no importlib)."""
+    if class_name == "CheckInScreen":
+        from panelmanager.ui.screens.checkin import CheckInScreen
+
+        return CheckInScreen
+    if class_name == "PatientsScreen":
+        from panelmanager.ui.screens.patients import PatientsScreen
+
+        return PatientsScreen
+    if class_name == "PanelsScreen":
+        from panelmanager.ui.screens.panels import PanelsScreen
+
+        return PanelsScreen
+    if class_name == "DashboardScreen":
+        from panelmanager.ui.screens.dashboard import DashboardScreen
+
+        return DashboardScreen
+    if class_name == "HuddleScreen":
+        from panelmanager.ui.screens.huddle import HuddleScreen
+
+        return HuddleScreen
+    if class_name == "OutreachScreen":
+        from panelmanager.ui.screens.outreach import OutreachScreen
+
+        return OutreachScreen
+    if class_name == "ImportScreen":
+        from panelmanager.ui.screens.imports import ImportScreen
+
+        return ImportScreen
+    if class_name == "SettingsScreen":
+        from panelmanager.ui.screens.settings import SettingsScreen
+
+        return SettingsScreen
+    raise KeyError(class_name)
 
 
 class LazyScreens(Mapping[str, Screen]):
@@ -201,7 +216,7 @@ class MainWindow(QMainWindow):
         self.restore_action = menu.addAction(self.tr("Restore from backup..."), self.backup_actions.restore)
 
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
-        return SCREEN_CLASSES[spec.class_name](self.ctx)
+        return screen_class(spec.class_name)(self.ctx)
 
     def screen(self, key: str) -> Screen:
         """The screen ``key``, built now if it was never shown (in its place in the stack)."""

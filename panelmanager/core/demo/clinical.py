@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from panelmanager.core.demo.vocabulary import (
-    AMBULATORY,
-    LOINC,
-    OUTPATIENT,
-    RXNORM,
-    SNOMED,
-    VIRTUAL,
-    WELLNESS,
     _CHILD_SERIES,
     _CONDITIONS,
     _CVX,
@@ -22,6 +17,13 @@ from panelmanager.core.demo.vocabulary import (
     _PROCEDURES,
     _SMOKING,
     _SMOKING_SHARES,
+    AMBULATORY,
+    LOINC,
+    OUTPATIENT,
+    RXNORM,
+    SNOMED,
+    VIRTUAL,
+    WELLNESS,
     _age_at,
     _at_time,
     _const,
@@ -33,6 +35,28 @@ from panelmanager.core.demo.vocabulary import (
 
 class _ClinicalFacts:
     """Methods of ``_Generator`` that add the clinical rows (they use the visits it generated)."""
+
+    # What ``_Generator`` (practice.py) has set before these methods run: the practice...
+    n: int
+    as_of: dt.date
+    today: np.datetime64[dt.date]
+    rng: np.random.Generator
+    # ...one entry per patient...
+    patient_ids: np.ndarray
+    dob: np.ndarray
+    age: np.ndarray
+    female: np.ndarray
+    last_day: np.ndarray
+    flags: dict[str, np.ndarray]
+    # ...and one per visit (sorted by start).
+    v_ids: np.ndarray
+    v_patient: np.ndarray
+    v_start: np.ndarray
+    v_day: np.ndarray
+    v_code: np.ndarray
+    v_primary: np.ndarray
+    v_completed: np.ndarray
+    v_age: np.ndarray
 
     # ----------------------------------------------------------------- observations
 
@@ -155,7 +179,7 @@ class _ClinicalFacts:
 
         frames = []
         for key, visit_index, number, text in parts:
-            code, description, unit, category = _OBS[key]
+            loinc, description, unit, category = _OBS[key]
             m = len(visit_index)
             if text is None:
                 # Few distinct values (blood pressures, BMIs...): format each once and share it.
@@ -168,7 +192,7 @@ class _ClinicalFacts:
                     {
                         "_visit": visit_index,
                         "category": category,
-                        "code": code,
+                        "code": loinc,
                         "description": description,
                         "value": value,
                         "value_num": number.astype(float),
@@ -195,7 +219,9 @@ class _ClinicalFacts:
         dob, last_day = self.dob, self.last_day
         rows: list[pd.DataFrame] = []
 
-        def add(key: str, who: np.ndarray, lo: np.ndarray, hi: np.ndarray, visit: np.ndarray | None = None) -> None:
+        def add(
+            key: str, who: np.ndarray, lo: np.ndarray | np.datetime64, hi: np.ndarray | np.datetime64, visit: np.ndarray | None = None
+        ) -> None:
             lo = np.broadcast_to(np.asarray(lo, dtype="datetime64[D]"), who.shape)
             hi = np.broadcast_to(np.asarray(hi, dtype="datetime64[D]"), who.shape)
             ok = hi >= lo

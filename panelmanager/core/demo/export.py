@@ -14,7 +14,6 @@ from panelmanager.core.demo.vocabulary import (
     _where,
 )
 
-
 # --------------------------------------------------------------------------- export for benchmarks
 
 _SYNTHEA_HEADERS = {

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from panelmanager.core.db import RegistryError
-from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.demo.practice import DemoPractice, _Generator
 from panelmanager.core.demo.vocabulary import (
     SOURCE,
 )
+from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 
 def generate_practice(
@@ -118,6 +118,7 @@ def load_demo(
     patients or a different demo practice, and ``Cancelled`` (nothing written) when
     ``cancel`` is set.
     """
+    from panelmanager.core.importers.bulkload import bulk_load_settings
     from panelmanager.core.importers.writer import ParsedImport, write_parsed
     from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
 
@@ -143,7 +144,10 @@ def load_demo(
         frames=practice.frames,
     )
     del practice
-    with registry.engine.connect() as conn:
+    # The import's bulk-load connection settings (SQLite: foreign-key checks off, a larger page
+    # cache): the demo is written by the importers' own writer, which resolves every reference
+    # itself, exactly as an import of the same rows (core.importers.bulkload says why).
+    with registry.engine.connect() as conn, bulk_load_settings(conn):
         with conn.begin():
             _check_registry(conn, wanted)  # again, inside the transaction that writes
             result = write_parsed(conn, parsed, progress=writing, cancel=cancel)

@@ -10,19 +10,12 @@ import pandas as pd
 
 from panelmanager.core.demo.clinical import _ClinicalFacts
 from panelmanager.core.demo.vocabulary import (
-    AMBULATORY,
-    EMERGENCY,
-    INPATIENT,
-    OUTPATIENT,
-    URGENTCARE,
-    VIRTUAL,
-    WELLNESS,
     _AREA_CODES,
     _CITIES,
-    _CLASSES,
     _CLASS_P,
-    _CONDITIONS,
+    _CLASSES,
     _CONDITION_KEYS,
+    _CONDITIONS,
     _DAY,
     _EMAIL_DOMAINS,
     _FIRST_F,
@@ -33,8 +26,15 @@ from panelmanager.core.demo.vocabulary import (
     _PRIMARY,
     _SICK_REASONS,
     _STATE,
-    _STREETS,
     _STREET_KINDS,
+    _STREETS,
+    AMBULATORY,
+    EMERGENCY,
+    INPATIENT,
+    OUTPATIENT,
+    URGENTCARE,
+    VIRTUAL,
+    WELLNESS,
     _age_at,
     _ascii,
     _at_time,
@@ -47,7 +47,6 @@ from panelmanager.core.demo.vocabulary import (
     _years,
     npi_check_digit,
 )
-
 
 # --------------------------------------------------------------------------- the practice
 

@@ -8,13 +8,16 @@ counts arrive later (they come from a job) through ``set_gap_counts``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from panelmanager.ui.models.base import Column
+
+if TYPE_CHECKING:  # the check-in screen's first paint passes plain rows: no pandas at start-up
+    import pandas as pd
 
 
 def _tr(text: str) -> str:
@@ -84,10 +87,15 @@ class ScheduleTableModel(QAbstractTableModel):
         self._bold.setBold(True)
 
     # -- loading
-    def set_schedule(self, frame: pd.DataFrame, day: dt.date) -> None:
+    def set_schedule(self, frame: pd.DataFrame | Sequence[dict[str, Any]], day: dt.date) -> None:
+        """The rows of ``day_schedule`` (a frame) or ``day_schedule_rows`` (dicts)."""
         self.beginResetModel()
         self.day = day
-        self._rows = [self._decorate(dict(zip(frame.columns, values))) for values in frame.itertuples(index=False, name=None)]
+        if hasattr(frame, "itertuples"):
+            rows = [dict(zip(frame.columns, values)) for values in frame.itertuples(index=False, name=None)]
+        else:
+            rows = [dict(row) for row in frame]
+        self._rows = [self._decorate(row) for row in rows]
         if self._gaps is not None:
             self._apply_gaps()
         self._sort_rows()

@@ -28,11 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.empanelment import EmpanelmentError
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import PatientFilters
-from panelmanager.core.checkin import registry_is_empty, schedule_with_version
-from panelmanager.core.schedule import checkin_subject, next_schedule_day, schedule_providers, visit_gaps
+from panelmanager.core.checkin import registry_data_version, registry_is_empty
+from panelmanager.core.schedule import (
+    checkin_subject,
+    day_schedule_rows,
+    next_schedule_day,
+    schedule_providers,
+    visit_gaps,
+)
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, search_columns
@@ -254,7 +259,8 @@ class CheckInScreen(Screen):
             self.provider_combo.setCurrentIndex(max(index, 0))
 
     def load_schedule(self, providers: bool = False) -> None:
-        """Re-read the day's schedule (one query), then the care gaps, keeping the selection."""
+        """Re-read the day's schedule (one query) and show it, keeping the selection; the care
+        gaps follow in jobs (``_refresh_gaps``)."""
         if self._loading:
             return
         self._loading = True
@@ -263,19 +269,37 @@ class CheckInScreen(Screen):
                 self._fill_providers()
             provider_id = self.provider_combo.currentData()
             with self.ctx.registry.session() as session:
-                frame, version = schedule_with_version(session, self._day, provider_id)
-            self.schedule_model.set_schedule(frame, self._day)
-            cache = self._gaps.for_key((self._day, version))
-            self.schedule_model.set_gap_counts(cache.counts())
+                rows = day_schedule_rows(session, self._day, provider_id)
+            self.schedule_model.set_schedule(rows, self._day)
             self._update_summary()
             self._size_columns()
-            missing = [pid for pid in self.schedule_model.patient_ids() if pid not in cache.looked_up]
-            if missing:
-                self._look_up_gaps(missing)
             self._restore_selection()
         finally:
             self._loading = False
         self._update_page()
+        self._refresh_gaps()
+
+    def _refresh_gaps(self) -> None:
+        """Read the registry's data version in a job (it keys the gap cache; reading it imports
+        the measures package and pandas, seconds at start-up without bytecode, so the schedule
+        is painted first), then show the cached counts and look up the patients not known yet."""
+        registry, day = self.ctx.registry, self._day
+
+        def job(progress, cancel):
+            with registry.session() as session:
+                return registry_data_version(session)
+
+        def done(version: str) -> None:
+            if day != self._day:
+                return  # another day is shown meanwhile; its own load reads the version again
+            cache = self._gaps.for_key((day, version))
+            self.schedule_model.set_gap_counts(cache.counts())
+            missing = [pid for pid in self.schedule_model.patient_ids() if pid not in cache.looked_up]
+            if missing:
+                self._look_up_gaps(missing)
+            self._show_panel_gaps()
+
+        run_job(self, self.tr("Looking up care gaps for {0}").format(day.isoformat()), job, on_success=done)
 
     def _update_summary(self) -> None:
         counts = self.schedule_model.status_counts()
@@ -410,6 +434,8 @@ class CheckInScreen(Screen):
             self.panel.set_subject(None)
             return
         patient_id, visit_id = self._selection
+        from panelmanager.core.empanelment import EmpanelmentError  # pandas: not on the start-up path
+
         try:
             with self.ctx.registry.session() as session:
                 subject = checkin_subject(session, patient_id, self._day, visit_id=visit_id)

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 )
 
 from panelmanager.core.concurrency import Conflict, ConcurrencyError, run_write
-from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
 from panelmanager.core.panel_fit import panel_fit
 from panelmanager.core.schedule import CheckInSubject
 from panelmanager.ui.models.schedule import STATUS_COLOURS
@@ -436,6 +435,9 @@ class ConfirmPanel(QFrame):
         s = self.subject
         if s is None:
             return
+        # Imported on first use: the empanelment services pull in pandas (not on the start-up path).
+        from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
+
         try:
             # One write transaction (retried briefly while another workstation writes), refused
             # when someone changed the patient's panel since this panel showed it.
