@@ -122,7 +122,7 @@ def begin_write(session: Session) -> None:
 
     c = m.RegistryChange.__table__
     done = session.execute(update(c).where(c.c.id == 1).values(counter=c.c.counter + 1, changed_at=dt.datetime.now()))
-    if not done.rowcount:
+    if not done.rowcount:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(c.insert().values(id=1, counter=1, changed_at=dt.datetime.now()))
 
 

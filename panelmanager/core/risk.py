@@ -454,7 +454,7 @@ def override_risk_tier(
     version = latest.version if latest else 0
     if expected_version is not None and expected_version != version:
         raise Conflict(
-            f"This patient's risk tier was changed by {changed_by_text(latest.user, latest.recorded_at)}"
+            f"This patient's risk tier was changed by {changed_by_text(latest.user if latest else None, latest.recorded_at if latest else None)}"
             " - reload and try again."
         )
     previous = session.scalar(

@@ -311,7 +311,7 @@ def run_import(
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
                      rejects_dir, write_rejects, progress, cancel, encoding, force)
     finally:
-        if dry_conn is not None:
+        if dry_conn is not None and dry_tx is not None:
             dry_tx.rollback()
             dry_conn.close()
     if rejects_file is not None and write_rejects and not dry_run:
