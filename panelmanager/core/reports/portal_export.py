@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import IO
 
 from panelmanager.core.documents import DocumentResult, contact_pairs
