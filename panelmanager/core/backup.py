@@ -30,7 +30,6 @@ from pathlib import Path
 
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.safe_export import (
-    OWNER_FILE,
     atomic_replace,
     fsync_dir,
     fsync_file,

@@ -153,10 +153,7 @@ def _cached_tiers(session: Session, as_of: dt.date) -> pd.DataFrame | None:
         from panelmanager.core.risk import current_tiers  # noqa: PLC0415 - optional (the risk issue)
     except ImportError:
         return None
-    try:
-        tiers = current_tiers(session, as_of, refresh=False)
-    except TypeError:  # an older signature without as_of / refresh
-        tiers = current_tiers(session)
+    tiers = current_tiers(session, as_of, refresh=False)
     if isinstance(tiers, pd.Series):
         tiers = tiers.rename("tier").rename_axis("patient_id").reset_index()
     elif isinstance(tiers, dict):
@@ -570,7 +567,7 @@ def milestone(session: Session, as_of: dt.date) -> MilestoneReport:
     reviewed_in_period = last_accepted is not None and period_start <= last_accepted <= as_of
 
     share = lambda part, whole: (part / whole) if whole else None  # noqa: E731
-    figures = {
+    figures: dict[str, Any] = {  # counts, shares (float or None) and dates, as the report shows them
         "active_patients": active,
         "assigned": assigned,
         "assigned_share": share(assigned, active),

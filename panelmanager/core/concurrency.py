@@ -122,7 +122,7 @@ def begin_write(session: Session) -> None:
 
     c = m.RegistryChange.__table__
     done = session.execute(update(c).where(c.c.id == 1).values(counter=c.c.counter + 1, changed_at=dt.datetime.now()))
-    if not done.rowcount:
+    if not done.rowcount:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(c.insert().values(id=1, counter=1, changed_at=dt.datetime.now()))
 
 
@@ -150,18 +150,12 @@ def last_assignment_change(session: Session, patient_id: int) -> tuple[str | Non
     """Who last changed a patient's assignment or its confirmations, and when."""
     from panelmanager.core import models as m
 
-    h = session.execute(
-        select(m.AssignmentHistory.user, m.AssignmentHistory.changed_at)
-        .where(m.AssignmentHistory.patient_id == patient_id)
-        .order_by(m.AssignmentHistory.changed_at.desc(), m.AssignmentHistory.id.desc())
-        .limit(1)
-    ).first()
-    c = session.execute(
-        select(m.Confirmation.user, m.Confirmation.recorded_at)
-        .where(m.Confirmation.patient_id == patient_id)
-        .order_by(m.Confirmation.recorded_at.desc(), m.Confirmation.id.desc())
-        .limit(1)
-    ).first()
+    def latest(model, at):  # (user, at) of the patient's newest row in ``model``
+        stmt = select(model.user, at).where(model.patient_id == patient_id).order_by(at.desc(), model.id.desc())
+        return session.execute(stmt.limit(1)).first()
+
+    h = latest(m.AssignmentHistory, m.AssignmentHistory.changed_at)
+    c = latest(m.Confirmation, m.Confirmation.recorded_at)
     candidates = [row for row in (h, c) if row is not None and row[1] is not None]
     if not candidates:
         return None, None

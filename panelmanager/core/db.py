@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy import ColumnDefault, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -290,6 +290,7 @@ def _restore_if_changed(engine: Engine, shape, backup: Path) -> None:
     from panelmanager.core.backup import restore_registry
 
     engine.dispose()
+    assert engine.url.database, "backups are taken of SQLite files only"
     restore_registry(backup, Path(engine.url.database))
 
 
@@ -355,7 +356,7 @@ def registry_exists(db: str | os.PathLike[str] | None = None) -> bool:
     """True when the registry already has a schema (used by the GUI's first-run welcome)."""
     url = resolve_registry_url(db)
     if is_sqlite(url):
-        return bool(url.database) and Path(url.database).exists() and Path(url.database).stat().st_size > 0
+        return bool(url.database and Path(url.database).exists() and Path(url.database).stat().st_size > 0)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -367,9 +368,11 @@ def registry_exists(db: str | os.PathLike[str] | None = None) -> bool:
 def insert_ignore_duplicates(table: Table, dialect_name: str):
     """An INSERT that skips rows whose unique key already exists (SQLite / PostgreSQL)."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert
+
     return insert(table).on_conflict_do_nothing()
 
 
@@ -476,7 +479,7 @@ def bulk_insert(conn, table: Table, frame) -> int:
         defaults = {
             c.name: c.default.arg
             for c in table.c
-            if c.name not in frame.columns and c.default is not None and c.default.is_scalar
+            if c.name not in frame.columns and isinstance(c.default, ColumnDefault) and c.default.is_scalar
         }
         names = ", ".join(f'"{c.name}"' for c in columns) + "".join(f', "{n}"' for n in defaults)
         marks = ", ".join("?" for _ in range(len(columns) + len(defaults)))

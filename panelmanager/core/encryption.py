@@ -59,7 +59,7 @@ class EncryptionError(Exception):
 
 def _driver():
     try:
-        import sqlcipher3.dbapi2 as driver  # type: ignore[import-not-found]
+        import sqlcipher3.dbapi2 as driver
     except ImportError:
         raise EncryptionError(
             "Encrypted registries need the sqlcipher3 driver (pip install sqlcipher3-wheels)."
@@ -158,8 +158,8 @@ def remember_key_for_copy(source: Path | str, copy: Path | str) -> None:
 
 def _keyring():
     try:
-        import keyring  # type: ignore[import-not-found]
-        from keyring.backends import fail  # type: ignore[import-not-found]
+        import keyring
+        from keyring.backends import fail
     except ImportError:
         return None
     backend = keyring.get_keyring()

@@ -56,7 +56,7 @@ def latest_a1c_bp(session: Session, patient_ids: Iterable[int], on: dt.date) -> 
         return _empty()
     o = models.Observation
     end = dt.datetime.combine(on + dt.timedelta(days=1), dt.time())
-    parts = []
+    parts: list[Iterable] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         stmt = select(o.patient_id, o.date, o.code, o.value_num).where(

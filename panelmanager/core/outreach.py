@@ -591,7 +591,7 @@ def build_outreach_list(
     if filters is None:
         if isinstance(filter_values.get("measure_ids"), str):
             filter_values["measure_ids"] = (filter_values["measure_ids"],)
-        filters = OutreachFilters(**{k: tuple(v) if k == "measure_ids" else v for k, v in filter_values.items()})
+        filters = OutreachFilters(**{k: tuple(v) if k == "measure_ids" else v for k, v in filter_values.items()})  # type: ignore[arg-type]  # loose keyword filters (CLI/GUI) become the typed dataclass here
     elif filter_values:
         raise TypeError("give filters or keyword filter values, not both")
     known = measure_info()

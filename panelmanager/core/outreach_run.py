@@ -25,11 +25,11 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Union
+from typing import IO, Any, TypeGuard, Union
 
 from sqlalchemy.orm import Session
 
-from panelmanager.core.jobs import CancelToken, Progress
+from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.outreach import (
     LoggedOutreach,
     OutreachError,
@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 Target = Union[str, os.PathLike, IO[bytes], IO[str]]
+PdfTarget = Union[str, os.PathLike, IO[bytes]]  # a PDF (or a call list file): a path or a binary buffer
+TextTarget = Union[str, os.PathLike, IO[str]]  # a portal/text export CSV: a path or a text stream
 
 # What each document is logged as: (method, document name). Call lists are not outreach.
 _LOGGED_AS = {
@@ -123,7 +125,7 @@ def letter_window(settings: PracticeSettings):
         raise OutreachError(f"the letter window offsets in Settings are wrong: {exc}") from None
 
 
-def write_calibration_page(session: Session, out: Target, *, settings: PracticeSettings | None = None) -> None:
+def write_calibration_page(session: Session, out: PdfTarget, *, settings: PracticeSettings | None = None) -> None:
     """The envelope-window check page, with the practice's letterhead and window offsets."""
     from panelmanager.core.reports.common import Letterhead
     from panelmanager.core.reports.letters import build_calibration_page
@@ -172,7 +174,8 @@ def record_outreach(
     """
     kinds = {d.kind for d in documents}
     batch = batch or new_batch_ref(when)
-    rows, patients, logged = 0, set(), []
+    rows, logged = 0, []
+    patients: set[int] = set()
     for document in documents:
         if document.kind not in _LOGGED_AS or (document.kind == "labels" and "letters" in kinds):
             continue
@@ -194,7 +197,7 @@ def _calls_title(measure_ids: Sequence[str]) -> str:
     return f"Call list: {titles}" if titles else "Call list"
 
 
-def _is_path(target: Target) -> bool:
+def _is_path(target: Target) -> TypeGuard[str | os.PathLike]:
     return isinstance(target, (str, os.PathLike))
 
 
@@ -205,11 +208,11 @@ def run_outreach(
     *,
     outreach: OutreachList | None = None,
     contacts: list | None = None,
-    letters: Target | None = None,
-    labels: Target | None = None,
-    calls: Target | None = None,
-    portal: Target | None = None,
-    texts: Target | None = None,
+    letters: PdfTarget | None = None,
+    labels: PdfTarget | None = None,
+    calls: PdfTarget | None = None,
+    portal: TextTarget | None = None,
+    texts: TextTarget | None = None,
     one_per_gap: bool | None = None,
     label_start: int | None = None,
     calls_title: str | None = None,
@@ -237,7 +240,8 @@ def run_outreach(
             raise OutreachError("give the filters of the outreach list (at least the measures).")
         _check_language(filters.language)
         as_of = as_of or effective_as_of(settings)
-        outreach = build_outreach_list(session, as_of, filters, progress=progress, cancel=cancel)
+        outreach = build_outreach_list(session, as_of, filters, progress=progress or no_progress,
+                                       cancel=cancel or NEVER_CANCELLED)
     as_of = outreach.as_of
     if contacts is None:
         contacts = outreach.contacts()
@@ -249,22 +253,24 @@ def run_outreach(
 
         run.one_per_gap = settings.letters_one_per_gap if one_per_gap is None else one_per_gap
         run.letters = build_letters(contacts, letters, letterhead=letterhead, date=as_of, one_per_gap=run.one_per_gap,
-                                    window=window, progress=progress, cancel=cancel)
+                                    window=window, progress=progress or no_progress, cancel=cancel or NEVER_CANCELLED)
     if labels is not None:
         from panelmanager.core.reports.labels import build_labels
 
         run.label_start = label_start or settings.label_start_position
         try:
-            run.labels = build_labels(contacts, labels, on=as_of, start_position=run.label_start, progress=progress,
-                                      cancel=cancel)
+            run.labels = build_labels(contacts, labels, on=as_of, start_position=run.label_start,
+                                      progress=progress or no_progress, cancel=cancel or NEVER_CANCELLED)
         except ValueError as exc:
             raise OutreachError(f"label start: {exc}") from None
     if calls is not None:
         from panelmanager.core.reports.calllist import build_call_list_pdf, write_call_list
 
         title = calls_title or _calls_title(outreach.filters.measure_ids)
-        write = write_call_list if _is_path(calls) else build_call_list_pdf
-        run.calls = write(contacts, calls, on=as_of, letterhead=letterhead, title=title)
+        if _is_path(calls):
+            run.calls = write_call_list(contacts, os.fspath(calls), on=as_of, letterhead=letterhead, title=title)
+        else:
+            run.calls = build_call_list_pdf(contacts, calls, on=as_of, letterhead=letterhead, title=title)
     for channel, target in (("portal", portal), ("text", texts)):
         if target is None:
             continue

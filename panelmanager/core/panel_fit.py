@@ -27,9 +27,13 @@ _FILE = "panel_age_limits.toml"
 
 
 class _Choice(Protocol):
-    id: int
-    panel_open: bool
-    specialty: str | None
+    # Read-only, so frozen dataclasses (schedule.PanelProvider) and ORM rows both fit.
+    @property
+    def id(self) -> int: ...
+    @property
+    def panel_open(self) -> bool: ...
+    @property
+    def specialty(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

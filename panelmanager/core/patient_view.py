@@ -127,8 +127,8 @@ def patient_list_query(
     if sort == "pcp":
         pcp = m.Provider.__table__.alias("pcp")
         stmt = stmt.outerjoin(a, a.patient_id == p.id).outerjoin(pcp, pcp.c.id == a.provider_id)
-        keys = [func.coalesce(pcp.c.display_name, ""), *name]  # patients on no panel first, on any database
-    elif sort == "tier":
+        keys: list = [func.coalesce(pcp.c.display_name, ""), *name]  # patients on no panel first, on any database
+    elif sort == "tier" and overrides is not None and scores is not None:  # (both joined above for "tier")
         keys = [func.coalesce(overrides.c.tier, scores.c.tier, 0), *name]
     elif sort == "gaps":
         counts = _open_gap_counts(as_of)
@@ -171,10 +171,10 @@ def patient_list_rows(session: Session, ids: list[int], as_of: dt.date) -> dict[
     r, o = m.RiskScore, m.RiskOverride
     for pid, tier in session.execute(select(r.patient_id, r.computed_tier).where(r.as_of == as_of, r.patient_id.in_(ids))):
         rows[pid]["tier"] = tier
-    for pid, tier in session.execute(
+    for pid, override in session.execute(
         select(o.patient_id, o.tier).where(o.active.is_(True), o.tier.is_not(None), o.patient_id.in_(ids)).order_by(o.recorded_at, o.id)
     ):
-        rows[pid].update(tier=tier, tier_overridden=True)
+        rows[pid].update(tier=override, tier_overridden=True)
     run = session.scalar(select(m.MeasureRun.id).where(m.MeasureRun.kind == "gaps", m.MeasureRun.as_of == as_of))
     if run is not None:
         for row in rows.values():
@@ -409,7 +409,7 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
     patient = session.get(m.Patient, patient_id)
     if patient is None:
         raise EmpanelmentError(f"There is no patient with id {patient_id}.")
-    names = dict(session.execute(select(m.Provider.id, m.Provider.display_name)).all())
+    names: dict[int | None, str] = dict(session.execute(select(m.Provider.id, m.Provider.display_name)).all())
     a = session.scalar(select(m.Assignment).where(m.Assignment.patient_id == patient_id))
     pref = session.scalar(select(m.PatientPreference).where(m.PatientPreference.patient_id == patient_id))
     c = m.Confirmation

@@ -183,8 +183,8 @@ def find_patient(session: Session, mrn_or_text: str, *, search: bool = False) ->
         return patient
     if search and wanted:
         ids = search_patient_ids(session, wanted, limit=2)
-        if len(ids) == 1:
-            return session.get(Patient, ids[0])
+        if len(ids) == 1 and (found := session.get(Patient, ids[0])) is not None:
+            return found
         if len(ids) > 1:
             raise PatientNotFound(f"{wanted!r} matches several patients; give the MRN.")
     raise PatientNotFound(f"There is no patient with MRN {wanted!r}.")

@@ -223,7 +223,7 @@ class Contact:
         return sorted_name(self.first_name, self.last_name)
 
     def phones(self) -> list[str]:
-        out = []
+        out: list[str] = []
         for label, value in (("mobile", self.phone_mobile), ("home", self.phone_home), ("work", self.phone_work)):
             text = clean_text(value)
             if text and text not in [p.split(" ", 1)[1] for p in out]:

@@ -104,9 +104,9 @@ def _libpq_env(url: URL) -> dict[str, str]:
         value = url.query.get(key)
         if value:
             pairs[var] = value if isinstance(value, str) else value[0]
-    for key, value in pairs.items():
-        if value is not None and value != "":
-            env[key] = str(value)
+    for key, setting in pairs.items():
+        if setting is not None and setting != "":
+            env[key] = str(setting)
     env.setdefault("PGCONNECT_TIMEOUT", "10")
     return env
 

@@ -80,10 +80,11 @@ def merge_providers(
             f"{kept.display_name} was itself merged into {target.display_name if target else 'another provider'}; "
             "keep that provider instead."
         )
-    merged = [session.get(m.Provider, i) for i in ids]
-    missing = [i for i, p in zip(ids, merged) if p is None]
+    found = [session.get(m.Provider, i) for i in ids]
+    missing = [i for i, p in zip(ids, found) if p is None]
     if missing:
         raise ProviderMergeError(f"There is no provider with id {', '.join(map(str, missing))}.")
+    merged = [p for p in found if p is not None]
     session.flush()
     conn = session.connection()
     now = dt.datetime.now()

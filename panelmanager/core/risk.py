@@ -97,6 +97,13 @@ def _fail(path: Path, key: str, message: str) -> ResourceError:
     return ResourceError(f"{path}: key '{key}': {message}")
 
 
+def _refuse_unknown_keys(path: Path, where: str, table: dict[str, Any], known: tuple[str, ...]) -> None:
+    """A misspelt key in one entry is an error naming it and the keys that entry takes."""
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise _fail(path, where + unknown[0], f"unknown key (known keys here: {', '.join(known)}).")
+
+
 def _number(path: Path, table: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = table.get(key, default)
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -111,9 +118,7 @@ def _bands(path: Path, data: dict[str, Any], key: str) -> tuple[tuple[int, float
     bands = []
     for i, item in enumerate(items, start=1):
         where = f"{key}[{i}]."
-        unknown = sorted(set(item) - {"at_least", "points"})
-        if unknown:
-            raise _fail(path, where + unknown[0], "unknown key (known keys here: at_least, points).")
+        _refuse_unknown_keys(path, where, item, ("at_least", "points"))
         bands.append((int(_number(path, item, "at_least", where)), _number(path, item, "points", where)))
     return tuple(sorted(bands))
 
@@ -134,9 +139,7 @@ def load_risk_rules(resources: Path | str | None = None) -> RiskRules:
     groups = []
     for i, item in enumerate(data.get("conditions", []), start=1):
         where = f"conditions[{i}]."
-        unknown = sorted(set(item) - {"label", "valueset", "points"})
-        if unknown:
-            raise _fail(path, where + unknown[0], "unknown key (known keys here: label, valueset, points).")
+        _refuse_unknown_keys(path, where, item, ("label", "valueset", "points"))
         vs = valuesets.get(item.get("valueset", ""))
         if vs is None:
             raise _fail(path, where + "valueset", f"no value set named '{item.get('valueset')}' in resources/valuesets.")
@@ -148,9 +151,7 @@ def load_risk_rules(resources: Path | str | None = None) -> RiskRules:
     control = []
     for i, item in enumerate(data.get("control", []), start=1):
         where = f"control[{i}]."
-        unknown = sorted(set(item) - {"label", "measure", "points"})
-        if unknown:
-            raise _fail(path, where + unknown[0], "unknown key (known keys here: label, measure, points).")
+        _refuse_unknown_keys(path, where, item, ("label", "measure", "points"))
         if not isinstance(item.get("measure"), str):
             raise _fail(path, where + "measure", "name the measure id whose open gap means uncontrolled.")
         control.append((str(item.get("label") or item["measure"]), item["measure"], _number(path, item, "points", where)))
@@ -454,7 +455,7 @@ def override_risk_tier(
     version = latest.version if latest else 0
     if expected_version is not None and expected_version != version:
         raise Conflict(
-            f"This patient's risk tier was changed by {changed_by_text(latest.user, latest.recorded_at)}"
+            f"This patient's risk tier was changed by {changed_by_text(latest.user if latest else None, latest.recorded_at if latest else None)}"
             " - reload and try again."
         )
     previous = session.scalar(

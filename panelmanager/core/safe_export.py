@@ -91,10 +91,14 @@ def csv_writer(handle: IO[str], **kwargs: Any) -> _SafeWriter:
 
 def make_private(path: str | os.PathLike[str]) -> None:
     """chmod 0600; silently does nothing where permissions are not POSIX (Windows) or not ours."""
+    _chmod_where_posix(path, OWNER_FILE)
+
+
+def _chmod_where_posix(path: str | os.PathLike[str], mode: int) -> None:
     if os.name != "posix":
         return
     try:
-        os.chmod(path, OWNER_FILE)
+        os.chmod(path, mode)
     except OSError:
         pass
 
@@ -145,12 +149,7 @@ def prepare_private_database(path: Path) -> None:
 
 def make_private_dir(path: str | os.PathLike[str]) -> None:
     """chmod 0700 on a folder Panel Manager created for patient data (registry, backups)."""
-    if os.name != "posix":
-        return
-    try:
-        os.chmod(path, OWNER_DIR)
-    except OSError:
-        pass
+    _chmod_where_posix(path, OWNER_DIR)
 
 
 def create_private(path: str | os.PathLike[str]) -> None:

@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"(kept {scratch})")
             else:
                 # Profiles are printed at the end: keep their text, drop the data.
-                for name, path in (results[-1]["profiles"] if results else []):
+                for _name, path in (results[-1]["profiles"] if results else []):
                     if path.exists():
                         keep = Path(tempfile.gettempdir()) / f"bench-import-{patients}-{path.name}"
                         shutil.copyfile(path, keep)

@@ -65,7 +65,7 @@ def test_login_and_wrong_password(fresh_registry):
 def test_lockout_after_five_failures_is_audited(fresh_registry):
     make_users(fresh_registry)
     start = dt.datetime(2026, 1, 5, 9, 0)
-    for attempt in range(auth.MAX_FAILURES - 1):
+    for _attempt in range(auth.MAX_FAILURES - 1):
         with pytest.raises(auth.AuthError) as failed:
             auth.login(fresh_registry, "manager", "wrong password!", now=start)
         assert not isinstance(failed.value, auth.LockedOut)

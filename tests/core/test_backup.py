@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.sqlite_only  # PostgreSQL registries are backed up with pg_dump (core.backup says so)
-
 from panelmanager.cli import main
 from panelmanager.core import encryption
 from panelmanager.core import models as m
@@ -30,6 +28,8 @@ from panelmanager.core.backup import (
     restore_registry,
 )
 from panelmanager.core.db import open_registry
+
+pytestmark = pytest.mark.sqlite_only  # PostgreSQL registries are backed up with pg_dump (core.backup says so)
 
 
 def _add_patients(registry, n: int, start: int = 0) -> None:

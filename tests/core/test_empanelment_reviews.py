@@ -329,7 +329,7 @@ def test_inactivation_suggestions_and_inactivating(practice, two_doctors):
     unseen = practice.patient("I2")
     booked = practice.patient("I3")
     recent = practice.patient("I4")
-    never = practice.patient("I5")
+    practice.patient("I5")  # never seen
     moved = practice.patient("I6")
     practice.visit(died, lee, "2023-01-01")
     practice.visit(unseen, lee, "2021-10-31")

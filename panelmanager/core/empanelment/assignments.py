@@ -216,7 +216,7 @@ def confirm_assignment(
             user=user, as_of=day,
         )
         changed = True
-    if outcome == "changed":
+    if outcome == "changed" and provider_id is not None:  # (None was refused above)
         set_preference(session, patient_id, provider_id, user=user, method=method, as_of=day, recorded_at=now)
         if provider_id != current:
             how = f" ({method})" if method else ""
@@ -307,7 +307,7 @@ def set_preference(
 def clear_preference(session: Session, patient_id: int) -> bool:
     """Forget a patient's recorded preference; True when there was one."""
     result = session.execute(delete(m.PatientPreference).where(m.PatientPreference.patient_id == patient_id))
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
 
 
 @dataclass

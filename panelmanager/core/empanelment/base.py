@@ -46,7 +46,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min)
 
 
-def _columns(rows: list[tuple], width: int) -> list[np.ndarray]:
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[np.ndarray]:
     """Driver rows as one object array per column (far quicker than ``zip(*rows)``)."""
     if rows and type(rows[0]) is not tuple:
         rows = [tuple(r) for r in rows]  # SQLAlchemy Rows: numpy would probe each for array attributes
@@ -62,7 +62,7 @@ def _days(stamps: np.ndarray) -> np.ndarray:
     return pd.to_datetime(pd.Series(stamps)).dt.normalize().to_numpy(dtype="datetime64[ns]")
 
 
-def _driver_rows(session: Session, stmt) -> list[tuple]:
+def _driver_rows(session: Session, stmt) -> Sequence[tuple]:
     """The rows exactly as the database driver returns them, without SQLAlchemy Row objects.
 
     Only for statements whose columns need no type conversion (integers, and timestamps

@@ -67,8 +67,8 @@ def _apply_changes(
     history = pd.DataFrame(
         {
             "patient_id": np.asarray(pids, dtype="int64"),
-            "from_provider_id": pd.array(np.where(old == NO_PROVIDER, None, old), dtype="Int64"),
-            "to_provider_id": pd.array(np.where(new == NO_PROVIDER, None, new), dtype="Int64"),
+            "from_provider_id": pd.array(np.where(old == NO_PROVIDER, None, old), dtype="Int64"),  # type: ignore[call-overload]  # None is a fine scalar; numpy's stubs do not list it
+            "to_provider_id": pd.array(np.where(new == NO_PROVIDER, None, new), dtype="Int64"),  # type: ignore[call-overload]  # None is a fine scalar; numpy's stubs do not list it
             "changed_at": now,
             "effective_on": pd.Timestamp(effective_on),
             "cut": pd.Series(cuts, dtype=object),

@@ -149,7 +149,7 @@ def _latest(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     second = same_day[rank == 1].set_index("patient_id")["visits"]
     runner_up = first["patient_id"].map(second)
     first["day"] = first[column]
-    first["tie"] = np.where(runner_up.isna(), None, np.where(first["visits"] > runner_up, "visits", "id"))
+    first["tie"] = np.where(runner_up.isna(), None, np.where(first["visits"] > runner_up, "visits", "id"))  # type: ignore[call-overload]  # None is a fine scalar; numpy's stubs do not list it
     return first
 
 

@@ -411,10 +411,10 @@ def _item_rows(
     tgt, tgt_reason = t.tgt, t.tgt_reason
     kind = np.select(
         [o.drop_status | o.drop_provider, o.new, o.unassigned, o.change], ["drop", "new", "unassigned", "change"], None
-    )
+    )  # type: ignore[call-overload]  # None is a fine scalar; numpy's stubs do not list it
     kind = kind.astype(object)
     item_provider = np.where(o.new | o.change, tgt, NO_PROVIDER).astype("int64")
-    item_cut = np.where(o.new | o.change, t.tgt_cut, None).astype(object)
+    item_cut = np.where(o.new | o.change, t.tgt_cut, None).astype(object)  # type: ignore[call-overload]  # None is a fine scalar; numpy's stubs do not list it
     item_reason = np.full(n, "", dtype=object)
     item_reason[o.new | o.change] = tgt_reason[o.new | o.change]
     if o.drop_status.any():

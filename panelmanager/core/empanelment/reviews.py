@@ -199,6 +199,7 @@ def _refresh_status(
         ).all()
     )
     review = session.get(m.PanelReview, review_id)
+    assert review is not None  # its items were just counted
     agreed = counts.get("accepted", 0) + counts.get("kept", 0)
     refused = counts.get("rejected", 0)
     superseded = counts.get("superseded", 0)

@@ -140,7 +140,7 @@ def _account_rows(outcome: ImportOutcome, parsed: ParsedImport, rejections: list
     outcome.rows_rejected = sum(f["rejected"] for f in per_file.values())
     outcome.duplicates = sum(f["duplicates"] for f in per_file.values())
     outcome.skipped = skipped
-    for name, counts in per_file.items():
+    for counts in per_file.values():
         counts["skipped"] = max(0, counts["read"] - counts["imported"] - counts["rejected"] - counts["duplicates"]) if skipped else 0
 
 
@@ -311,7 +311,7 @@ def run_import(
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
                      rejects_dir, write_rejects, progress, cancel, encoding, force)
     finally:
-        if dry_conn is not None:
+        if dry_conn is not None and dry_tx is not None:
             dry_tx.rollback()
             dry_conn.close()
     if rejects_file is not None and write_rejects and not dry_run:
@@ -331,9 +331,9 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
 
-        def file_progress(done: int, total: int, message: str = "", _i=index) -> None:
+        def file_progress(done: int, total: int, message: str = "", _i=index, _name=path.name) -> None:
             fraction = (done / total) if total else 0.0
-            progress(int((_i + fraction) * 1000), len(path_list) * 1000, f"{path.name}: {message}")
+            progress(int((_i + fraction) * 1000), len(path_list) * 1000, f"{_name}: {message}")
 
         outcome = ImportOutcome(path=str(path), format=None, profile=profile, ok=False, dry_run=dry_run)
         outcomes.append(outcome)

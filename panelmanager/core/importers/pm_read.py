@@ -145,7 +145,8 @@ def _windows_1252(raw: bytes) -> str:
     return raw.decode("cp1252", errors="pm-cp1252-undefined")
 
 
-def _undefined_as_latin1(exc: UnicodeDecodeError) -> tuple[str, int]:
+def _undefined_as_latin1(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
     return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
 
 

@@ -144,6 +144,7 @@ def restore_outcome(session: Session, outcome, previous: models.ImportBatch) -> 
     """Fill ``outcome`` from ``previous``: the same rows, all of them unchanged."""
     from panelmanager.core.importers.writer import Rejection
 
+    assert previous.summary is not None  # the batch found unchanged above has its summary
     summary = json.loads(previous.summary)
     outcome.format = previous.format
     outcome.profile = previous.profile

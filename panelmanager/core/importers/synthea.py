@@ -753,7 +753,7 @@ def _parse_one(
         path / spec.file_name,
         spec,
         cancel,
-        lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),
+        lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),  # type: ignore[misc]  # defaults bind this file's values
     )
     parsed.rows_read += read.rows_read
     parsed.rows_per_file[str(path / spec.file_name)] = read.rows_read

@@ -217,8 +217,8 @@ def _fetch(conn: Connection, stmt) -> pd.DataFrame:
             result.close()
     else:
         for batch in result.partitions(FETCH_BATCH_ROWS):
-            for store, values in zip(parts, zip(*batch)):
-                store.append(_column_part(values))
+            for store, column in zip(parts, zip(*batch)):
+                store.append(_column_part(column))
     data = {}
     for name, pieces in zip(names, parts):
         if not pieces:

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ _AMONG_SHARE = 0.8
 # Visit statuses that mean an appointment is still ahead of the patient.
 _UPCOMING_STATUSES = (models.VisitStatus.SCHEDULED.value, models.VisitStatus.ARRIVED.value)
 
-_EVENT_TABLES = {
+_EVENT_TABLES: dict[str, tuple[type[Any], str, str, str | None]] = {
     "procedure": (models.Procedure, "date", "code", "code_system"),
     "observation": (models.Observation, "date", "code", "code_system"),
     "immunization": (models.Immunization, "date", "cvx", None),
@@ -209,8 +210,7 @@ class _Context:
             if not parts:
                 frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
             else:
-                stmt = union_all(*parts) if len(parts) > 1 else parts[0]
-                frame = self.frame(stmt, ["patient_id", "code", "date"])
+                frame = self.frame(union_all(*parts) if len(parts) > 1 else parts[0], ["patient_id", "code", "date"])
                 frame["value"] = None
         frame = frame.assign(patient_id=frame["patient_id"].astype("int64"), datetime=_to_datetime(frame["date"]))
         if frame["patient_id"].duplicated().any():  # several codes: keep each patient's latest

@@ -16,6 +16,11 @@ target_metadata = Base.metadata
 
 def _run(connection) -> None:
     on_step = config.attributes.get("on_version_apply")
+
+    def report_step(ctx, step, heads, run_args) -> None:  # Alembic passes these by keyword
+        if on_step is not None:
+            on_step(step.up_revision_id)
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -23,7 +28,7 @@ def _run(connection) -> None:
         compare_type=True,
         # One transaction for the whole upgrade: it completes or leaves the registry as it was.
         transaction_per_migration=False,
-        on_version_apply=[lambda **kw: on_step(kw["step"].up_revision_id)] if on_step else [],
+        on_version_apply=report_step if on_step else None,
     )
     with context.begin_transaction():
         context.run_migrations()

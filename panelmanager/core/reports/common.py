@@ -380,7 +380,7 @@ def deferred_canvas_maker(decorate: Callable[[Any, Any, int, int], None]):
     class _Canvas(DeferredCanvas):
         pass
 
-    _Canvas.decorate = staticmethod(decorate)  # type: ignore[assignment]
+    _Canvas.decorate = staticmethod(decorate)
     return _Canvas
 
 
@@ -472,12 +472,12 @@ def target(out: Output):
 
 def write_bytes(out: Output, data: bytes) -> None:
     if hasattr(out, "write"):
-        out.write(data)  # type: ignore[union-attr]
+        out.write(data)
     else:
         from panelmanager.core.safe_export import create_private
 
-        create_private(out)  # type: ignore[arg-type]
-        Path(out).write_bytes(data)  # type: ignore[arg-type]
+        create_private(out)
+        Path(out).write_bytes(data)
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -11,8 +11,8 @@ number; patients without one are returned in ``skipped``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import IO
 
 from panelmanager.core.documents import DocumentResult, contact_pairs
@@ -58,7 +58,7 @@ def portal_message(
 
 def write_portal_export(
     contacts: Sequence[Contact],
-    out: str | Path | IO[str],
+    out: str | os.PathLike[str] | IO[str],
     *,
     channel: str = "portal",
     letterhead: Letterhead,

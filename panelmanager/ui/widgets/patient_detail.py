@@ -459,7 +459,26 @@ class PatientDetail(QWidget):
         return True
 
 
-class ReassignDialog(QDialog):
+class _ReasonDialog(QDialog):
+    """A change to the patient's record whose form ends with a required reason and OK / Cancel."""
+
+    def _add_reason_and_buttons(self, form: QFormLayout, placeholder: str, ok_text: str) -> None:
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText(placeholder)
+        form.addRow(self.tr("&Reason:"), self.reason_edit)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(ok_text)
+        self.ok_button.setEnabled(False)
+        form.addRow(self.buttons)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+    def reason(self) -> str:
+        return self.reason_edit.text().strip()
+
+
+class ReassignDialog(_ReasonDialog):
     """New PCP and a reason (required: it goes in the assignment history)."""
 
     NOBODY = -1
@@ -496,16 +515,7 @@ class ReassignDialog(QDialog):
         self.fit_label.setWordWrap(True)
         self.fit_label.setStyleSheet("color: #b23b3b;")
         form.addRow(self.fit_label)
-        self.reason_edit = QLineEdit()
-        self.reason_edit.setPlaceholderText(self.tr("Why? It goes in the assignment history."))
-        form.addRow(self.tr("&Reason:"), self.reason_edit)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("Reassign"))
-        self.ok_button.setEnabled(False)
-        form.addRow(self.buttons)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self._add_reason_and_buttons(form, self.tr("Why? It goes in the assignment history."), self.tr("Reassign"))
         self.reason_edit.textChanged.connect(lambda _text: self._update())
         self.provider_combo.currentIndexChanged.connect(lambda _i: self._update())
         self._update()
@@ -523,11 +533,8 @@ class ReassignDialog(QDialog):
         value = self.provider_combo.currentData()
         return None if value in (None, self.NOBODY) else int(value)
 
-    def reason(self) -> str:
-        return self.reason_edit.text().strip()
 
-
-class RiskOverrideDialog(QDialog):
+class RiskOverrideDialog(_ReasonDialog):
     """A tier by hand, or clearing the override; the reason is required."""
 
     CLEAR = 0
@@ -554,25 +561,13 @@ class RiskOverrideDialog(QDialog):
         current = risk.tier if risk.tier is not None else 1
         self.tier_combo.setCurrentIndex(max(self.tier_combo.findData(current), 0))
         form.addRow(self.tr("&Tier:"), self.tier_combo)
-        self.reason_edit = QLineEdit()
-        self.reason_edit.setPlaceholderText(self.tr("Why? e.g. recent hospital stay, lives alone"))
-        form.addRow(self.tr("&Reason:"), self.reason_edit)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("Save"))
-        self.ok_button.setEnabled(False)
-        form.addRow(self.buttons)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self._add_reason_and_buttons(form, self.tr("Why? e.g. recent hospital stay, lives alone"), self.tr("Save"))
         self.reason_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text.strip())))
         self.tier_combo.setFocus()
 
     def tier(self) -> int | None:
         value = self.tier_combo.currentData()
         return None if value in (None, self.CLEAR) else int(value)
-
-    def reason(self) -> str:
-        return self.reason_edit.text().strip()
 
 
 _TITLES: dict[str, str] = {}
