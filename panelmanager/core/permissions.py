@@ -112,8 +112,14 @@ class PermissionMatrix:
 
 def load_permissions(path: Path | None = None) -> PermissionMatrix:
     """Read and check permissions.toml; a mistake is a ResourceError naming the file and the action."""
-    path = path or resource_path("permissions.toml")
+    if path is None:  # every service call checks: the default file's path is looked up once
+        return _load(_default_path())
     return _load(str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_path() -> str:
+    return str(resource_path("permissions.toml"))
 
 
 @lru_cache(maxsize=4)
