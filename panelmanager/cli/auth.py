@@ -342,10 +342,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if args.mrn:  # the one MRN lookup (core.patients); an unknown MRN is a user message
             with registry.session() as session:
                 patient = find_patient(session, args.mrn).id
+        exporting = args.format == "csv"  # an export is audited with the patients its entries name
         rows = read(registry, actor, "audit_view", audit.list_entries, user=args.user, patient_id=patient,
                     action=args.action, date_from=args.date_from, date_to=args.date_to,
                     emergency_only=args.emergency, limit=args.limit or None,
-                    details={"format": args.format, "filtered": bool(args.user or patient or args.action)})
+                    patient_ids=audit.patient_ids_of if exporting else None,
+                    details={"format": args.format, "filtered": bool(args.user or patient or args.action),
+                             **({"export": "csv"} if exporting else {})})
         if args.format == "csv":
             audit.write_entries_csv(rows, args.output or sys.stdout)
             if args.output:

@@ -343,6 +343,11 @@ def entry_cells(row: AuditRow) -> list[Any]:
             row.emergency_reason or "", json.dumps(row.details, sort_keys=True) if row.details else ""]
 
 
+def patient_ids_of(rows: Sequence[AuditRow]) -> list[int]:
+    """Every patient the entries name: an export of the trail is audited with them."""
+    return sorted({p for r in rows for p in r.patient_ids})
+
+
 def write_entries_csv(rows: Sequence[AuditRow], target: str | IO[str]) -> int:
     """The rows as CSV (formula-safe, owner-only file) to a path or an open stream."""
     from panelmanager.core.safe_export import write_csv

@@ -201,15 +201,25 @@ _STRICT = {"on": os.environ.get("PANELMANAGER_STRICT_PERMISSIONS", "") == "1"}
 # The desktop app's logged-in user, for every thread (jobs run on a thread pool, where a context
 # variable set on the GUI thread is not seen). A context variable set by ``acting_as`` wins.
 _LOGGED_IN: dict[str, Actor | None] = {"actor": None}
+_LOGGED_IN_EMERGENCY: dict[str, str | None] = {"reason": None}
 
 
 def current_actor() -> Actor | None:
     return _CURRENT.get() or _LOGGED_IN["actor"]
 
 
-def set_logged_in(actor: Actor | None) -> None:
-    """The GUI's login (and logout with None): the actor of every service call in this process."""
+def current_emergency_reason() -> str | None:
+    """The break-glass reason the current actor gave (``acting_as``, or a CLI run's ``--emergency``)."""
+    if _CURRENT.get() is not None:
+        return _EMERGENCY.get()
+    return _LOGGED_IN_EMERGENCY["reason"]
+
+
+def set_logged_in(actor: Actor | None, *, emergency_reason: str | None = None) -> None:
+    """The GUI's login (and logout with None): the actor of every service call in this process.
+    ``emergency_reason``: a CLI run's ``--emergency``, for the services it calls (break-glass)."""
     _LOGGED_IN["actor"] = actor
+    _LOGGED_IN_EMERGENCY["reason"] = emergency_reason if actor is not None else None
 
 
 @contextmanager
@@ -237,4 +247,4 @@ def require_current(action: str) -> None:
             raise PermissionDenied("Log in first: no user is logged in.", action=action)
         load_permissions()._rule(action)
         return
-    require(actor, action, emergency_reason=_EMERGENCY.get())
+    require(actor, action, emergency_reason=current_emergency_reason())
