@@ -219,7 +219,7 @@ def _audited_run(run_fn):
             return run_fn(session, *args, **kwargs)
         with ExitStack() as stack:
             notes = {}
-            for action in dict.fromkeys(_AUDITED_AS[k] for k in asked):
+            for action in reversed(dict.fromkeys(_AUDITED_AS[k] for k in asked)):  # entries in document order
                 documents = [k for k in asked if _AUDITED_AS[k] == action]
                 details = {"documents": documents, "log": bool(kwargs.get("log", True)),
                            "to": {k: "file" if _is_path(kwargs[k]) else "preview" for k in documents}}
