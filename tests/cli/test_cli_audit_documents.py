@@ -76,7 +76,7 @@ def no_names_in_trail(db: str) -> None:
 
 
 def run(db: str, *argv: str, login: str = "manager") -> int:
-    return main(["--db", db, *argv, "--login", login.replace("_", "")])
+    return main(["--db", db, "--login", login.replace("_", ""), *argv])
 
 
 def test_huddle_print_is_one_entry_with_its_patients(db, tmp_path, capsys):
@@ -125,6 +125,7 @@ def test_export_assignments_and_gaps(db, tmp_path, capsys):
     assert (entry.action, entry.user_name, entry.outcome) == ("export", "manager", "ok")
     assert entry.patient_ids == (1, 2, 3, 4) and entry.details == {"document": "assignments", "patients": 4}
 
+    capsys.readouterr()
     before = last_seq(db)
     assert run(db, "gaps", "--as-of", "2024-03-01", "--measure", COLON, "--status", "open") == 0
     shown = capsys.readouterr().out
@@ -157,8 +158,8 @@ def test_a_refused_print_is_audited_once_and_emergency_access_is_flagged(db, tmp
     assert (entry.action, entry.user_name, entry.outcome) == ("print", "frontdesk", "refused")
 
     before = last_seq(db)
-    assert main(["--db", db, "--emergency", "no nurse in today", "huddle", "--date", DAY, "--out", str(out),
-                 "--login", "frontdesk"]) == 0
+    assert main(["--db", db, "--login", "frontdesk", "--emergency", "no nurse in today", "huddle", "--date", DAY,
+                 "--out", str(out)]) == 0
     [entry] = entries(db, before)
     assert (entry.action, entry.outcome, entry.patient_ids) == ("print", "ok", (1, 2, 3, 4))
     assert entry.emergency and entry.emergency_reason == "no nurse in today"
