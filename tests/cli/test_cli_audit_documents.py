@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from auth_helpers import PASSWORD, fast_hashing, make_users
 from sqlalchemy import select
 
-from auth_helpers import PASSWORD, fast_hashing, make_users
 from panelmanager.cli import auth as auth_cli
 from panelmanager.cli import main
 from panelmanager.core import audit

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-
 from auth_helpers import PASSWORD, fast_hashing
+
 from panelmanager.cli import auth as auth_cli
 from panelmanager.cli import main
 from panelmanager.core import auth

@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from sqlalchemy import select, update
-
 from auth_helpers import fast_hashing, make_users
 from clinic import CLINIC_DAY
+from sqlalchemy import select, update
+
 from panelmanager.core import audit
 from panelmanager.core import models as m
 from panelmanager.core.actions import audited, record_shown
@@ -110,6 +110,7 @@ def test_record_shown_for_a_search(fresh_registry, clinic_ids, actors):
 
 def test_an_outreach_run_audits_letters_and_exports_apart(fresh_registry, actors):
     from outreach_practice import AS_OF, COLON, build_outreach_practice
+
     from panelmanager.core.outreach import OutreachFilters
     from panelmanager.core.outreach_run import run_outreach
 

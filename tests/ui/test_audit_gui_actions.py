@@ -10,11 +10,11 @@ import datetime as dt
 import re
 
 import pytest
+from auth_helpers import fast_hashing, make_users
+from clinic import CLINIC_DAY
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
-from auth_helpers import fast_hashing, make_users
-from clinic import CLINIC_DAY
 from panelmanager.core import audit
 from panelmanager.core import models as m
 from panelmanager.core.permissions import set_logged_in
@@ -154,11 +154,10 @@ def test_the_front_desk_cannot_print_the_huddle_sheet(qtbot, window, fresh_regis
 
 
 def test_outreach_documents_are_audited(qtbot, window, fresh_registry, tmp_path, monkeypatch):
-    from tests.ui.test_outreach_screen import _build, _practice
-
     from PySide6.QtWidgets import QMessageBox
 
     from panelmanager.core.settings import load_settings
+    from tests.ui.test_outreach_screen import _build, _practice
 
     with fresh_registry.session() as session:
         practice = _practice(session)
