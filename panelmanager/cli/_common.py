@@ -381,6 +381,12 @@ def command_action(args: argparse.Namespace) -> str | None:
     }.get(command or "", READ_ONLY)
 
 
+# Commands whose core service writes the audit entry itself, naming the patients on the document
+# (core.printing, outreach_run.run_outreach, export_assignments, the gaps export): logging in checks
+# the role (a refusal is audited) but adds no entry of its own, so a print is one entry.
+SELF_AUDITED = frozenset({"huddle", "panel-list", "letters", "export-assignments", "gaps"})
+
+
 def log_in_for(args: argparse.Namespace, registry) -> Any:
     """Log the person in for this run (when the registry has accounts); returns the Actor or None."""
     from panelmanager.core import auth
@@ -399,10 +405,12 @@ def log_in_for(args: argparse.Namespace, registry) -> Any:
                            "Log in as that person with --login (or their token).")
     action = command_action(args)
     details = {"command": getattr(args, "command", None)}
-    emergency = getattr(args, "emergency", None)
+    given = getattr(args, "emergency", None)
+    emergency = given
     if action is not None:
         emergency = _check(registry, actor, action, emergency, details, None)
-    _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
-    set_logged_in(actor)
+    if getattr(args, "command", None) not in SELF_AUDITED:
+        _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
+    set_logged_in(actor, emergency_reason=given)
     args.user = actor.username
     return actor

@@ -40,27 +40,68 @@ def _fail(message: str):
 # --------------------------------------------------------------------------- logging in
 
 
-def _ask_password(prompt: str) -> str:
+PASSWORD_ENV = "PANELMANAGER_PASSWORD"  # 'users init' only: a scripted first setup
+NO_TERMINAL_LOGIN = ("no one is logged in: run it in a terminal to type your password, or give a token "
+                     f"({TOKEN_ENV}, or 'panelmanager token create --keyring' on this computer).")
+NO_TERMINAL_NEW = ("there is no terminal to type the new password in: pipe it with --password-stdin "
+                   "(one line on standard input)")
+
+
+def _ask_password(prompt: str, no_terminal: str = NO_TERMINAL_LOGIN) -> str:
+    """Ask on the terminal, never echoed. Without one, getpass would read standard input after a
+    warning (and may echo it): that is refused with ``no_terminal``, which says what to do instead."""
     import getpass
+    import warnings
 
     try:
-        return getpass.getpass(prompt)
-    except (EOFError, OSError):
-        raise _fail("no one is logged in: run it in a terminal to type your password, or give a token "
-                    f"({TOKEN_ENV}, or 'panelmanager token create --keyring' on this computer).") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            return getpass.getpass(prompt)
+    except (EOFError, OSError, getpass.GetPassWarning):
+        raise _fail(no_terminal) from None
 
 
-def _new_password(what: str) -> str:
+def _piped_password() -> str:
+    """``--password-stdin``: the first line of standard input (a pipe or a file, never a terminal)."""
     from panelmanager.core.auth import AuthError, check_password
 
+    if sys.stdin is None or sys.stdin.isatty():
+        raise _fail("--password-stdin reads the password from a pipe; on a terminal leave it out and "
+                    "type the password when asked.")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise _fail("--password-stdin: standard input held no password (give it as one line).")
+    try:
+        check_password(password)
+    except AuthError as exc:
+        raise _fail(f"--password-stdin: {exc}") from None
+    return password
+
+
+def _new_password(what: str, args: argparse.Namespace | None = None, *, env: bool = False) -> str:
+    """A new password: from ``--password-stdin``, else (``env``: 'users init') once from
+    $PANELMANAGER_PASSWORD, which is then removed from this process's environment; else typed
+    twice on the terminal. Never echoed, printed or logged."""
+    from panelmanager.core.auth import AuthError, check_password
+
+    if getattr(args, "password_stdin", False):
+        return _piped_password()
+    if env and os.environ.get(PASSWORD_ENV):
+        password = os.environ.pop(PASSWORD_ENV)
+        try:
+            check_password(password)
+        except AuthError as exc:
+            raise _fail(f"${PASSWORD_ENV}: {exc}") from None
+        return password
+    no_terminal = NO_TERMINAL_NEW + (f" or set ${PASSWORD_ENV}." if env else ".")
     for _attempt in range(3):
-        first = _ask_password(f"{what}: ")
+        first = _ask_password(f"{what}: ", no_terminal)
         try:
             check_password(first)
         except AuthError as exc:
             print(exc, file=sys.stderr)
             continue
-        if _ask_password("Type it again: ") == first:
+        if _ask_password("Type it again: ", no_terminal) == first:
             return first
         print("The two passwords differ.", file=sys.stderr)
     raise _fail("no password was set.")
@@ -114,7 +155,10 @@ def _add_users(sub) -> None:
                        description="Each person logs in as themselves. 'users init' creates the administrator of a "
                        "registry that has no users yet; after that an administrator manages the accounts.")
     actions = p.add_subparsers(dest="users_action", metavar="ACTION")
-    init = actions.add_parser("init", help="create the administrator of a registry with no users")
+    init = actions.add_parser("init", help="create the administrator of a registry with no users",
+                              description="Create the administrator of a registry that has no users yet. The "
+                              "password is typed twice on the terminal; a setup script pipes it instead with "
+                              f"--password-stdin, or sets ${PASSWORD_ENV} (read once, never shown).")
     init.add_argument("username")
     init.add_argument("--name", help="display name (default: the user name)")
     add = actions.add_parser("add", help="add a user: add USERNAME --role ROLE --name 'Display Name'")
@@ -133,6 +177,10 @@ def _add_users(sub) -> None:
     role.add_argument("role", metavar="ROLE", help=ROLE_HELP)
     for action in actions.choices.values():
         _add_login_option(action)
+    for name in ("init", "add", "reset-password"):
+        actions.choices[name].add_argument(
+            "--password-stdin", action="store_true",
+            help="read the new password from standard input (one line, for scripts) instead of asking")
 
 
 def _cmd_users(args: argparse.Namespace) -> int:
@@ -148,7 +196,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
             with registry.session() as session:
                 if auth.has_users(session):
                     raise _fail("this registry already has an administrator; ask them for an account.")
-            password = _new_password(f"Password for the administrator {args.username}")
+            password = _new_password(f"Password for the administrator {args.username}", args, env=True)
             with registry.write_session() as session:
                 admin = auth.create_first_admin(session, args.username, args.name or args.username, password)
             print(f"Created the administrator {admin.username}. Log in as {admin.username} from now on.")
@@ -168,7 +216,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
                 print(f"  {u.username:<20} {u.display_name:<28} {u.role:<11} {state}")
             return 0
         if action == "add":
-            password = _new_password(f"Password for {args.username}")
+            password = _new_password(f"Password for {args.username}", args)
             with registry.write_session() as session:
                 made = auth.create_user(session, actor, args.username, args.name or args.username, args.role, password)
             print(f"Added {made.username} ({made.role}).")
@@ -180,7 +228,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
             from panelmanager.core.permissions import require
 
             require(actor, "users")
-            password = _new_password(f"New password for {args.username}")
+            password = _new_password(f"New password for {args.username}", args)
             with registry.write_session() as session:
                 auth.reset_password(session, actor, args.username, password)
             print(f"The password of {args.username} is reset.")
@@ -294,10 +342,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if args.mrn:  # the one MRN lookup (core.patients); an unknown MRN is a user message
             with registry.session() as session:
                 patient = find_patient(session, args.mrn).id
+        exporting = args.format == "csv"  # an export is audited with the patients its entries name
         rows = read(registry, actor, "audit_view", audit.list_entries, user=args.user, patient_id=patient,
                     action=args.action, date_from=args.date_from, date_to=args.date_to,
                     emergency_only=args.emergency, limit=args.limit or None,
-                    details={"format": args.format, "filtered": bool(args.user or patient or args.action)})
+                    patient_ids=audit.patient_ids_of if exporting else None,
+                    details={"format": args.format, "filtered": bool(args.user or patient or args.action),
+                             **({"export": "csv"} if exporting else {})})
         if args.format == "csv":
             audit.write_entries_csv(rows, args.output or sys.stdout)
             if args.output:

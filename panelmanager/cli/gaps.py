@@ -101,6 +101,7 @@ def _add_gaps(sub) -> None:
 
 
 def _cmd_gaps(args: argparse.Namespace) -> int:
+    from panelmanager.core.actions import audited
     from panelmanager.core.measures import absent_source_data, gaps, load_measures, staff_status_column
     from panelmanager.core.settings import load_settings
 
@@ -115,7 +116,8 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
             raise CommandError(f"--measure {measure!r}: no such measure. Known: {', '.join(sorted(known))}.")
     for error in errors:
         print(f"panelmanager gaps: warning: {error}", file=sys.stderr)
-    with registry_work(args, progress=True, cancel=True) as work:
+    with registry_work(args, progress=True, cancel=True) as work, audited(
+            work.session, "export", details={"document": "gaps", "format": args.format}) as note:  # issue 14
         as_of = as_of_for(args, load_settings(work.session))
         provider = find_provider_id(work.session, args.provider) if args.provider else None
         frame = gaps(
@@ -129,6 +131,8 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
             cancel=work.cancel,
         )
         absent = absent_source_data(work.session, measures, as_of=as_of)
+        note.patients(frame["patient_id"])
+        note.details.update(as_of=as_of.isoformat(), rows=len(frame))
     # "finding": the status in staff words ("A1c above 9"); "source data absent" when the
     # registry holds none of the data the measure reads (a missing import, not the patient).
     frame["finding"] = staff_status_column(frame)

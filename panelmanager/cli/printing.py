@@ -35,14 +35,13 @@ def _add_huddle(sub) -> None:
 
 
 def _cmd_huddle(args: argparse.Namespace) -> int:
-    from panelmanager.core.huddle import huddle_data
-    from panelmanager.core.reports.huddle import build_huddle_sheet
+    from panelmanager.core.printing import print_huddle_sheet
 
     check_suffix(args.out, "--out", (".pdf",))
     with registry_work(args) as work, writing():
         provider_id = find_provider_id(work.session, args.provider) if args.provider else None
-        sheet = huddle_data(work.session, args.date, provider_id, include_due_soon=not args.open_only)
-        result = build_huddle_sheet(sheet, args.out)
+        sheet, result = print_huddle_sheet(work.session, args.date, args.out, provider_id,
+                                           include_due_soon=not args.open_only)
     sections = [
         {"provider_id": s.provider_id, "provider": s.provider_name, "patients": len(s.rows),
          "open_gaps": sum(len(r.gaps) for r in s.rows)}
@@ -72,16 +71,16 @@ def _add_panel_review(sub) -> None:
 
 
 def _cmd_panel_review(args: argparse.Namespace) -> int:
+    from panelmanager.core.printing import print_panel_list
     from panelmanager.core.reports.common import Letterhead
-    from panelmanager.core.reports.panel_review import build_panel_review_pdf, load_panel_review
     from panelmanager.core.settings import load_settings
 
     check_suffix(args.out, "--out", (".pdf",))
     with registry_work(args) as work, writing():
         settings = load_settings(work.session)
         provider_id = find_provider_id(work.session, args.provider)
-        panel = load_panel_review(work.session, provider_id, as_of_for(args, settings))
-        result = build_panel_review_pdf(panel, args.out, letterhead=Letterhead.from_settings(settings))
+        panel, result = print_panel_list(work.session, provider_id, as_of_for(args, settings), args.out,
+                                         letterhead=Letterhead.from_settings(settings))
     print(f"Panel review for {panel.provider_name}: {len(panel.rows)} patients in {result.pages} pages -> {args.out}")
     return EXIT_OK
 

@@ -15,17 +15,32 @@ and the audit row is committed alone, then the exception is raised again.
 
 ``patient_ids`` may be a list, or a function of the result (a search audits the ids it found).
 ``details`` is a small dict of counts and options: never patient data.
+
+``audited(session, action)`` is for the core services that carry patient data out of the registry
+(a printed or exported document, run by either client in a session of its own): it checks the
+current actor's role, lets the service name the patients (``note.patients(ids)``), and appends the
+entry when the service is done. ``record_shown(registry, action, ids)`` appends one for what a
+screen showed (a search's first page of results).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from panelmanager.core import audit
-from panelmanager.core.permissions import Actor, PermissionDenied, acting_as, require
+from panelmanager.core.permissions import (
+    Actor,
+    PermissionDenied,
+    acting_as,
+    current_actor,
+    current_emergency_reason,
+    require,
+    require_current,
+)
 
 T = TypeVar("T")
 PatientIds = Iterable[int] | Callable[[Any], Iterable[int] | None] | None
@@ -175,3 +190,143 @@ def perform_job(
     _audit_alone(registry, actor, action, patient_ids=_ids(patient_ids, result), details=details,
                  emergency_reason=reason)
     return result
+
+
+# --------------------------------------------------------------------------- documents and searches
+
+
+class AuditNote:
+    """What an audited service reports while it works: the patients its document or result holds
+    (ids only) and a few counts for ``details``."""
+
+    __slots__ = ("ids", "details")
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.details: dict[str, Any] = {}
+
+    def patients(self, ids: Iterable[Any]) -> None:
+        if hasattr(ids, "dropna"):  # a pandas column: unique values at C speed
+            ids = ids.dropna().unique().tolist()
+        for value in ids:
+            try:
+                self.ids.add(int(value))
+            except (TypeError, ValueError):  # None, NaN, NA: no patient
+                continue
+
+
+@contextmanager
+def audited(session: Session, action: str, *, details: dict[str, Any] | None = None) -> Iterator[AuditNote]:
+    """Check and audit a print, export or search a core service does in ``session``.
+
+        with audited(session, "print", details={"document": "huddle"}) as note:
+            ...build the document...
+            note.patients(ids_on_it)
+
+    The current actor's role must allow ``action`` (break-glass with the reason they gave); a
+    refusal is audited and raised. When the body finishes, one entry names the patients noted,
+    with ``details`` and ``note.details``; when it raises, the entry has outcome ``error``.
+    With no one logged in (a registry without accounts) or the internal SYSTEM actor, the role is
+    checked as ``require_current`` does and nothing is recorded.
+
+    The entry goes into ``session``'s transaction when it can (committed with it, so a read
+    session becomes a short write at its end); a read session that cannot take the write lock
+    (SQLite: another workstation wrote since it began) appends it in a transaction of its own.
+    A refusal or an error is appended in a transaction of its own (the caller's is about to roll
+    back) unless the session already writes: waiting for the write lock would be waiting on itself.
+    """
+    actor = current_actor()
+    if actor is None or actor.is_system:
+        require_current(action)
+        yield AuditNote()
+        return
+    written = _writes_so_far(session)
+    given = current_emergency_reason()
+    try:
+        reason = given if require(actor, action, emergency_reason=given) else None
+    except PermissionDenied:
+        _append_failure(session, written, actor, action, None, "refused", details, None)
+        raise
+    note = AuditNote()
+    try:
+        yield note
+    except BaseException as exc:
+        _append_failure(session, written, actor, action, note.ids, "error", _error_details(details, exc), reason)
+        raise
+    _append(session, actor, action, note.ids, "ok", {**(details or {}), **note.details}, reason)
+
+
+def _append_failure(session: Session, written: Any, actor: Actor, action: str, ids, outcome: str, details,
+                    reason) -> None:
+    try:
+        own = written is not True and not _is_write_session(session) and _writes_so_far(session) == written
+    except Exception:  # noqa: BLE001 - e.g. a PostgreSQL transaction already aborted by the error
+        own = written is False
+    try:
+        _append(session, actor, action, ids, outcome, details, reason, own_transaction=own)
+    except Exception:  # noqa: BLE001 - the service's own error (or refusal) is what the user must see
+        pass
+
+
+def _is_write_session(session: Session) -> bool:
+    from panelmanager.core.db import WRITE_OPTION
+
+    return bool(session.connection().get_execution_options().get(WRITE_OPTION))
+
+
+def _writes_so_far(session: Session) -> Any:
+    """Something that changes when ``session``'s transaction writes (SQLite: the connection's change
+    count; PostgreSQL: whether the transaction has an id, which it gets at its first write)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return getattr(conn.connection.dbapi_connection, "total_changes", None)
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql("SELECT txid_current_if_assigned() IS NOT NULL").scalar()
+    return None
+
+
+def _append(session: Session, actor: Actor, action: str, ids, outcome: str, details, reason,
+            *, own_transaction: bool = False) -> None:
+    kwargs = {"patient_ids": sorted(ids) if ids else None, "outcome": outcome, "details": details,
+              "emergency_reason": reason}
+    if not own_transaction:
+        try:
+            audit.record(session, actor, action, **kwargs)
+            return
+        except Exception as exc:  # noqa: BLE001 - SQLite: this read snapshot cannot become a write
+            if not _is_locked(exc):
+                raise
+    _record_apart(session.get_bind(), actor, action, **kwargs)
+
+
+def _is_locked(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _record_apart(bind, actor: Actor, action: str, **kwargs: Any) -> None:
+    """Append in a short write transaction of its own on ``bind`` (retried briefly while busy)."""
+    from panelmanager.core.concurrency import run_write
+    from panelmanager.core.db import Registry
+
+    run_write(Registry(url=bind.url, engine=bind, sessions=None), audit.record, actor, action, **kwargs)
+
+
+def record_shown(registry: Any, action: str, patient_ids: Iterable[int], *, details: dict[str, Any] | None = None,
+                 actor: Actor | None = None) -> bool:
+    """Audit what a screen showed (a search's results: the ids on its first page) as the logged-in
+    user, in a short write transaction of its own; False when no one is logged in (nothing recorded)."""
+    actor = actor or current_actor()
+    if actor is None or actor.is_system:
+        return False
+    from panelmanager.core.concurrency import run_write
+
+    given = current_emergency_reason()
+    try:
+        reason = given if require(actor, action, emergency_reason=given) else None
+    except PermissionDenied:
+        run_write(registry, audit.record, actor, action, outcome="refused", details=details)
+        raise
+    ids = sorted({int(i) for i in patient_ids})
+    run_write(registry, audit.record, actor, action, patient_ids=ids or None, details=details, emergency_reason=reason)
+    return True

@@ -201,6 +201,47 @@ def _is_path(target: Target) -> TypeGuard[str | os.PathLike]:
     return isinstance(target, (str, os.PathLike))
 
 
+# Issue 14: the permission each document needs; the run's audit entry names its patients by id.
+_AUDITED_AS = {"letters": "letters", "labels": "letters", "calls": "letters", "portal": "export", "texts": "export"}
+_DOCUMENT_ATTR = {"letters": "letters", "labels": "labels", "calls": "calls", "portal": "portal", "texts": "text"}
+
+
+def _audited_run(run_fn):
+    """``run_outreach`` checked and audited: one entry per permission its documents need (``letters``
+    for letters, labels and call lists; ``export`` for portal and text exports) naming the patients
+    each document reached or left out, by id; the file names are not recorded (they may name one)."""
+    import functools
+    from contextlib import ExitStack
+
+    from panelmanager.core.actions import audited
+
+    @functools.wraps(run_fn)
+    def run_audited(session: Session, *args: Any, **kwargs: Any) -> OutreachRun:
+        asked = [k for k in _AUDITED_AS if kwargs.get(k) is not None]
+        if not asked:
+            return run_fn(session, *args, **kwargs)
+        with ExitStack() as stack:
+            notes = {}
+            for action in reversed(dict.fromkeys(_AUDITED_AS[k] for k in asked)):  # entries in document order
+                documents = [k for k in asked if _AUDITED_AS[k] == action]
+                details = {"documents": documents, "log": bool(kwargs.get("log", True)),
+                           "to": {k: "file" if _is_path(kwargs[k]) else "preview" for k in documents}}
+                notes[action] = stack.enter_context(audited(session, action, details=details))
+            run = run_fn(session, *args, **kwargs)
+            for key in asked:
+                document = getattr(run, _DOCUMENT_ATTR[key])
+                if document is None:
+                    continue
+                note = notes[_AUDITED_AS[key]]
+                note.patients(document.pairs["patient_id"])
+                note.patients(skipped[0] for skipped in document.skipped)
+                note.details[key] = int(getattr(document, "items", 0) or 0)
+        return run
+
+    return run_audited
+
+
+@_audited_run
 def run_outreach(
     session: Session,
     as_of: dt.date | None = None,

@@ -112,8 +112,14 @@ class PermissionMatrix:
 
 def load_permissions(path: Path | None = None) -> PermissionMatrix:
     """Read and check permissions.toml; a mistake is a ResourceError naming the file and the action."""
-    path = path or resource_path("permissions.toml")
+    if path is None:  # every service call checks: the default file's path is looked up once
+        return _load(_default_path())
     return _load(str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_path() -> str:
+    return str(resource_path("permissions.toml"))
 
 
 @lru_cache(maxsize=4)
@@ -195,15 +201,25 @@ _STRICT = {"on": os.environ.get("PANELMANAGER_STRICT_PERMISSIONS", "") == "1"}
 # The desktop app's logged-in user, for every thread (jobs run on a thread pool, where a context
 # variable set on the GUI thread is not seen). A context variable set by ``acting_as`` wins.
 _LOGGED_IN: dict[str, Actor | None] = {"actor": None}
+_LOGGED_IN_EMERGENCY: dict[str, str | None] = {"reason": None}
 
 
 def current_actor() -> Actor | None:
     return _CURRENT.get() or _LOGGED_IN["actor"]
 
 
-def set_logged_in(actor: Actor | None) -> None:
-    """The GUI's login (and logout with None): the actor of every service call in this process."""
+def current_emergency_reason() -> str | None:
+    """The break-glass reason the current actor gave (``acting_as``, or a CLI run's ``--emergency``)."""
+    if _CURRENT.get() is not None:
+        return _EMERGENCY.get()
+    return _LOGGED_IN_EMERGENCY["reason"]
+
+
+def set_logged_in(actor: Actor | None, *, emergency_reason: str | None = None) -> None:
+    """The GUI's login (and logout with None): the actor of every service call in this process.
+    ``emergency_reason``: a CLI run's ``--emergency``, for the services it calls (break-glass)."""
     _LOGGED_IN["actor"] = actor
+    _LOGGED_IN_EMERGENCY["reason"] = emergency_reason if actor is not None else None
 
 
 @contextmanager
@@ -231,4 +247,4 @@ def require_current(action: str) -> None:
             raise PermissionDenied("Log in first: no user is logged in.", action=action)
         load_permissions()._rule(action)
         return
-    require(actor, action, emergency_reason=_EMERGENCY.get())
+    require(actor, action, emergency_reason=current_emergency_reason())

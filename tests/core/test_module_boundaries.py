@@ -22,7 +22,10 @@ from panelmanager.core.people import date_readings, parse_date_text, sorted_name
 CORE = Path(panelmanager.core.__file__).parent
 REPORTS = "panelmanager.core.reports"
 # Core modules outside core/reports that may call a PDF writer because writing documents is their job.
-DOCUMENT_WRITERS: set[str] = {"panelmanager.core.outreach_run"}  # letters, labels, call lists: run_outreach
+DOCUMENT_WRITERS: set[str] = {
+    "panelmanager.core.outreach_run",  # letters, labels, call lists: run_outreach
+    "panelmanager.core.printing",  # huddle sheet, panel list: print_huddle_sheet, print_panel_list (issue 14)
+}
 
 
 def _module_name(path: Path) -> str:

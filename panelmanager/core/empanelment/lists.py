@@ -77,13 +77,17 @@ def export_assignments(session: Session, path: str | os.PathLike[str]) -> int:
     columns and status "unassigned". Returns the number of patients written. This file
     holds patient data: it is written only where the user asked.
     """
-    df = assignments_frame(session)
-    out = df.rename(columns={"provider": "provider_external_id"})
-    columns = [c if c != "provider_id" else "provider_external_id" for c in EXPORT_COLUMNS]
-    out = out[columns]
-    for column in ("dob", "assigned_on", "provider_confirmed_on", "patient_confirmed_on"):
-        out[column] = [_iso(v) for v in out[column]]
+    from panelmanager.core.actions import audited  # issue 14: the export is checked and audited, by patient id
     from panelmanager.core.safe_export import write_csv
 
-    write_csv(path, columns, out.itertuples(index=False, name=None))
+    with audited(session, "export", details={"document": "assignments"}) as note:
+        df = assignments_frame(session)
+        out = df.rename(columns={"provider": "provider_external_id"})
+        columns = [c if c != "provider_id" else "provider_external_id" for c in EXPORT_COLUMNS]
+        out = out[columns]
+        for column in ("dob", "assigned_on", "provider_confirmed_on", "patient_confirmed_on"):
+            out[column] = [_iso(v) for v in out[column]]
+        write_csv(path, columns, out.itertuples(index=False, name=None))
+        note.patients(df["patient_id"])
+        note.details["patients"] = len(out)
     return len(out)

@@ -182,7 +182,7 @@ class AuditScreen(Screen):
         actor = current_actor()
         rows = self.model.rows
         read(self.ctx.registry, actor, "audit_view", lambda _s: audit.write_entries_csv(rows, path),
-             details={"export": "csv", "rows": len(rows)})
+             patient_ids=audit.patient_ids_of(rows), details={"export": "csv", "rows": len(rows)})
         self.note.setText(self.tr("Exported {0} entries to {1}.").format(len(rows), path))
 
     def verify(self) -> None:

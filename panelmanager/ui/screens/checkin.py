@@ -43,6 +43,7 @@ from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, search_columns
 from panelmanager.ui.models.schedule import ScheduleTableModel
 from panelmanager.ui.screens.base import Screen, heading
+from panelmanager.ui.session import audit_search, forget_search
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
 from panelmanager.ui.widgets.day_toolbar import DayProviderBar
 
@@ -477,9 +478,11 @@ class CheckInScreen(Screen):
         text = self.search.text().strip()
         if not text:
             self.results_model.set_query(lambda _key, _desc: [])
+            forget_search(self)
             self._update_page()
             return
         self.results_model.set_filters(PatientFilters(text=text, statuses=SEARCH_STATUSES))
+        audit_search(self, "checkin", self.results_model, used=["text"], key=(text, self.ctx.as_of))  # issue 14
         n = self.results_model.rowCount()
         if n == 0:
             self.results_label.setText(self.tr("No patient matches “{0}”.").format(text))

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 from panelmanager.core.clinic_days import adjacent_visit_day, busiest_visit_day, visit_days
 from panelmanager.core.huddle import HuddleSheet, huddle_data
 from panelmanager.core.latest_results import latest_a1c_bp
+from panelmanager.core.printing import print_huddle_sheet
 from panelmanager.core.providers import list_providers
 from panelmanager.core.reports.common import long_date
-from panelmanager.core.reports.huddle import build_huddle_sheet
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.huddle import HuddleTableModel
@@ -370,7 +370,9 @@ class HuddleScreen(Screen):
             cancel.raise_if_cancelled()
             progress(1, 2, laying_out)
             buffer = io.BytesIO()
-            result = build_huddle_sheet(data, buffer)
+            with registry.session() as session:  # issue 14: the print is checked and audited (core.printing)
+                data, result = print_huddle_sheet(session, day, buffer, provider_id, include_due_soon=due_soon,
+                                                  sheet=data)
             return buffer.getvalue(), result, data
 
         who = self.provider_box.currentText() if provider_id is not None else self.tr("All providers")

@@ -31,6 +31,7 @@ from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, OUTREACH, SETTING
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.patients import PatientTableModel, list_columns
 from panelmanager.ui.screens.base import Screen, heading
+from panelmanager.ui.session import audit_search
 from panelmanager.ui.widgets.patient_detail import PatientDetail
 
 SEARCH_DELAY_MS = 150
@@ -231,6 +232,9 @@ class PatientsScreen(Screen):
         self._after_reload(banner=not typed_only)
 
     def _after_reload(self, *, banner: bool = True) -> None:
+        filters = self.model.filters  # issue 14: each search run is audited (its first page of ids, never the text)
+        audit_search(self, "patients", self.model, key=(filters, self.ctx.as_of),
+                     used=[name for name, value in dataclasses.asdict(filters).items() if value not in (None, "", ())])
         n = self.model.rowCount()
         self.count_label.setText(self.tr("1 patient") if n == 1 else self.tr("{0} patients").format(QLocale().toString(n)))
         self._size_columns()
