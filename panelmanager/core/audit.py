@@ -173,7 +173,9 @@ def record(
     sql = _STYLES.get(dialect.paramstyle)
     if sql is None:
         return _record_sa(conn, values)
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection taken from the session's transaction is open
+    cursor = dbapi.cursor()
     try:
         if dialect.name == "postgresql":
             cursor.execute(sql["lock"], (_PG_LOCK_KEY,))
