@@ -124,6 +124,12 @@ def begin_write(session: Session) -> None:
     done = session.execute(update(c).where(c.c.id == 1).values(counter=c.c.counter + 1, changed_at=dt.datetime.now()))
     if not done.rowcount:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(c.insert().values(id=1, counter=1, changed_at=dt.datetime.now()))
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        from panelmanager.core.change_listener import notify_sql
+
+        session.execute(text(notify_sql()))  # listeners hear it at commit (core.change_listener)
 
 
 def change_counter(session: Session) -> int:

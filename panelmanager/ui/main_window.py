@@ -195,6 +195,39 @@ class MainWindow(QMainWindow):
         self.change_timer.setInterval(self.CHANGE_POLL_MS)
         self.change_timer.timeout.connect(self.poll_changes)
         self.change_timer.start()
+        self._listen_on_postgresql()
+
+    # On PostgreSQL a change is also heard at once (LISTEN/NOTIFY, core.change_listener): the
+    # listener reads what arrived on its own socket, without a round trip, a few times a second.
+    LISTEN_POLL_MS = 250
+
+    def _listen_on_postgresql(self) -> None:
+        from panelmanager.core.change_listener import ChangeListener
+
+        self.listen_timer = QTimer(self)
+        self.listen_timer.setInterval(self.LISTEN_POLL_MS)
+        self.listen_timer.timeout.connect(self._hear_changes)
+        try:
+            self.change_listener = ChangeListener.open(self.registry)
+        except Exception:  # noqa: BLE001 - no channel (server briefly unreachable): the counter poll still runs
+            self.change_listener = None
+        if self.change_listener is not None:
+            self.listen_timer.start()
+
+    def _hear_changes(self) -> None:
+        try:
+            heard = self.change_listener.pending()
+        except Exception:  # noqa: BLE001 - the listening connection was lost: the counter poll carries on
+            self._stop_listening()
+            return
+        if heard:
+            self.poll_changes()
+
+    def _stop_listening(self) -> None:
+        self.listen_timer.stop()
+        if self.change_listener is not None:
+            self.change_listener.close()
+            self.change_listener = None
 
     def poll_changes(self) -> bool:
         """Reload the screens when the registry changed (here or on another workstation) since the last poll."""
@@ -312,6 +345,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.change_timer.stop()
+        self._stop_listening()
         # Jobs still running (a day's care gaps, a dashboard load) are cancelled and waited for:
         # their results would go to screens about to be deleted, their sessions to a closed registry.
         JobRunner.stop_jobs(self)

@@ -36,8 +36,11 @@ def _load(url: str, folder: str, queue) -> None:
 
     registry = open_registry(url, create=True)
     start = time.perf_counter()
-    run_import(registry, [folder], write_rejects=False, user="benchmark")
+    outcomes = run_import(registry, [folder], write_rejects=False, user="benchmark")
     queue.put(time.perf_counter() - start)
+    # What was imported (counts only; an error names the file and row, never patient data).
+    queue.put({"ok": all(o.ok for o in outcomes), "rows": sum(o.rows_read for o in outcomes),
+               "new": sum(o.new for o in outcomes), "errors": [o.error for o in outcomes if o.error]})
     registry.close()
 
 
@@ -62,7 +65,7 @@ def mixed(url: str, actions: int) -> None:
     print(f"  mixed 4 x {actions}: {elapsed:6.1f} s, final state exact, outcomes {dict(sorted(counts.items()))}", flush=True)
 
 
-def checkin(url: str, patients: int, export: Path) -> None:
+def checkin(url: str, patients: int, export: Path, confirms: bool = True) -> None:
     from concurrency_workload import build_practice
 
     from panelmanager.core.concurrency import ConcurrencyError, run_write
@@ -77,6 +80,8 @@ def checkin(url: str, patients: int, export: Path) -> None:
     loader.start()
     latencies, refused = [], 0
     blocked_since, longest_block = None, 0.0  # from a refused confirm to the next one that went through
+    if not confirms:  # the import alone (--without-checkin): its time, then assign and gaps
+        loader.join()
     while loader.is_alive():
         start = time.perf_counter()
         try:
@@ -96,12 +101,16 @@ def checkin(url: str, patients: int, export: Path) -> None:
         print(f"  check-in was refused ('registry busy') {refused} times; longest stretch without a confirm "
               f"going through: {longest_block:.1f} s", flush=True)
     load_s = queue.get() if not queue.empty() else float("nan")
+    imported = queue.get() if not queue.empty() else {}
+    if not imported.get("ok", False):
+        print(f"  the import did NOT complete: {imported.get('errors')}", flush=True)
     if latencies:
         p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
         print(f"  confirm during a {patients:,}-patient load: {len(latencies)} done, {refused} refused; "
               f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
               f"max {max(latencies) * 1000:.0f} ms", flush=True)
-    print(f"  import of {patients:,} patients (Synthea CSV): {load_s:6.1f} s", flush=True)
+    print(f"  import of {patients:,} patients (Synthea CSV): {load_s:6.1f} s, {imported.get('rows', 0):,} rows read, "
+          f"{imported.get('new', 0):,} new", flush=True)
     from panelmanager.core.empanelment import build_review
     from panelmanager.core.measures import refresh_gaps
 
@@ -123,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", type=int, default=250)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--skip", choices=["mixed", "checkin"])
+    parser.add_argument("--without-checkin", action="store_true",
+                        help="import without confirms meanwhile (on SQLite a confirm during the import can stop it: "
+                             "'database is locked')")
     args = parser.parse_args(argv)
     from pg_cluster import find_server_binaries, prepare_template, start_cluster
 
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.skip != "mixed":
                     mixed(urls["mixed"], args.actions)
                 if args.skip != "checkin":
-                    checkin(urls["checkin"], args.patients, export)
+                    checkin(urls["checkin"], args.patients, export, confirms=not args.without_checkin)
             finally:
                 if cluster is not None:
                     cluster.stop()

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, Table, func, select
 
 from panelmanager.core import models
-from panelmanager.core.db import bulk_insert, bulk_update
+from panelmanager.core.importers.pg_copy import bulk_insert, bulk_update  # COPY on PostgreSQL, else db's
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
 from panelmanager.core.search_keys import refresh_search_keys
 
