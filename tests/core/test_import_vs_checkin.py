@@ -68,3 +68,46 @@ def test_check_in_is_not_blocked_by_an_import_in_progress_on_postgresql(fresh_re
     with registry.session() as session:
         assert session.scalar(select(func.count()).select_from(m.Confirmation).where(m.Confirmation.patient_id == patient_id)) == 1
         assert session.scalar(select(func.count()).select_from(m.Patient)) > 200
+
+
+def test_a_check_in_during_an_sqlite_import_never_makes_the_import_fail(fresh_registry, registry_backend, tmp_path, monkeypatch):
+    """SQLite: the import takes the write lock before it reads what it decides on
+    (BEGIN IMMEDIATE), so a confirm committed by another workstation after the import has
+    read the registry but before its first insert waits for the import instead of making
+    it fail with "database is locked" and keep nothing."""
+    if registry_backend == "postgresql":
+        pytest.skip("PostgreSQL writes concurrently: the test above")
+    from panelmanager.core.concurrency import begin_write
+    from panelmanager.core.importers import writer
+
+    registry = fresh_registry
+    files = [str(p) for p in write_pm_csvs(generate_practice(200, seed=4, as_of=dt.date(2025, 3, 12)), tmp_path / "pm")]
+    desk_results: list[str] = []
+
+    def desk_writes() -> None:  # another workstation's short write (a confirm bumps the change counter)
+        desk = open_registry(registry.url)
+        try:
+            with desk.write_session() as session:
+                begin_write(session)
+            desk_results.append("written")
+        except Exception as exc:  # pragma: no cover - reported by the assertion below
+            desk_results.append(type(exc).__name__)
+        finally:
+            desk.close()
+
+    real_insert = writer.bulk_insert
+    desk = threading.Thread(target=desk_writes)
+
+    def insert_after_a_desk_write(conn, table, frame):
+        if not desk.is_alive() and not desk_results:  # the import has read the registry, not written yet
+            desk.start()
+            desk.join(3)  # the desk's write goes first if it can
+        return real_insert(conn, table, frame)
+
+    monkeypatch.setattr(writer, "bulk_insert", insert_after_a_desk_write)
+    outcomes = run_import(registry, files, write_rejects=False, user="import")
+    desk.join(60)
+    assert outcomes and all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    assert desk_results == ["written"]  # the desk's write went through too, once the import committed
+    with registry.session() as session:
+        assert session.scalar(select(func.count()).select_from(m.Patient)) >= 200

@@ -363,7 +363,7 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             outcome.encoding = parsed.encoding
             if dry_run:
                 outcome.sample_names = _sample_names(parsed)
-            with (nullcontext(dry_conn) if dry_conn is not None else registry.engine.connect()) as conn, \
+            with (nullcontext(dry_conn) if dry_conn is not None else _write_connection(registry)) as conn, \
                     bulk_load_settings(conn):
                 transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
                 try:
@@ -420,6 +420,18 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 "Nothing from this file was kept; the registry is as it was before."
             )
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
+
+
+def _write_connection(registry: Registry):
+    """The import's connection. On SQLite its transaction begins IMMEDIATE: it holds the
+    write lock before it reads the rows it decides on. A deferred BEGIN read first, and a
+    check-in committed by another workstation before the import's first insert then made
+    the whole import fail with "database is locked" (a WAL reader cannot become a writer
+    once its snapshot is stale). Check-ins now wait for the import instead, and are told
+    the registry is busy if it takes longer than their retries (``core.concurrency``)."""
+    from panelmanager.core.db import WRITE_OPTION
+
+    return registry.engine.execution_options(**{WRITE_OPTION: True}).connect()
 
 
 def _skip_unchanged(registry: Registry, path: Path, outcome: ImportOutcome, key: str, started, user: str, sha: str) -> bool:
