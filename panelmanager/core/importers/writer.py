@@ -371,11 +371,19 @@ def _with_event_keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _sync_table(
     conn: Connection,
     name: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | list[pd.DataFrame],
     source: str,
     key: str,
 ) -> TableCounts:
-    """Insert new rows and update changed ones; ``key`` is external_id or natural_key."""
+    """Insert new rows and update changed ones; ``key`` is external_id or natural_key.
+
+    ``frame`` may be handed over in a one-item list (the caller keeps no reference): the
+    unsorted frame is then freed as soon as its sorted copy of the new rows exists, instead
+    of both being held through the insert (issue 16: the peak of a big import is the
+    largest table's frame plus its working copies).
+    """
+    if isinstance(frame, list):
+        frame = frame.pop()
     table = TABLES[name]
     bookkeeping = {ROW, FILE, "source", key}
     value_columns = [c for c in frame.columns if c not in bookkeeping and c in table.c]
@@ -389,7 +397,7 @@ def _sync_table(
     counts = TableCounts()
     if existing.empty:
         fresh = frame
-        changed = frame.iloc[0:0]
+        changed = frame.iloc[0:0].copy()  # a copy: a slice would keep the whole frame alive
     else:
         as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
         # Nullable Int64 columns: reindexing plain int64 by keys that include new rows would
@@ -406,11 +414,14 @@ def _sync_table(
         stale = found & ~same
         changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
         counts.unchanged = int(same.sum())
+        del lookup, matched
+    del frame, existing
     write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
     # New rows go in key order: the unique (source, key) index then grows at its end
-    # instead of taking random page writes (2M observations: ~2x faster).
-    fresh = fresh.sort_values(key, kind="stable")
-    counts.new = bulk_insert(conn, table, fresh[write_columns])
+    # instead of taking random page writes (2M observations: ~2x faster). Only the
+    # written columns are copied by the sort; the unsorted frame goes with ``fresh``.
+    fresh = fresh[write_columns].sort_values(key, kind="stable")
+    counts.new = bulk_insert(conn, table, fresh)
     if not changed.empty:
         update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
         counts.updated = bulk_update(conn, table, changed[update_columns])
@@ -681,11 +692,12 @@ def write_parsed(
             frame = frame.rename(columns={"patient_id": "patient_ref", "visit_id": "visit_ref"})
             frame = _with_event_keys(name, frame)
             frame = frame.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
-            results[name] = _sync_table(conn, name, frame, parsed.source, "natural_key")
-        else:
-            results[name] = _sync_table(conn, name, frame, parsed.source, "external_id")
-            maps.load(name)
+        # Handed over (no reference kept here) so _sync_table can free it once sorted.
+        handed, key = [frame], "natural_key" if name in EVENT_IDENTITY else "external_id"
         del frame
+        results[name] = _sync_table(conn, name, handed, parsed.source, key)
+        if key == "external_id":
+            maps.load(name)
     if progress:
         progress(len(names), len(names), "Written")
     return WriteResult(tables=results, rejected=rejected, duplicates=duplicates)
