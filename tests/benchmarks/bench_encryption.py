@@ -14,6 +14,10 @@ are printed: on a shared, loaded machine the CPU figure is the steadier measure 
 encryption adds (AES and HMAC per page are CPU work). ``--legacy`` adds a third kind,
 SQLCipher with the 4 KiB pages of registries encrypted before issue 15's change
 (``encryption.LEGACY_CIPHER_PAGE_SIZE``), to show what the bigger pages bought.
+``--same-sqlite`` adds a plain registry opened through the SQLCipher build's own SQLite
+(no key): the plain kind runs on the system's SQLite, which may be another version with
+another query planner, so this kind separates the cost of encrypting from the cost of
+the other SQLite.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ AS_OF = dt.date(2025, 3, 12)
 
 
 def _child(kind: str, folder: str, db: str) -> dict:
+    if kind == "plain-sqlcipher":  # before anything imports sqlite3
+        import sqlcipher3  # type: ignore[import-not-found]
+        import sqlcipher3.dbapi2  # type: ignore[import-not-found]
+
+        sys.modules["sqlite3"] = sqlcipher3
+        sys.modules["sqlite3.dbapi2"] = sqlcipher3.dbapi2
     from panelmanager.core import encryption
     from panelmanager.core.db import open_registry
     from panelmanager.core.empanelment import accept_review_items, build_review
@@ -73,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--legacy", action="store_true", help="also SQLCipher with the old 4 KiB pages")
+    parser.add_argument("--same-sqlite", action="store_true",
+                        help="also a plain registry on the SQLCipher build's SQLite (no key)")
     args = parser.parse_args(argv)
-    kinds = ("plain", "encrypted", "encrypted-4k") if args.legacy else ("plain", "encrypted")
+    kinds = ("plain", "encrypted") + (("encrypted-4k",) if args.legacy else ()) + (
+        ("plain-sqlcipher",) if args.same_sqlite else ())
     from panelmanager.core.demo import generate_practice, write_pm_csvs
 
     with tempfile.TemporaryDirectory(prefix="pm-bench-enc-") as tmp:
