@@ -279,8 +279,14 @@ def connect(path: Path | str, *, key: str | None = None, readonly: bool = False,
     # SQLCipher decrypts a page each time it is read into SQLite's page cache and encrypts it
     # on the way out: a 64 MB cache (SQLite's default is 2 MB) keeps the working set of a
     # 100,000-patient import decrypted and halves the cost of encryption on writes.
+    # Temporary B-trees (sorts, GROUP BY, index builds) stay in memory: never written to a
+    # temp file, whatever the build's default (this build's already is memory), so no page
+    # of patient data goes to disk outside the encrypted file. (SQLCipher's per-allocation
+    # memory wiping, cipher_memory_security, is off by default since SQLCipher 4.5: nothing
+    # to switch off; the raw key means no key derivation per connection.)
     try:
         conn.execute(f"PRAGMA cache_size = -{ENCRYPTED_CACHE_KIB}")
+        conn.execute("PRAGMA temp_store = MEMORY")
     except driver.DatabaseError:
         pass  # a wrong key: the caller's first query reports it in its own words (``_check_key``)
     return conn
