@@ -49,8 +49,17 @@ KDF_ROUNDS = 256_000
 SQLITE_HEADER = b"SQLite format 3\x00"
 MIN_PASSPHRASE = 8
 ENCRYPTED_CACHE_KIB = 65_536  # page cache of an encrypted connection (see ``connect``)
+# SQLCipher encrypts, decrypts and authenticates (HMAC) each page on its own, with a fixed
+# cost per page on top of the bytes: bigger pages pay it less often (issue 15's cost of
+# encryption). New encrypted registries get 16 KiB pages; registries made before keep the
+# 4 KiB pages they were written with: the page size is part of the encryption settings,
+# cannot change without rewriting the file, and is found again at open (``_open_keyed``).
+CIPHER_PAGE_SIZE = 16_384
+LEGACY_CIPHER_PAGE_SIZE = 4_096  # SQLCipher 4's default; every registry encrypted before this change
 
 _KEYS: dict[str, str] = {}  # resolved registry path -> raw key pragma value, this process only
+_PAGE_SIZES: dict[str, int] = {}  # resolved registry path -> cipher page size that opened it
+
 
 
 class EncryptionError(Exception):
@@ -260,19 +269,67 @@ def connect(path: Path | str, *, key: str | None = None, readonly: bool = False,
             return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
         return sqlite3.connect(os.fspath(path), timeout=timeout)
     driver = _driver()
-    if readonly:
-        conn = driver.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-    else:
-        conn = driver.connect(os.fspath(path), timeout=timeout)
-    _quiet(conn)
-    conn.execute(f'PRAGMA key = "{key}"')
+
+    def open_():
+        if readonly:
+            return driver.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        return driver.connect(os.fspath(path), timeout=timeout)
+
+    conn = _open_keyed(open_, path, key)
     # SQLCipher decrypts a page each time it is read into SQLite's page cache and encrypts it
     # on the way out: a 64 MB cache (SQLite's default is 2 MB) keeps the working set of a
     # 100,000-patient import decrypted and halves the cost of encryption on writes.
+    # Temporary B-trees (sorts, GROUP BY, index builds) stay in memory: never written to a
+    # temp file, whatever the build's default (this build's already is memory), so no page
+    # of patient data goes to disk outside the encrypted file. (SQLCipher's per-allocation
+    # memory wiping, cipher_memory_security, is off by default since SQLCipher 4.5: nothing
+    # to switch off; the raw key means no key derivation per connection.)
     try:
         conn.execute(f"PRAGMA cache_size = -{ENCRYPTED_CACHE_KIB}")
+        conn.execute("PRAGMA temp_store = MEMORY")
     except driver.DatabaseError:
         pass  # a wrong key: the caller's first query reports it in its own words (``_check_key``)
+    return conn
+
+
+def _open_keyed(open_, path: Path | str, key: str):
+    """A connection from ``open_()`` keyed with ``key`` and the cipher page size of ``path``.
+
+    SQLCipher must be told the page size before the first read; it cannot read it from the
+    (encrypted) file. A new or empty file gets ``CIPHER_PAGE_SIZE``; an existing one is read
+    with the size that opened it before in this process, else ``CIPHER_PAGE_SIZE``, then the
+    older default (a page of the wrong size fails its HMAC check, so a wrong guess is never
+    read as data). When neither opens it (a wrong key) the connection is returned keyed
+    with the newest size and the caller's first query reports the wrong key as before.
+    """
+    name = _norm(path)
+    sizes = [CIPHER_PAGE_SIZE]
+    try:
+        fresh = Path(path).stat().st_size == 0
+    except OSError:
+        fresh = True
+    if not fresh:
+        # The size that opened this file before first (a restored backup may have the other one).
+        sizes = list(dict.fromkeys([_PAGE_SIZES.get(name, CIPHER_PAGE_SIZE), CIPHER_PAGE_SIZE, LEGACY_CIPHER_PAGE_SIZE]))
+    for size in sizes:
+        conn = open_()
+        _quiet(conn)
+        conn.execute(f'PRAGMA key = "{key}"')
+        conn.execute(f"PRAGMA cipher_page_size = {int(size)}")
+        if fresh:
+            return conn
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except Exception as exc:  # noqa: BLE001 - sqlcipher3.DatabaseError
+            if "not a database" not in str(exc):
+                return conn  # busy, unreadable...: not about the size; the caller's query reports it
+            conn.close()  # not this size (or not this key)
+            continue
+        _PAGE_SIZES[name] = size
+        return conn
+    conn = open_()
+    _quiet(conn)
+    conn.execute(f'PRAGMA key = "{key}"')
     return conn
 
 
@@ -318,14 +375,17 @@ def copy_database(source: Path | str, target: Path | str, *, key: str | None, ta
     Returns the target's row counts.
     """
     driver = _driver()
-    conn = driver.connect(os.fspath(source), timeout=10)
-    _quiet(conn)
+    if key is not None:
+        conn = _open_keyed(lambda: driver.connect(os.fspath(source), timeout=10), source, key)
+    else:
+        conn = driver.connect(os.fspath(source), timeout=10)
+        _quiet(conn)
     try:
-        if key is not None:
-            conn.execute(f'PRAGMA key = "{key}"')
         conn.isolation_level = None
         attach_key = target_key if target_key is not None else ""
         conn.execute(f"ATTACH DATABASE ? AS copy KEY \"{attach_key}\"", (os.fspath(target),))
+        if target_key is not None:  # an encrypted copy is a new file: it gets the new page size
+            conn.execute(f"PRAGMA copy.cipher_page_size = {CIPHER_PAGE_SIZE}")
         try:
             conn.execute("BEGIN")
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the read snapshot starts here

@@ -421,6 +421,7 @@ def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Calla
     except pd.errors.ParserError as exc:
         raise _unreadable_csv_error(path, exc) from None
     frame = pd.concat(chunks) if chunks else pd.DataFrame(columns=list(columns.values()))
+    chunks.clear()  # the chunks' column arrays are copied into ``frame``: not held twice from here on
     skipped, rejected = _bad_line_rejections(path, messages)
     lines = frame.index.to_numpy(dtype=np.int64) + 2
     for line in skipped:  # ascending: each skipped line pushes the later rows down one

@@ -128,32 +128,52 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
     ordered = sorted(columns)
-    part = pd.DataFrame(index=frame.index)
     # Normalise dtypes so the same values always hash the same, whatever the parser's
     # dtypes: timestamps as whole seconds (UTC when zoned), numbers as float64 bits, the
-    # rest as text. No per-row Python: 2M observations hash in about a second.
-    for name in ordered:
-        col = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            if getattr(col.dt, "tz", None) is not None:
-                col = col.dt.tz_convert("UTC").dt.tz_localize(None)
-            part[name] = col.to_numpy(dtype="datetime64[s]").view(np.int64)  # NaT: one sentinel
-        elif col.dtype.kind in "fiub":
-            values = col.astype("float64").to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
-            values[np.isnan(values)] = np.nan  # one NaN bit pattern
-            part[name] = values
-        else:
-            values = col.to_numpy(dtype=object)
-            missing = pd.isna(values)
-            if missing.any():
-                values = values.copy()
-                values[missing] = ""
-            if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
-                values = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
-            part[name] = values
+    # rest as text. No per-row Python: 2M observations hash in about a second. One column
+    # is normalised at a time and hashed into the running result, as
+    # ``hash_pandas_object(<frame of the normalised columns>)`` would, without holding
+    # every normalised column at once (2M rows: ~100 MB less at the import's peak).
     salt = pd.util.hash_array(np.array(["|".join(ordered)], dtype=object))[0]
-    hashed = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64) ^ salt
-    return hashed.view(np.int64)
+    hashed = _combined_hash(frame, ordered)
+    return (hashed ^ salt).view(np.int64)
+
+
+def _normalised(frame: pd.DataFrame, name: str) -> pd.Series:
+    col = frame[name]
+    part = pd.DataFrame(index=frame.index)  # the column as a frame column, as it always was hashed
+    if pd.api.types.is_datetime64_any_dtype(col):
+        if getattr(col.dt, "tz", None) is not None:
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        part[name] = col.to_numpy(dtype="datetime64[s]").view(np.int64)  # NaT: one sentinel
+    elif col.dtype.kind in "fiub":
+        values = col.astype("float64").to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 -> 0.0
+        values[np.isnan(values)] = np.nan  # one NaN bit pattern
+        part[name] = values
+    else:
+        values = col.to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = ""
+        if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+            values = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+        part[name] = values
+    return part[name]
+
+
+def _hash_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.util.hash_pandas_object(_normalised(frame, name), index=False).to_numpy(dtype=np.uint64)
+
+
+def _combined_hash(frame: pd.DataFrame, ordered: list[str]) -> np.ndarray:
+    """pandas' own combination of per-column hashes (what ``hash_pandas_object`` of a frame does)."""
+    try:
+        from pandas.core.util.hashing import combine_hash_arrays
+    except ImportError:  # a pandas without it: the frame of every normalised column at once
+        part = pd.DataFrame({name: _normalised(frame, name) for name in ordered}, index=frame.index)
+        return pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
+    return combine_hash_arrays((_hash_column(frame, name) for name in ordered), len(ordered), len(frame))
 
 
 FETCH_BATCH_ROWS = 200_000
@@ -371,11 +391,19 @@ def _with_event_keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _sync_table(
     conn: Connection,
     name: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | list[pd.DataFrame],
     source: str,
     key: str,
 ) -> TableCounts:
-    """Insert new rows and update changed ones; ``key`` is external_id or natural_key."""
+    """Insert new rows and update changed ones; ``key`` is external_id or natural_key.
+
+    ``frame`` may be handed over in a one-item list (the caller keeps no reference): the
+    unsorted frame is then freed as soon as its sorted copy of the new rows exists, instead
+    of both being held through the insert (issue 16: the peak of a big import is the
+    largest table's frame plus its working copies).
+    """
+    if isinstance(frame, list):
+        frame = frame.pop()
     table = TABLES[name]
     bookkeeping = {ROW, FILE, "source", key}
     value_columns = [c for c in frame.columns if c not in bookkeeping and c in table.c]
@@ -389,7 +417,7 @@ def _sync_table(
     counts = TableCounts()
     if existing.empty:
         fresh = frame
-        changed = frame.iloc[0:0]
+        changed = frame.iloc[0:0].copy()  # a copy: a slice would keep the whole frame alive
     else:
         as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
         # Nullable Int64 columns: reindexing plain int64 by keys that include new rows would
@@ -406,11 +434,14 @@ def _sync_table(
         stale = found & ~same
         changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
         counts.unchanged = int(same.sum())
+        del lookup, matched
+    del frame, existing
     write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
     # New rows go in key order: the unique (source, key) index then grows at its end
-    # instead of taking random page writes (2M observations: ~2x faster).
-    fresh = fresh.sort_values(key, kind="stable")
-    counts.new = bulk_insert(conn, table, fresh[write_columns])
+    # instead of taking random page writes (2M observations: ~2x faster). Only the
+    # written columns are copied by the sort; the unsorted frame goes with ``fresh``.
+    fresh = fresh[write_columns].sort_values(key, kind="stable")
+    counts.new = bulk_insert(conn, table, fresh)
     if not changed.empty:
         update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
         counts.updated = bulk_update(conn, table, changed[update_columns])
@@ -681,11 +712,12 @@ def write_parsed(
             frame = frame.rename(columns={"patient_id": "patient_ref", "visit_id": "visit_ref"})
             frame = _with_event_keys(name, frame)
             frame = frame.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
-            results[name] = _sync_table(conn, name, frame, parsed.source, "natural_key")
-        else:
-            results[name] = _sync_table(conn, name, frame, parsed.source, "external_id")
-            maps.load(name)
+        # Handed over (no reference kept here) so _sync_table can free it once sorted.
+        handed, key = [frame], "natural_key" if name in EVENT_IDENTITY else "external_id"
         del frame
+        results[name] = _sync_table(conn, name, handed, parsed.source, key)
+        if key == "external_id":
+            maps.load(name)
     if progress:
         progress(len(names), len(names), "Written")
     return WriteResult(tables=results, rejected=rejected, duplicates=duplicates)
