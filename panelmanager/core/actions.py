@@ -306,9 +306,9 @@ def _is_locked(exc: BaseException) -> bool:
 
 def _record_apart(bind, actor: Actor, action: str, **kwargs: Any) -> None:
     """Append in a short write transaction of its own on ``bind`` (retried briefly while busy)."""
-    from panelmanager.core.concurrency import run_write
     from sqlalchemy.orm import sessionmaker
 
+    from panelmanager.core.concurrency import run_write
     from panelmanager.core.db import Registry
 
     run_write(Registry(url=bind.url, engine=bind, sessions=sessionmaker(bind)), audit.record, actor, action, **kwargs)

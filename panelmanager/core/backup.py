@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from panelmanager.core.permissions import require_current
 from panelmanager.core.safe_export import (
     atomic_replace,
     fsync_dir,
@@ -37,7 +38,6 @@ from panelmanager.core.safe_export import (
     make_private_dir,
     new_private_file,
 )
-from panelmanager.core.permissions import require_current
 
 __all__ = [
     "BackupError",

@@ -41,6 +41,7 @@ class ChangeListener:
         # detached, it leaves the pool and is this listener's alone.
         raw = registry.engine.raw_connection()
         conn = raw.driver_connection
+        assert conn is not None  # a connection just taken from the pool is open
         raw.detach()
         try:
             conn.rollback()  # whatever the pool's ping opened

@@ -22,8 +22,6 @@ import pandas as pd
 from panelmanager.core.people import GapItem
 from panelmanager.core.resources import ResourceError, load_toml, resource_path
 
-
-
 inch = 72.0  # PDF points per inch (reportlab's ``inch``)
 LETTER_PAGE_HEIGHT_PT = 792.0  # US Letter, 11 in
 

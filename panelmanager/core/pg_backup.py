@@ -112,9 +112,9 @@ def _libpq_env(url: URL) -> dict[str, str]:
 
 
 def _engine(url: URL):
-    from panelmanager.core.db import postgres_driver_url
-
     from sqlalchemy.pool import NullPool
+
+    from panelmanager.core.db import postgres_driver_url
 
     return create_engine(postgres_driver_url(url), poolclass=NullPool)
 

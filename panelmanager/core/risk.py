@@ -35,8 +35,8 @@ from panelmanager.core.measures.definitions import definitions_fingerprint, load
 from panelmanager.core.measures.engine import EvaluationContext, evaluate_in_context, read_frame, select_measures
 from panelmanager.core.measures.gaps import data_version, prune_runs
 from panelmanager.core.measures.valuesets import ValueSet, load_valuesets
-from panelmanager.core.resources import ResourceError, load_toml, resources_dir
 from panelmanager.core.permissions import require_current
+from panelmanager.core.resources import ResourceError, load_toml, resources_dir
 
 __all__ = [
     "RISK_KIND",

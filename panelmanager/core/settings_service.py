@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
 from panelmanager.core.permissions import require_current
+from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
 
 
 class SettingError(ValueError):

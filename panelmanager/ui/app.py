@@ -181,9 +181,8 @@ def unlock_if_encrypted(db: str | None) -> bool:
 def start_demo_load(window, patients: int) -> None:
     """Load a demo practice as a job with progress and Cancel; refresh every screen after."""
     from panelmanager.core.demo import load_demo
-    from panelmanager.ui.jobs import run_job
-
     from panelmanager.core.patient_view import refresh_caches
+    from panelmanager.ui.jobs import run_job
 
     registry, as_of = window.registry, window.ctx.as_of
 

@@ -13,7 +13,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from panelmanager.core.backup import BackupError, backup_folder, backup_registry, check_backup, restore_registry, sqlite_path
+from panelmanager.core.backup import (
+    BackupError,
+    backup_folder,
+    backup_registry,
+    check_backup,
+    restore_registry,
+    sqlite_path,
+)
 from panelmanager.ui.jobs import run_job
 
 

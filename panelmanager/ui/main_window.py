@@ -10,9 +10,8 @@ and waits for them before the registry closes (a worker never reports to a delet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence

@@ -48,7 +48,7 @@ def write_report(path: Path, rows: int, seed: int = 7) -> None:
                 500000 + i, f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/2024", f"{rng.randint(8, 11)}:{rng.choice(['00', '15', '30'])} AM",
                 rng.choice(types), rng.choice(statuses), "", rng.choice(["jsmith", "adoe", "SMITH, JOHN MD"]),
             ])
-        handle.write("Total: {}\n".format(rows))
+        handle.write(f"Total: {rows}\n")
 
 
 def main() -> None:

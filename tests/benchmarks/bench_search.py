@@ -15,7 +15,6 @@ The registry is the demo practice, built on first use and reused (same file as b
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import sys
 import tempfile

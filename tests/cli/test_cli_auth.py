@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
+from auth_helpers import PASSWORD, fast_hashing
 from sqlalchemy import text
 
-from auth_helpers import PASSWORD, fast_hashing
 from panelmanager.cli import auth as auth_cli
 from panelmanager.cli import main
 

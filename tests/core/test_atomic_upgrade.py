@@ -14,7 +14,14 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from panelmanager.core.backup import check_backup, list_backups
-from panelmanager.core.db import _alembic_config, make_engine, migrate, open_registry, resolve_registry_url, schema_heads
+from panelmanager.core.db import (
+    _alembic_config,
+    make_engine,
+    migrate,
+    open_registry,
+    resolve_registry_url,
+    schema_heads,
+)
 
 REVISIONS = [r.revision for r in reversed(list(ScriptDirectory.from_config(_alembic_config()).walk_revisions()))]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from auth_helpers import PASSWORD, fast_hashing, make_users
 from sqlalchemy import select
 
-from auth_helpers import PASSWORD, fast_hashing, make_users
 from panelmanager.core import audit, auth
 from panelmanager.core import models as m
 from panelmanager.core.actions import perform, perform_job, read

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from panelmanager.core import models
 from panelmanager.core.importers import run_import, writer
-from panelmanager.core.jobs import CancelToken, Cancelled
+from panelmanager.core.jobs import Cancelled, CancelToken
 from panelmanager.core.stats import registry_stats
 
 MAYNARD = "3edac2e3-d223-6fae-d515-daf96ef6bc76"

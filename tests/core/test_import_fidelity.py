@@ -133,7 +133,7 @@ def test_the_encoding_option_wins_and_a_wrong_one_is_refused_clearly(tmp_path):
     with pytest.raises(ImportFileError, match=r"--encoding: 'klingon' is not a text encoding"):
         parse(path, encoding="klingon")
     utf8 = tmp_path / "utf8.csv"
-    utf8.write_bytes("MRN,First Name,Last Name,DOB\n1,Zoë,Núñez,01/02/1980\n".encode("utf-8"))
+    utf8.write_bytes("MRN,First Name,Last Name,DOB\n1,Zoë,Núñez,01/02/1980\n".encode())
     # Forced to a single-byte code page, UTF-8 shows as such: the user asked for it.
     assert column(parse(utf8, encoding="cp1252"), "patients", "first_name") == ["ZoÃ«"]
 

@@ -583,7 +583,7 @@ def test_an_empty_cell_is_filled_from_a_second_column_for_the_same_field_but_nev
 
 
 def test_cancelling_stops_the_parse(tmp_path):
-    from panelmanager.core.jobs import CancelToken, Cancelled
+    from panelmanager.core.jobs import Cancelled, CancelToken
 
     token = CancelToken()
     token.cancel()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from test_measures_support import AS_OF, Practice
 
 from panelmanager.core import models
-from panelmanager.core.jobs import CancelToken, Cancelled
+from panelmanager.core.jobs import Cancelled, CancelToken
 from panelmanager.core.measures import (
     evaluate_measures,
     gaps,

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from test_measures_support import Practice
 
+from panelmanager.core.gap_text import load_gap_labels, short_gap_text
 from panelmanager.core.measures import evaluate_measures
 from panelmanager.core.measures.wording import staff_status, staff_status_column
-from panelmanager.core.gap_text import load_gap_labels, short_gap_text
 
 AS_OF = dt.date(2024, 3, 15)
 A1C = "diabetes-a1c-poor-control"

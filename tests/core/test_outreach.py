@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from panelmanager.core import models as m
+from panelmanager.core.documents import DocumentResult
 from panelmanager.core.outreach import (
     OutreachError,
     build_outreach_list,
@@ -19,7 +20,6 @@ from panelmanager.core.outreach import (
     log_outreach_bulk,
     outreach_history,
 )
-from panelmanager.core.documents import DocumentResult
 
 AS_OF = dt.date(2024, 3, 1)
 COLON = "colorectal-cancer-screening"

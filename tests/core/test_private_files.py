@@ -10,8 +10,8 @@ import pytest
 
 from panelmanager.core import models as m
 from panelmanager.core.db import open_registry
-from panelmanager.core.reports.calllist import write_call_list
 from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.calllist import write_call_list
 from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.portal_export import write_portal_export
 

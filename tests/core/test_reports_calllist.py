@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from panelmanager.core.reports.calllist import CALL_LIST_COLUMNS, write_call_list
 from panelmanager.core.people import Contact, GapItem
+from panelmanager.core.reports.calllist import CALL_LIST_COLUMNS, write_call_list
 from panelmanager.core.reports.common import Letterhead
 
 DAY = dt.date(2024, 3, 4)

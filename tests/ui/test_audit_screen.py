@@ -4,9 +4,9 @@ the rows shown, verify reports the chain; the front desk is refused with a messa
 from __future__ import annotations
 
 import pytest
+from auth_helpers import PASSWORD, fast_hashing, make_users
 from PySide6.QtCore import Qt
 
-from auth_helpers import PASSWORD, fast_hashing, make_users
 from panelmanager.core.actions import perform
 from panelmanager.core.permissions import set_logged_in
 

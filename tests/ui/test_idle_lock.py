@@ -7,10 +7,10 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from auth_helpers import PASSWORD, fast_hashing, make_users
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QComboBox, QDialog, QLabel, QVBoxLayout
 
-from auth_helpers import PASSWORD, fast_hashing, make_users
 from panelmanager.core import audit
 from panelmanager.core.permissions import set_logged_in
 

@@ -4,8 +4,8 @@ a wrong password is a message, and a good one gives the Actor."""
 from __future__ import annotations
 
 import pytest
-
 from auth_helpers import PASSWORD, fast_hashing, make_users
+
 from panelmanager.core import audit, auth
 
 

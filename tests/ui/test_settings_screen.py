@@ -6,8 +6,8 @@ import datetime as dt
 import io
 
 import pytest
-from PySide6.QtCore import Qt
 from pypdf import PdfReader
+from PySide6.QtCore import Qt
 
 from panelmanager.core import models
 from panelmanager.core.settings import load_settings

@@ -15,8 +15,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-from contextlib import nullcontext
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert
 
-from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
 from panelmanager.core import models
 from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
@@ -32,6 +31,7 @@ from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.skip import import_key
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
+from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
 
 __all__ = ["ImportFileError", "ImportOutcome", "detect_format", "parse_path", "run_import"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
-import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -27,6 +27,7 @@ for the COPY text format. SQLite and dry runs keep ``db.bulk_insert``/``db.bulk_
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ def bulk_insert(conn, table: Table, frame) -> int:
     # Core insert() fills the models' Python-side scalar defaults (fte=1.0, status=...) for
     # absent columns; COPY must do the same (server defaults fill themselves).
     defaults = {
-        c.name: c.default.arg
+        c.name: c.default.arg  # type: ignore[attr-defined]  # is_scalar: a ScalarElementColumnDefault
         for c in table.c
         if c.name not in frame.columns and c.default is not None and c.default.is_scalar
     }
@@ -96,7 +97,7 @@ def _copy_frame(conn, target: str, names: list[str], frame, columns, constants: 
     with driver.cursor() as cursor, cursor.copy(sql) as copy:
         for start in range(0, len(frame), COPY_CHUNK_ROWS):
             part = frame.iloc[start : start + COPY_CHUNK_ROWS]
-            texts = [_column_text(part[c.name], c) for c in columns]
+            texts: list[Iterable[str]] = [_column_text(part[c.name], c) for c in columns]
             texts += [itertools.repeat(value, len(part)) for value in constants]
             # map/zip/join run in C: no Python bytecode per row.
             copy.write("\n".join(map("\t".join, zip(*texts))) + "\n")
@@ -112,7 +113,7 @@ def _column_text(series: pd.Series, column) -> np.ndarray:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         unit = "us" if isinstance(type_, DateTime) else "D"
         values = stamps.to_numpy(dtype=f"datetime64[{unit}]")
-        text = np.datetime_as_string(values, unit=unit).astype(object)
+        text = np.datetime_as_string(values, unit=unit).astype(object)  # type: ignore[call-overload]  # unit is "us" or "D"
         text[np.isnat(values)] = NULL
         return text
     if isinstance(type_, Boolean):

@@ -33,6 +33,34 @@ from pathlib import Path
 import pandas as pd
 
 from panelmanager.core.importers.errors import ImportFileError
+from panelmanager.core.importers.pm_read import (  # noqa: F401
+    FORMAT_CSV,
+    FORMAT_XLSX,
+    HEADER_SCAN_ROWS,
+    HINTS,
+    IDENTIFIERS,
+    OLE2_MAGIC,
+    PATIENT_ONLY_MEANING,
+    _find_header,
+    _Grid,
+    _make_table,
+    _read_excel_grids,
+    _read_text_grid,
+    _Table,
+    _widest_row,
+    check_encoding,
+    encoding_label,
+)
+
+# _synthetic_visit_ids stays importable from here (tests use it).
+from panelmanager.core.importers.pm_table import (  # noqa: F401
+    _fit_lengths,
+    _providers_frame,
+    _RawRows,
+    _synthetic_visit_ids,
+    _TableParser,
+    _TableResult,
+)
 from panelmanager.core.importers.profiles import (
     FIELDS,
     Profile,
@@ -48,33 +76,6 @@ from panelmanager.core.importers.profiles import (
 from panelmanager.core.importers.writer import FILE, ROW, ParsedImport, Rejection
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.resources import ResourceError
-from panelmanager.core.importers.pm_read import (  # noqa: F401
-    FORMAT_CSV,
-    FORMAT_XLSX,
-    HEADER_SCAN_ROWS,
-    OLE2_MAGIC,
-    IDENTIFIERS,
-    PATIENT_ONLY_MEANING,
-    HINTS,
-    _Grid,
-    _Table,
-    encoding_label,
-    check_encoding,
-    _read_text_grid,
-    _read_excel_grids,
-    _find_header,
-    _widest_row,
-    _make_table,
-)
-# _synthetic_visit_ids stays importable from here (tests use it).
-from panelmanager.core.importers.pm_table import (  # noqa: F401
-    _RawRows,
-    _TableResult,
-    _TableParser,
-    _fit_lengths,
-    _providers_frame,
-    _synthetic_visit_ids,
-)
 
 __all__ = ["FORMAT_CSV", "FORMAT_XLSX", "PmFileDescription", "describe_pm_file", "parse_pm_file"]
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.profiles import (
     Profile,
@@ -23,8 +22,6 @@ from panelmanager.core.importers.profiles import (
 )
 from panelmanager.core.importers.writer import ROW
 from panelmanager.core.jobs import CancelToken
-
-
 
 FORMAT_CSV = "pm-csv"
 FORMAT_XLSX = "pm-xlsx"

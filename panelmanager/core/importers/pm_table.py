@@ -15,18 +15,18 @@ import pandas as pd
 from sqlalchemy import String
 
 from panelmanager.core.importers import normalize as nz
-from panelmanager.core.importers.profiles import (
-    OPEN_SLOT,
-    Profile,
-    VisitTypeRules,
-)
-from panelmanager.core.importers.writer import FILE, ROW, TABLES, Rejection, row_hashes
 from panelmanager.core.importers.pm_read import (
     CELL_LIMIT,
     EARLIEST_DOB,
     NAME_FIELDS,
     _Table,
 )
+from panelmanager.core.importers.profiles import (
+    OPEN_SLOT,
+    Profile,
+    VisitTypeRules,
+)
+from panelmanager.core.importers.writer import FILE, ROW, TABLES, Rejection, row_hashes
 
 # --------------------------------------------------------------------------- raw rows for rejections
 

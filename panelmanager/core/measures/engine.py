@@ -40,7 +40,14 @@ from sqlalchemy.orm import Session
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, StepProgress, no_progress
 from panelmanager.core.measures.context import EvaluationContext, _Context
 from panelmanager.core.measures.definitions import MeasureDefinition, load_measures
-from panelmanager.core.measures.frames import DEFAULT_DUE_SOON_DAYS, RESULT_COLUMNS, STATUSES, _raw, _to_datetime, read_frame
+from panelmanager.core.measures.frames import (
+    DEFAULT_DUE_SOON_DAYS,
+    RESULT_COLUMNS,
+    STATUSES,
+    _raw,
+    _to_datetime,
+    read_frame,
+)
 from panelmanager.core.measures.satisfiers import _eligible, _evaluate_measure
 
 __all__ = [

@@ -24,14 +24,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, delete, exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.measures.cache import clip_text, write_results
 from panelmanager.core.measures.definitions import MeasureDefinition, definitions_fingerprint, load_measures
-from panelmanager.core.measures.engine import RESULT_COLUMNS, STATUSES, _raw, _to_datetime, evaluate_definitions, read_frame
+from panelmanager.core.measures.engine import (
+    RESULT_COLUMNS,
+    STATUSES,
+    _raw,
+    _to_datetime,
+    evaluate_definitions,
+    read_frame,
+)
 
 __all__ = [
     "GapRefresh",
@@ -209,7 +216,13 @@ def proposed_providers(session: Session, as_of: dt.date, patient_ids: Iterable[i
     The 4-cut decides each patient from that patient's own visits, so ``patient_ids``
     (``None``: everyone) gives the same answer for them as the whole registry's run.
     """
-    from panelmanager.core.empanelment import four_cut, load_panel_rules, panel_providers, qualifying_visit_pairs, window_start_for
+    from panelmanager.core.empanelment import (
+        four_cut,
+        load_panel_rules,
+        panel_providers,
+        qualifying_visit_pairs,
+        window_start_for,
+    )
     from panelmanager.core.settings import load_settings
 
     settings = load_settings(session)

@@ -9,7 +9,6 @@ from panelmanager.core.measures.context import _component_of, _Context
 from panelmanager.core.measures.definitions import Exclusion, MeasureDefinition, Population, Satisfier
 from panelmanager.core.measures.frames import RESULT_COLUMNS
 
-
 # --------------------------------------------------------------------------- eligibility
 
 

@@ -29,6 +29,16 @@ from reportlab.pdfgen import canvas as rl_canvas
 
 from panelmanager.core.documents import DocumentResult
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from panelmanager.core.letter_templates import (
+    ADULT_AGE,
+    DEFAULT_WINDOW,
+    WINDOW_PADDING_IN,
+    EnvelopeWindow,
+    LetterError,
+    LetterTemplate,
+    letter_language,
+    load_letter_templates,
+)
 from panelmanager.core.people import Contact, GapItem, age_on, long_date, mailing_problem
 from panelmanager.core.people import clean_text as _text
 from panelmanager.core.reports.common import (
@@ -45,16 +55,6 @@ from panelmanager.core.reports.common import (
     image_reader,
     pdf_text,
     target,
-)
-from panelmanager.core.letter_templates import (
-    ADULT_AGE,
-    DEFAULT_WINDOW,
-    EnvelopeWindow,
-    LetterError,
-    WINDOW_PADDING_IN,
-    LetterTemplate,
-    letter_language,
-    load_letter_templates,
 )
 
 __all__ = [

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from panelmanager.core.checkin import registry_data_version, registry_is_empty
 from panelmanager.core.models import PatientStatus
 from panelmanager.core.patient_view import PatientFilters
-from panelmanager.core.checkin import registry_data_version, registry_is_empty
 from panelmanager.core.schedule import (
     checkin_subject,
     day_schedule_rows,

@@ -33,7 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.providers import ProviderRow, list_providers, merge_providers, panel_holder_problem, update_provider
+from panelmanager.core.providers import (
+    ProviderRow,
+    list_providers,
+    merge_providers,
+    panel_holder_problem,
+    update_provider,
+)
 from panelmanager.core.reports.common import Letterhead
 from panelmanager.core.reports.letters import DEFAULT_WINDOW, EnvelopeWindow, build_calibration_page
 from panelmanager.core.settings import measure_goal

@@ -17,9 +17,9 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QInputDialog,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.concurrency import Conflict, ConcurrencyError, run_write
+from panelmanager.core.concurrency import ConcurrencyError, Conflict, run_write
 from panelmanager.core.panel_fit import panel_fit
 from panelmanager.core.schedule import CheckInSubject
 from panelmanager.ui.models.schedule import STATUS_COLOURS

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.concurrency import Conflict, ConcurrencyError, run_write
+from panelmanager.core.concurrency import ConcurrencyError, Conflict, run_write
 from panelmanager.core.empanelment import EmpanelmentError, reassign_patient
 from panelmanager.core.patient_view import PatientRecord, patient_record, risk_tier_choices
 from panelmanager.core.risk import override_risk_tier

@@ -3,7 +3,16 @@ been seen for years; inactivating them takes them off their panel (a job)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from panelmanager.core.empanelment import inactivate_patients, panel_providers, suggest_inactivations
 from panelmanager.ui.jobs import run_job
