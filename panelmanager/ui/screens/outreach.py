@@ -9,7 +9,12 @@ letters`` calls too; this screen only displays its result. Letters and labels ar
 outreach (``outreach_run.record_outreach``) when they are printed or saved from the preview (a
 preview alone logs nothing; one mailing is logged once), exports when the file is written;
 calls as they are recorded. Building lists and documents and logging run off the GUI thread
-(``run_job``)."""
+(``run_job``).
+
+Why one module of about 800 lines: it is one screen whose four parts (the list and its filters,
+the documents, the call outcomes, the report) share one list, one selection and one set of jobs;
+every rule they apply lives in ``core.outreach`` / ``core.outreach_run``, and what is here is
+widget wiring. Split it along those parts when it grows further."""
 
 from __future__ import annotations
 
