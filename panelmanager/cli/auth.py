@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 TOKEN_ENV = "PANELMANAGER_TOKEN"
@@ -138,8 +140,20 @@ def authenticate_cli(args: argparse.Namespace, registry) -> Any:
         raise _fail(str(exc)) from None
 
 
-def _opened(args: argparse.Namespace):
-    return _cli().open_registry_for(args, login=False)  # these commands log in themselves
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[Any]:
+    """The registry for a users/token/audit command (which logs in itself), always closed; a
+    refused login, or a role that may not do it, is the command's message."""
+    from panelmanager.core import auth
+    from panelmanager.core.permissions import PermissionDenied
+
+    registry = _cli().open_registry_for(args, login=False)
+    try:
+        yield registry
+    except (auth.AuthError, PermissionDenied) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        registry.close()
 
 
 def _add_login_option(parser) -> None:
@@ -185,13 +199,11 @@ def _add_users(sub) -> None:
 
 def _cmd_users(args: argparse.Namespace) -> int:
     from panelmanager.core import auth
-    from panelmanager.core.permissions import PermissionDenied
 
     action = args.users_action
     if action is None:
         raise _fail("say what to do: users init, add, list, disable, enable, reset-password or role.")
-    registry = _opened(args)
-    try:
+    with _opened(args) as registry:
         if action == "init":
             with registry.session() as session:
                 if auth.has_users(session):
@@ -237,10 +249,6 @@ def _cmd_users(args: argparse.Namespace) -> int:
                 auth.change_role(session, actor, args.username, args.role)
             print(f"{args.username} is now {args.role}.")
         return 0
-    except (auth.AuthError, PermissionDenied) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        registry.close()
 
 
 # --------------------------------------------------------------------------- tokens
@@ -266,12 +274,10 @@ def _add_token(sub) -> None:
 
 def _cmd_token(args: argparse.Namespace) -> int:
     from panelmanager.core import auth
-    from panelmanager.core.permissions import PermissionDenied
 
     if args.token_action is None:
         raise _fail("say what to do: token create or token revoke.")
-    registry = _opened(args)
-    try:
+    with _opened(args) as registry:
         actor = authenticate_cli(args, registry)
         if args.token_action == "create":
             with registry.write_session() as session:
@@ -294,10 +300,6 @@ def _cmd_token(args: argparse.Namespace) -> int:
                 count = auth.revoke_token(session, actor, args.name, args.for_user)
             print(f"Revoked {count} token{'s' if count != 1 else ''} called '{args.name}'.")
         return 0
-    except (auth.AuthError, PermissionDenied) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        registry.close()
 
 
 # --------------------------------------------------------------------------- audit
@@ -324,13 +326,11 @@ def _add_audit(sub) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from panelmanager.core import audit, auth
+    from panelmanager.core import audit
     from panelmanager.core.actions import read
     from panelmanager.core.patients import find_patient
-    from panelmanager.core.permissions import PermissionDenied
 
-    registry = _opened(args)
-    try:
+    with _opened(args) as registry:
         actor = authenticate_cli(args, registry)
         if args.audit_action == "verify":
             result = read(registry, actor, "audit_view", audit.verify, details={"check": "verify"})
@@ -363,10 +363,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                   f"{r.action:<15} {r.outcome:<8} {ids}"
                   + (f"  emergency: {r.emergency_reason}" if r.emergency else ""))
         return 0
-    except (auth.AuthError, PermissionDenied) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        registry.close()
 
 
 AUTH_COMMANDS = [

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.patients import parse_search, search_condition
-from panelmanager.core.people import age_on, sorted_name
+from panelmanager.core.people import PatientIdentity, identity_of
 from panelmanager.core.schedule import visit_type_text
 
 __all__ = [
@@ -338,13 +338,7 @@ class VisitEntry:
 
 
 @dataclass
-class PatientRecord:
-    patient_id: int
-    mrn: str
-    name: str
-    dob: dt.date | None
-    age: int | None
-    sex: str
+class PatientRecord(PatientIdentity):
     status: str
     deceased_date: dt.date | None
     address: str
@@ -447,12 +441,7 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
     ]
     history = list(reversed(assignment_history(session, patient_id)))
     return PatientRecord(
-        patient_id=patient.id,
-        mrn=patient.mrn,
-        name=sorted_name(patient.first_name, patient.last_name, patient.middle_name),
-        dob=patient.dob,
-        age=age_on(patient.dob, as_of),
-        sex=patient.sex or "",
+        **identity_of(patient, as_of),
         status=patient.status,
         deceased_date=patient.deceased_date,
         address=address,

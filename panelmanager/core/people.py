@@ -169,6 +169,31 @@ def mailing_problem(contact: Contact) -> str | None:
     return None
 
 
+@dataclass
+class PatientIdentity:
+    """Who a patient is, as every view of one patient starts: the patient record, the check-in
+    subject and the panel review row take these fields first."""
+
+    patient_id: int
+    mrn: str
+    name: str  # sorted_name: "Last, First M."
+    dob: dt.date | None
+    age: int | None  # on the view's date
+    sex: str
+
+
+def identity_of(patient: Any, on: dt.date) -> dict[str, Any]:
+    """The ``PatientIdentity`` fields of a registry patient (``models.Patient``), the age on ``on``."""
+    return {
+        "patient_id": patient.id,
+        "mrn": patient.mrn,
+        "name": sorted_name(patient.first_name, patient.last_name, patient.middle_name),
+        "dob": patient.dob,
+        "age": age_on(patient.dob, on),
+        "sex": patient.sex or "",
+    }
+
+
 # --------------------------------------------------------------------------- documents' input
 
 

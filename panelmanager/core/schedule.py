@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
-from panelmanager.core.people import age_on, sorted_name
+from panelmanager.core.people import PatientIdentity, age_on, identity_of, sorted_name
 
 if TYPE_CHECKING:
     # pandas is imported where a frame is built: the check-in screen's first paint
@@ -423,15 +423,9 @@ def panel_provider_choices(session: Session) -> list[PanelProvider]:
 
 
 @dataclass
-class CheckInSubject:
+class CheckInSubject(PatientIdentity):
     """What the confirm panel shows for one patient (at a visit, or found by a search)."""
 
-    patient_id: int
-    mrn: str
-    name: str
-    dob: dt.date | None
-    age: int | None
-    sex: str
     day: dt.date
     status: str  # ASSIGNMENT_STATUSES
     pcp_id: int | None
@@ -498,12 +492,7 @@ def checkin_subject(session: Session, patient_id: int, day: dt.date, *, visit_id
     age = age_on(patient.dob, day)
     suggested = default_pcp(choices, [proposed_provider(session, patient_id), visit_provider_id], age, exclude=pcp_id)
     return CheckInSubject(
-        patient_id=patient.id,
-        mrn=patient.mrn,
-        name=sorted_name(patient.first_name, patient.last_name, patient.middle_name),
-        dob=patient.dob,
-        age=age_on(patient.dob, day),
-        sex=patient.sex or "",
+        **identity_of(patient, day),
         day=day,
         status=assignment_status(pcp_id, visit_provider_id, assignment.patient_confirmed_on if assignment else None),
         pcp_id=pcp_id,

@@ -15,25 +15,20 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pandas as pd
-from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import inch
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
+from reportlab.platypus import Paragraph
 
 from panelmanager.core.documents import DocumentResult, contact_pairs
 from panelmanager.core.people import Contact, age_on, iso, language_name, long_date
 from panelmanager.core.reports.common import (
-    LETTER_LANDSCAPE,
     FontSet,
     Letterhead,
     Output,
-    deferred_canvas_maker,
-    draw_list_frame,
+    build_list_pdf,
     fonts,
+    list_styles,
     list_table,
     pdf_text,
     section_marker,
-    target,
 )
 from panelmanager.core.safe_export import write_csv, write_xlsx
 
@@ -45,7 +40,6 @@ CALL_LIST_COLUMNS = [
 ]
 OUTCOME_CODES = (("R", "reached"), ("LM", "left message"), ("S", "scheduled"), ("D", "declined"),
                  ("WN", "wrong number"), ("NA", "no answer"))
-_MARGIN = 0.4 * inch
 
 
 def _reachable(contacts: Sequence[Contact]) -> tuple[list[Contact], list[tuple[int, str, str, str]]]:
@@ -125,11 +119,8 @@ def build_call_list_pdf(
     f = fontset or fonts()
     keep, skipped = _reachable(contacts)
     practice = letterhead.practice_name if letterhead else ""
-    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.3, leading=10, textColor=colors.HexColor("#1f1f1f"))
-    head = ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white)
-    big = ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2)
-    note = ParagraphStyle("note", parent=base, fontSize=9, leading=12, spaceAfter=8,
-                          textColor=colors.HexColor("#444444"))
+    st = list_styles(f)
+    base, head, big, note = st.base, st.head, st.big, st.note
 
     def x(text) -> str:
         return escape(pdf_text(text, f))
@@ -173,17 +164,7 @@ def build_call_list_pdf(
         story.append(Paragraph(x("Nobody on this list has a phone number."), base))
     else:
         story.append(list_table(data, [w for _n, w in columns], bottom_padding=5))
-
-    def decorate(canv, _section, page, pages):
-        draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice, right_title=f"{title} · {iso(on)}",
-                        page=page, pages=pages, margin=_MARGIN, fontset=f)
-
-    doc = BaseDocTemplate(target(out), pagesize=LETTER_LANDSCAPE, leftMargin=_MARGIN, rightMargin=_MARGIN,
-                          topMargin=_MARGIN + 16, bottomMargin=_MARGIN + 18, title=title,
-                          author=pdf_text(practice, f), subject="Contains protected health information", invariant=1)
-    doc.addPageTemplates([PageTemplate(id="list", frames=[Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height,
-                                                                 leftPadding=0, rightPadding=0, topPadding=0,
-                                                                 bottomPadding=0)])])
-    doc.build(story, canvasmaker=deferred_canvas_maker(decorate))
-    return DocumentResult(kind="call-list", pages=doc.page, items=len(keep), patients=len(keep), skipped=skipped,
+    pages = build_list_pdf(out, story, title=title, practice=practice, fontset=f,
+                           right_title=lambda _section: f"{title} · {iso(on)}")
+    return DocumentResult(kind="call-list", pages=pages, items=len(keep), patients=len(keep), skipped=skipped,
                           pairs=contact_pairs(keep))

@@ -450,6 +450,63 @@ def list_table(data: list[list[Any]], col_widths: list[float], *, bottom_padding
     return table
 
 
+LIST_MARGIN = 0.4 * inch
+
+
+@dataclass(frozen=True)
+class ListStyles:
+    """The paragraph styles of a printed list: table cells, the white header row, the title and
+    the note under it."""
+
+    base: Any
+    head: Any
+    big: Any
+    note: Any
+
+
+def list_styles(f: FontSet) -> ListStyles:
+    from reportlab.lib.styles import ParagraphStyle
+
+    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.3, leading=10, textColor=colors.HexColor("#1f1f1f"))
+    head = ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white)
+    big = ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2)
+    note = ParagraphStyle("note", parent=base, fontSize=9, leading=12, spaceAfter=8,
+                          textColor=colors.HexColor("#444444"))
+    return ListStyles(base, head, big, note)
+
+
+def build_list_pdf(
+    out: Output,
+    story: list,
+    *,
+    title: str,
+    practice: str,
+    right_title: Callable[[Any], str],
+    fontset: FontSet,
+    template_id: str = "list",
+    frame_id: str | None = None,
+) -> int:
+    """Build a landscape list document (call list, panel review, huddle sheet) from ``story``:
+    the practice and ``right_title(section)`` at the top of each page, "Confidential: contains
+    PHI" and "Page x of y" (counted per ``section_marker`` section) at the foot. Returns the
+    number of pages."""
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    def decorate(canv, section, page, pages):
+        draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice, right_title=right_title(section),
+                        page=page, pages=pages, margin=LIST_MARGIN, fontset=fontset)
+
+    doc = BaseDocTemplate(target(out), pagesize=LETTER_LANDSCAPE, leftMargin=LIST_MARGIN, rightMargin=LIST_MARGIN,
+                          topMargin=LIST_MARGIN + 16, bottomMargin=LIST_MARGIN + 18, title=title,
+                          author=pdf_text(practice, fontset), subject="Contains protected health information",
+                          invariant=1)
+    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id=frame_id, leftPadding=0,
+                  rightPadding=0, topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id=template_id, frames=[frame])])
+    doc.build(story, canvasmaker=deferred_canvas_maker(decorate))
+    return doc.page
+
+
 def count_pages(data: bytes) -> int:
     """Pages in a PDF we wrote (for result summaries), without a PDF library."""
     import re

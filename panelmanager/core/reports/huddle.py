@@ -14,13 +14,9 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import inch
 from reportlab.platypus import (
-    BaseDocTemplate,
     Flowable,
-    Frame,
     PageBreak,
-    PageTemplate,
     Paragraph,
     Spacer,
 )
@@ -29,21 +25,17 @@ from panelmanager.core.documents import DocumentResult
 from panelmanager.core.huddle import PCP_FLAGS, HuddleSheet
 from panelmanager.core.people import long_date
 from panelmanager.core.reports.common import (
-    LETTER_LANDSCAPE,
     FontSet,
     Output,
-    deferred_canvas_maker,
-    draw_list_frame,
+    build_list_pdf,
     fonts,
     list_table,
     pdf_text,
     section_marker,
-    target,
 )
 
 __all__ = ["build_huddle_sheet", "TickItem", "clock"]
 
-_MARGIN = 0.4 * inch
 # Column widths in points; they add up to the landscape frame width (792 - 2 x 28.8).
 _COLUMNS = (
     ("Time", 50),
@@ -183,34 +175,6 @@ def build_huddle_sheet(sheet: HuddleSheet, out: Output, *, fontset: FontSet | No
     st = _styles(f)
     day_text = long_date(sheet.day, weekday=True)
     practice = sheet.practice_name or ""
-
-    def decorate(canv, section, page, pages):
-        draw_list_frame(
-            canv,
-            page_size=LETTER_LANDSCAPE,
-            left_title=practice,
-            right_title=f"Huddle sheet · {section or ''} · {day_text}",
-            page=page,
-            pages=pages,
-            margin=_MARGIN,
-            fontset=f,
-        )
-
-    doc = BaseDocTemplate(
-        target(out),
-        pagesize=LETTER_LANDSCAPE,
-        leftMargin=_MARGIN,
-        rightMargin=_MARGIN,
-        topMargin=_MARGIN + 16,
-        bottomMargin=_MARGIN + 18,
-        title=f"Huddle sheet {sheet.day.isoformat()}",
-        author=pdf_text(practice, f),
-        subject="Contains protected health information",
-        invariant=1,
-    )
-    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body", leftPadding=0, rightPadding=0,
-                  topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate(id="huddle", frames=[frame])])
     story: list = []
     sections = sheet.sections or []
     if not sections:
@@ -220,8 +184,9 @@ def build_huddle_sheet(sheet: HuddleSheet, out: Output, *, fontset: FontSet | No
         if index:
             story.append(PageBreak())
         story.extend(_section_story(section, sheet.day, f, st, tuple(getattr(sheet, "source_data_absent", ()) or ())))
-    canvas_class = deferred_canvas_maker(decorate)
-    doc.build(story, canvasmaker=canvas_class)
-    result = DocumentResult(kind="huddle", pages=doc.page, items=sheet.patients,
+    pages = build_list_pdf(out, story, title=f"Huddle sheet {sheet.day.isoformat()}", practice=practice, fontset=f,
+                           right_title=lambda section: f"Huddle sheet · {section or ''} · {day_text}",
+                           template_id="huddle", frame_id="body")
+    result = DocumentResult(kind="huddle", pages=pages, items=sheet.patients,
                             patients=len({r.patient_id for s in sections for r in s.rows}))
     return result

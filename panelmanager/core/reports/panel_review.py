@@ -14,33 +14,27 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 import pandas as pd
-from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import inch
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import Flowable, Paragraph, Spacer
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.documents import DocumentResult
-from panelmanager.core.people import age_on, iso, long_date, sorted_name
+from panelmanager.core.people import PatientIdentity, age_on, iso, long_date, sorted_name
 from panelmanager.core.reports.common import (
-    LETTER_LANDSCAPE,
     FontSet,
     Letterhead,
     Output,
-    deferred_canvas_maker,
-    draw_list_frame,
+    build_list_pdf,
     fonts,
+    list_styles,
     list_table,
     pdf_text,
     section_marker,
-    target,
 )
 
 __all__ = ["PanelReviewList", "PanelReviewRow", "build_panel_review_pdf", "load_panel_review"]
 
-_MARGIN = 0.4 * inch
 STATUS_TEXT = {
     "confirmed": "Confirmed",
     "provider-confirmed": "Confirmed by provider",
@@ -51,13 +45,7 @@ STATUS_TEXT = {
 
 
 @dataclass
-class PanelReviewRow:
-    patient_id: int
-    mrn: str
-    name: str
-    dob: dt.date | None
-    age: int | None
-    sex: str
+class PanelReviewRow(PatientIdentity):
     last_visit: dt.date | None
     last_visit_provider: str | None
     status: str
@@ -141,11 +129,8 @@ def build_panel_review_pdf(
     """The panel review list as a landscape PDF (tick boxes "Mine" / "Not mine", a note column, sign-off)."""
     f = fontset or fonts()
     practice = letterhead.practice_name if letterhead else ""
-    base = ParagraphStyle("cell", fontName=f.regular, fontSize=8.3, leading=10, textColor=colors.HexColor("#1f1f1f"))
-    head = ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white)
-    big = ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15, leading=18, spaceAfter=2)
-    note = ParagraphStyle("note", parent=base, fontSize=9, leading=12, spaceAfter=8,
-                          textColor=colors.HexColor("#444444"))
+    st = list_styles(f)
+    base, head, big, note = st.base, st.head, st.big, st.note
 
     def x(text) -> str:
         return escape(pdf_text(text, f))
@@ -196,17 +181,6 @@ def build_panel_review_pdf(
         )
     story.append(Spacer(1, 22))
     story.append(Paragraph(x("Reviewed by: ______________________________    Date: ______________"), base))
-
-    def decorate(canv, _section, page, pages):
-        draw_list_frame(canv, page_size=LETTER_LANDSCAPE, left_title=practice,
-                        right_title=f"Panel review · {panel.provider_name} · {iso(panel.as_of)}",
-                        page=page, pages=pages, margin=_MARGIN, fontset=f)
-
-    doc = BaseDocTemplate(target(out), pagesize=LETTER_LANDSCAPE, leftMargin=_MARGIN, rightMargin=_MARGIN,
-                          topMargin=_MARGIN + 16, bottomMargin=_MARGIN + 18, title=title,
-                          author=pdf_text(practice, f), subject="Contains protected health information", invariant=1)
-    doc.addPageTemplates([PageTemplate(id="list", frames=[Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height,
-                                                                 leftPadding=0, rightPadding=0, topPadding=0,
-                                                                 bottomPadding=0)])])
-    doc.build(story, canvasmaker=deferred_canvas_maker(decorate))
-    return DocumentResult(kind="panel-review", pages=doc.page, items=len(panel.rows), patients=len(panel.rows))
+    pages = build_list_pdf(out, story, title=title, practice=practice, fontset=f,
+                           right_title=lambda _section: f"Panel review · {panel.provider_name} · {iso(panel.as_of)}")
+    return DocumentResult(kind="panel-review", pages=pages, items=len(panel.rows), patients=len(panel.rows))

@@ -11,12 +11,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from panelmanager.core.huddle import HuddleRow, HuddleSheet
 from panelmanager.core.latest_results import a1c_text, bp_text
 from panelmanager.core.reports.huddle import age_text, clock
+from panelmanager.ui.models.base import Column, ColumnTableModel
 
 
 def _tr(text: str) -> str:
@@ -28,23 +29,17 @@ AMBER = QColor("#9a5200")
 MUTED = QColor("#5f6b75")
 
 
-@dataclass(frozen=True)
-class HuddleColumn:
-    key: str
-    title: str
-
-
-def huddle_columns() -> list[HuddleColumn]:
+def huddle_columns() -> list[Column]:
     return [
-        HuddleColumn("time", _tr("Time")),
-        HuddleColumn("patient", _tr("Patient")),
-        HuddleColumn("age_sex", _tr("Age/Sex")),
-        HuddleColumn("visit_type", _tr("Visit")),
-        HuddleColumn("pcp", _tr("PCP")),
-        HuddleColumn("risk", _tr("Risk")),
-        HuddleColumn("gaps", _tr("Open gaps")),
-        HuddleColumn("a1c", _tr("Last A1c")),
-        HuddleColumn("bp", _tr("Last BP")),
+        Column("time", _tr("Time")),
+        Column("patient", _tr("Patient")),
+        Column("age_sex", _tr("Age/Sex")),
+        Column("visit_type", _tr("Visit")),
+        Column("pcp", _tr("PCP")),
+        Column("risk", _tr("Risk")),
+        Column("gaps", _tr("Open gaps")),
+        Column("a1c", _tr("Last A1c")),
+        Column("bp", _tr("Last BP")),
     ]
 
 
@@ -72,13 +67,12 @@ class HuddleLine:
     latest: dict
 
 
-class HuddleTableModel(QAbstractTableModel):
-    PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-    LINE_ROLE = Qt.ItemDataRole.UserRole + 2
+class HuddleTableModel(ColumnTableModel):
+    PATIENT_ID_ROLE = ColumnTableModel.ID_ROLE
+    LINE_ROLE = ColumnTableModel.ROW_ROLE
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.columns = huddle_columns()
+        super().__init__(huddle_columns(), parent)
         self.lines: list[HuddleLine] = []
         self.day: dt.date | None = None
         self.show_provider = True  # who the patient sees, under the visit type (when showing every provider)
@@ -114,17 +108,9 @@ class HuddleTableModel(QAbstractTableModel):
     def line(self, row: int) -> HuddleLine | None:
         return self.lines[row] if 0 <= row < len(self.lines) else None
 
-    # -- Qt model API
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self.lines)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section].title
-        return None
+    # -- Qt model API (rowCount, columnCount and headerData: ColumnTableModel)
+    def _count(self) -> int:
+        return len(self.lines)
 
     def display(self, line: HuddleLine, key: str) -> str:
         r = line.row

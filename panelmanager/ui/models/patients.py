@@ -39,18 +39,9 @@ def patient_columns() -> list[Column]:
 
 
 def search_columns() -> list[Column]:
-    """The check-in search results: enough to tell two patients of the same name apart."""
-    right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-    return [
-        Column("name", _tr("Name"), "name"),
-        Column("dob", _tr("DOB"), "dob"),
-        Column("age", _tr("Age"), "dob", right),
-        Column("sex", _tr("Sex")),
-        Column("mrn", _tr("MRN"), "mrn"),
-        Column("phone", _tr("Phone")),
-        Column("pcp", _tr("PCP"), "pcp"),
-        Column("status", _tr("Status"), "status"),
-    ]
+    """The check-in search results: enough to tell two patients of the same name apart
+    (``patient_columns`` without the language)."""
+    return [column for column in patient_columns() if column.key != "language"]
 
 
 def list_columns() -> list[Column]:

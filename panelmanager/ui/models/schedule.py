@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
-from panelmanager.ui.models.base import Column
+from panelmanager.ui.models.base import Column, ColumnTableModel
 
 if TYPE_CHECKING:  # the check-in screen's first paint passes plain rows: no pandas at start-up
     import pandas as pd
@@ -67,16 +67,13 @@ def schedule_columns() -> list[Column]:
 _STATUS_RANK = {"unassigned": 0, "other": 1, "unconfirmed": 2, "confirmed": 3}
 
 
-class ScheduleTableModel(QAbstractTableModel):
+class ScheduleTableModel(ColumnTableModel):
     """Rows of ``core.schedule.day_schedule``; ``ID_ROLE`` is the patient id, ``VISIT_ROLE`` the visit id."""
 
-    ID_ROLE = Qt.ItemDataRole.UserRole + 1
-    ROW_ROLE = Qt.ItemDataRole.UserRole + 2
     VISIT_ROLE = Qt.ItemDataRole.UserRole + 3
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.columns = schedule_columns()
+        super().__init__(schedule_columns(), parent)
         self.day: dt.date | None = None
         self._rows: list[dict[str, Any]] = []
         self._gaps: dict[int, tuple[int, int]] | None = None
@@ -161,17 +158,13 @@ class ScheduleTableModel(QAbstractTableModel):
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         return counts
 
-    # -- Qt model API
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self._rows)
+    # -- Qt model API (rowCount, columnCount and headerData: ColumnTableModel)
+    def _count(self) -> int:
+        return len(self._rows)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.columns[section].title
-        return None
+    def id_at(self, row: int) -> int | None:
+        data = self.row_data(row)
+        return None if data is None else data["patient_id"]
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -46,6 +46,7 @@ from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.session import audit_search, forget_search
 from panelmanager.ui.widgets.confirm_panel import ConfirmPanel
 from panelmanager.ui.widgets.day_toolbar import DayProviderBar
+from panelmanager.ui.widgets.tables import set_up_table
 
 SEARCH_DELAY_MS = 150  # wait for a pause in typing before querying
 # Who can be at the desk: anyone but the deceased (an inactive patient may come back).
@@ -53,14 +54,8 @@ SEARCH_STATUSES = (PatientStatus.ACTIVE.value, PatientStatus.INACTIVE.value, Pat
 
 
 def _table() -> QTableView:
-    table = QTableView()
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
+    table = set_up_table(QTableView(), selection=QAbstractItemView.SelectionMode.SingleSelection, word_wrap=False)
     table.setSortingEnabled(True)
-    table.verticalHeader().setVisible(False)
-    table.setWordWrap(False)
     table.horizontalHeader().setHighlightSections(False)
     return table
 

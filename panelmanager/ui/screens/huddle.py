@@ -36,6 +36,7 @@ from panelmanager.ui.models.huddle import HuddleTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.day_toolbar import DayProviderBar
+from panelmanager.ui.widgets.tables import set_up_table
 
 
 def _qdate(day: dt.date) -> QDate:
@@ -94,13 +95,8 @@ class HuddleScreen(Screen):
         self.table = QTableView()
         self.table.setObjectName("huddleTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(True)
+        set_up_table(self.table, selection=QAbstractItemView.SelectionMode.SingleSelection, word_wrap=True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)  # gap text wraps, never ends in "..."
-        self.table.verticalHeader().setVisible(False)
         # Fitting a column to its contents measures at most this many rows around the view, not
         # all 1,000+ of a busy day (each a wrapped, multi-line cell): that froze the window.
         self.table.verticalHeader().setResizeContentsPrecision(80)

@@ -35,6 +35,7 @@ from panelmanager.core.resources import resource_path
 from panelmanager.ui.context import IMPORT, SETTINGS
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.screens.base import Screen, heading, table_item
+from panelmanager.ui.widgets.tables import set_up_table
 
 
 def _fill(table: QTableWidget, headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> None:
@@ -50,12 +51,7 @@ def _fill(table: QTableWidget, headers: list[str], rows: list[list], numeric: se
 
 
 def _table() -> QTableWidget:
-    table = QTableWidget()
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.verticalHeader().setVisible(False)
-    table.setAlternatingRowColors(True)
-    return table
+    return set_up_table(QTableWidget())
 
 
 class ImportScreen(Screen):

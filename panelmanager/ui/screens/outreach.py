@@ -70,6 +70,7 @@ from panelmanager.ui.jobs import run_job
 from panelmanager.ui.models.outreach import OutreachTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading, table_item
+from panelmanager.ui.widgets.tables import set_up_table
 
 
 class OutreachScreen(Screen):
@@ -167,13 +168,8 @@ class OutreachScreen(Screen):
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        set_up_table(self.table, selection=QAbstractItemView.SelectionMode.SingleSelection, word_wrap=False,
+                     row_height=self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
@@ -268,12 +264,8 @@ class OutreachScreen(Screen):
         ))
         explain.setWordWrap(True)
         report_layout.addWidget(explain)
-        self.report_table = QTableWidget()
+        self.report_table = set_up_table(QTableWidget())
         self.report_table.setObjectName("outreachReport")
-        self.report_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.report_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.report_table.verticalHeader().setVisible(False)
-        self.report_table.setAlternatingRowColors(True)
         report_layout.addWidget(self.report_table, 1)
         report_buttons = QHBoxLayout()
         self.report_summary = QLabel()

@@ -33,6 +33,7 @@ from panelmanager.ui.models.patients import PatientTableModel, list_columns
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.session import audit_search
 from panelmanager.ui.widgets.patient_detail import PatientDetail
+from panelmanager.ui.widgets.tables import set_up_table
 
 SEARCH_DELAY_MS = 150
 
@@ -121,13 +122,8 @@ class PatientsScreen(Screen):
         self.table = QTableView()
         self.table.setObjectName("patientTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+        set_up_table(self.table, selection=QAbstractItemView.SelectionMode.SingleSelection, word_wrap=False,
+                     row_height=self.table.fontMetrics().height() + 10)
         self.table.horizontalHeader().setHighlightSections(False)
         self.table.setSortingEnabled(True)
         self.detail = PatientDetail(ctx)

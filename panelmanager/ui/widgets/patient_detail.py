@@ -10,7 +10,6 @@ import datetime as dt
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -36,6 +35,7 @@ from panelmanager.core.risk import override_risk_tier
 from panelmanager.core.schedule import PanelProvider, panel_provider_choices, patient_gaps
 from panelmanager.ui.jobs import run_job
 from panelmanager.ui.widgets.patient_header import PatientHeader, patient_facts
+from panelmanager.ui.widgets.tables import set_up_table
 
 GAP_STATUS_COLOURS = {"open": "#b3261e", "due-soon": "#9a5b00", "met": "#1b7a3a", "excluded": "#5a6670"}
 TIER_COLOURS = {1: "#1b7a3a", 2: "#6b6b00", 3: "#b35c00", 4: "#b3261e"}
@@ -52,11 +52,7 @@ QFrame#detailBox QLabel { background: transparent; }
 def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setAlternatingRowColors(True)
-    table.verticalHeader().setVisible(False)
-    table.setWordWrap(False)
+    set_up_table(table, word_wrap=False)
     # resizeColumnsToContents sized the last column too: let it take the rest of the width again.
     table.horizontalHeader().setStretchLastSection(False)
     table.horizontalHeader().setStretchLastSection(True)

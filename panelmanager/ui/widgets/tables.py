@@ -5,6 +5,7 @@ opening a patient from a list."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -17,22 +18,45 @@ def open_patient(screen: QWidget, patient_id: int) -> None:
     screen.show_patient(int(patient_id))  # type: ignore[attr-defined]
 
 
-def make_table(multi: bool = True, sort_column: int | None = 0) -> QTableView:
-    table = QTableView()
+TableT = TypeVar("TableT", bound=QTableView)
+
+
+def set_up_table(
+    table: TableT,
+    *,
+    selection: QAbstractItemView.SelectionMode | None = None,
+    word_wrap: bool | None = None,
+    row_height: int | None = None,
+) -> TableT:
+    """Configure a list table the house way: read-only, whole rows selected, alternating row
+    colours, no row numbers. ``selection``, ``word_wrap`` and ``row_height`` (the default row
+    height in pixels) are set when given; None keeps Qt's default. Returns ``table``."""
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(
-        QAbstractItemView.SelectionMode.ExtendedSelection if multi else QAbstractItemView.SelectionMode.SingleSelection
-    )
+    if selection is not None:
+        table.setSelectionMode(selection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setAlternatingRowColors(True)
+    if word_wrap is not None:
+        table.setWordWrap(word_wrap)
+    table.verticalHeader().setVisible(False)
+    if row_height is not None:
+        table.verticalHeader().setDefaultSectionSize(row_height)
+    return table
+
+
+def make_table(multi: bool = True, sort_column: int | None = 0) -> QTableView:
+    table = QTableView()
+    set_up_table(
+        table,
+        selection=QAbstractItemView.SelectionMode.ExtendedSelection if multi else QAbstractItemView.SelectionMode.SingleSelection,
+        word_wrap=False,
+        row_height=int(table.fontMetrics().height() * 1.7),
+    )
     if sort_column is not None:
         # The indicator first: enabling sorting sorts by it at once (-1: keep the core's order).
         table.horizontalHeader().setSortIndicator(sort_column, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(int(table.fontMetrics().height() * 1.7))
     table.horizontalHeader().setHighlightSections(False)
-    table.setWordWrap(False)
     return table
 
 
