@@ -10,7 +10,6 @@ and waits for them before the registry closes (a worker never reports to a delet
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -53,15 +52,42 @@ SCREENS: tuple[ScreenSpec, ...] = (
 )
 
 def screen_class(class_name: str) -> type[Screen]:
-    """The screen class ``class_name``, its module (``ScreenSpec.key``) imported on first use:
-    start-up imports only Check-in's (the others pull in pandas, reportlab, the importers, ...).
-    The import is by name, so installers/panelmanager.spec bundles every module under
-    ``panelmanager.ui.screens`` (``collect_submodules`` in its hidden imports)."""
-    spec = next((s for s in SCREENS if s.class_name == class_name), None)
-    if spec is None:
-        raise KeyError(class_name)
-    module = importlib.import_module(f"panelmanager.ui.screens.{spec.key}")
-    return getattr(module, spec.class_name)
+    """The screen class ``class_name``, its module imported on first use: start-up imports only
+    Check-in's (the others pull in pandas, reportlab, the importers, ...). The imports are
+    static statements, so PyInstaller still bundles every screen (no importlib)."""
+    if class_name == "CheckInScreen":
+        from panelmanager.ui.screens.checkin import CheckInScreen
+
+        return CheckInScreen
+    if class_name == "PatientsScreen":
+        from panelmanager.ui.screens.patients import PatientsScreen
+
+        return PatientsScreen
+    if class_name == "PanelsScreen":
+        from panelmanager.ui.screens.panels import PanelsScreen
+
+        return PanelsScreen
+    if class_name == "DashboardScreen":
+        from panelmanager.ui.screens.dashboard import DashboardScreen
+
+        return DashboardScreen
+    if class_name == "HuddleScreen":
+        from panelmanager.ui.screens.huddle import HuddleScreen
+
+        return HuddleScreen
+    if class_name == "OutreachScreen":
+        from panelmanager.ui.screens.outreach import OutreachScreen
+
+        return OutreachScreen
+    if class_name == "ImportScreen":
+        from panelmanager.ui.screens.imports import ImportScreen
+
+        return ImportScreen
+    if class_name == "SettingsScreen":
+        from panelmanager.ui.screens.settings import SettingsScreen
+
+        return SettingsScreen
+    raise KeyError(class_name)
 
 
 class LazyScreens(Mapping[str, Screen]):

@@ -48,6 +48,13 @@ from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.date_edit import DateEdit
 
 
+def _spin_box(low: int, high: int, suffix: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSuffix(suffix)
+    return spin
+
+
 class ProviderSettingsTableModel(QAbstractTableModel):
     """Editable providers (Settings > Providers); each edit is saved at once through core.providers.
 
@@ -297,18 +304,10 @@ class SettingsScreen(Screen):
         as_of_row.addWidget(self.as_of)
         as_of_row.addStretch(1)
         form.addRow(self.tr("As-of date"), as_of_row)
-        self.lookback = QSpinBox()
-        self.lookback.setRange(6, 60)
-        self.lookback.setSuffix(self.tr(" months"))
-        self.review_period = QSpinBox()
-        self.review_period.setRange(1, 36)
-        self.review_period.setSuffix(self.tr(" months"))
-        self.inactive_after = QSpinBox()
-        self.inactive_after.setRange(1, 10)
-        self.inactive_after.setSuffix(self.tr(" years"))
-        self.due_soon = QSpinBox()
-        self.due_soon.setRange(0, 365)
-        self.due_soon.setSuffix(self.tr(" days"))
+        self.lookback = _spin_box(6, 60, self.tr(" months"))
+        self.review_period = _spin_box(1, 36, self.tr(" months"))
+        self.inactive_after = _spin_box(1, 10, self.tr(" years"))
+        self.due_soon = _spin_box(0, 365, self.tr(" days"))
         for spin in (self.lookback, self.review_period, self.inactive_after, self.due_soon):
             spin.setMaximumWidth(160)
         form.addRow(self.tr("Assignment &look-back"), self.lookback)
@@ -319,12 +318,8 @@ class SettingsScreen(Screen):
 
         empanel = QGroupBox(self.tr("Empanelment milestone"))
         form = QFormLayout(empanel)
-        self.assigned_threshold = QSpinBox()
-        self.assigned_threshold.setRange(50, 100)
-        self.assigned_threshold.setSuffix(self.tr(" % of active patients"))
-        self.confirmed_threshold = QSpinBox()
-        self.confirmed_threshold.setRange(10, 100)
-        self.confirmed_threshold.setSuffix(self.tr(" % of active patients"))
+        self.assigned_threshold = _spin_box(50, 100, self.tr(" % of active patients"))
+        self.confirmed_threshold = _spin_box(10, 100, self.tr(" % of active patients"))
         for spin in (self.assigned_threshold, self.confirmed_threshold):
             spin.setMaximumWidth(220)
         form.addRow(self.tr("Counts as 'all assigned' from"), self.assigned_threshold)

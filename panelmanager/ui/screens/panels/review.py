@@ -319,31 +319,33 @@ class ReviewTabMixin:
             self._decide(reject_review_items, ids, self.tr("Rejecting proposals"))
 
     def accept_all(self) -> None:
-        info = self._reviews.get(self._review_id) if self._review_id is not None else None
-        if info is None or not info.pending:
-            return
-        answer = QMessageBox.question(
-            self,
+        self._decide_all(
+            accept_review_items,
             self.tr("Accept all pending proposals"),
             self.tr(
                 "Accept all {0:,} proposals still waiting in review #{1}?\n\n"
                 "Changes away from a confirmed assignment (held) stay as they are; accept those one by one."
-            ).format(info.pending, info.id),
+            ),
+            self.tr("Accepting the review"),
         )
-        if answer == QMessageBox.StandardButton.Yes:
-            self._decide(accept_review_items, None, self.tr("Accepting the review"))
 
     def reject_all(self) -> None:
+        self._decide_all(
+            reject_review_items,
+            self.tr("Reject all pending proposals"),
+            self.tr("Reject all {0:,} proposals still waiting in review #{1}? Panels stay as they are."),
+            self.tr("Rejecting the review"),
+        )
+
+    def _decide_all(self, service, title: str, question: str, busy: str) -> None:
+        """Decide every pending proposal of the shown review, once the user said yes to
+        ``question`` (formatted with the pending count and the review number)."""
         info = self._reviews.get(self._review_id) if self._review_id is not None else None
         if info is None or not info.pending:
             return
-        answer = QMessageBox.question(
-            self,
-            self.tr("Reject all pending proposals"),
-            self.tr("Reject all {0:,} proposals still waiting in review #{1}? Panels stay as they are.").format(info.pending, info.id),
-        )
+        answer = QMessageBox.question(self, title, question.format(info.pending, info.id))
         if answer == QMessageBox.StandardButton.Yes:
-            self._decide(reject_review_items, None, self.tr("Rejecting the review"))
+            self._decide(service, None, busy)
 
     def _decide(self, service, item_ids: list[int] | None, title: str) -> None:
         rows = selected_rows(self.review_table)
