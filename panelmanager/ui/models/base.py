@@ -64,7 +64,9 @@ class ColumnTableModel(QAbstractTableModel):
     """What every list model shares: ``Column``s, a row dict per row, per-row decorations
     (colours, tooltips) a screen computes from the row, and the id and row roles. Subclasses say
     how many rows there are (``_count``), where a row comes from (``row_data``), its id
-    (``id_at``) and, when codes need words, a cell's text (``text``)."""
+    (``id_at``) and, when codes need words, a cell's text (``text``). A model that answers
+    ``data`` itself (the huddle, the check-in schedule) still takes its row and column counts and
+    its header titles from here."""
 
     ID_ROLE = Qt.ItemDataRole.UserRole + 1
     ROW_ROLE = Qt.ItemDataRole.UserRole + 2
