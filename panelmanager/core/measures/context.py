@@ -111,7 +111,10 @@ class _Context:
             dob_key = dob.dt.year * 10000 + dob.dt.month * 100 + dob.dt.day
             frame["age"] = (key - dob_key) // 10000
             frame["age_months"] = (a.year - dob.dt.year) * 12 + (a.month - dob.dt.month) - (a.day < dob.dt.day).astype(int)
-            frame["sex"] = frame["sex"].astype(object).where(frame["sex"].notna(), "").astype(str).str.upper()
+            sex = frame["sex"].astype(object).where(frame["sex"].notna(), "").astype(str)
+            # Upper-cased once per distinct spelling (.str.upper() calls Python per patient).
+            codes, spellings = pd.factorize(sex)
+            frame["sex"] = pd.Series(spellings.str.upper().take(codes), index=frame.index)
             self.cache["patients"] = frame.set_index("patient_id", drop=False)
         return self.cache["patients"]
 
