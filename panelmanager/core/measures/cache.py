@@ -5,16 +5,21 @@ formats every date cell one by one, and the ORM ``DELETE`` of the date's old row
 updates both indexes row by row; together they took longer than evaluating the
 measures. Here, on SQLite:
 
-- the constant columns (``as_of``, ``computed_at``) are formatted once and repeated;
-- ``due_date`` / ``last_date`` are formatted per distinct day (a few thousand), then
-  taken by position;
-- the rows are written in the order of the (as_of, measure_id, status) index;
+- the constant columns (``as_of``, ``computed_at``) are formatted once and written into
+  the statement;
+- ``due_date`` / ``last_date`` are formatted per distinct day (a few thousand), and the
+  measure, status, code and value texts per distinct text (cut to the column's length,
+  missing as None), then taken by position;
+- the rows are written in the order of the (as_of, measure_id, status) index, streamed
+  from ``zip`` to the driver cursor's ``executemany`` (no list of tuples, no SQLAlchemy);
 - when the new rows outnumber what stays (other dates), the plain indexes are dropped
-  before the old rows are deleted and rebuilt once after the insert (inside the same
-  transaction, so a failure or a cancel restores them).
+  before the old rows are deleted and rebuilt once after the insert with a 64 MB page
+  cache, so SQLite sorts them in memory (inside the same transaction, so a failure or a
+  cancel restores them).
 
 Every reader sees exactly the rows and values the generic path wrote (tests prove it:
-``tests/core/test_measures_cache_write.py``). Other databases use ``db.bulk_insert``.
+``tests/core/test_measures_cache_write.py``). PostgreSQL streams the rows with ``COPY``
+(``importers.pg_copy``); other databases use ``db.bulk_insert``.
 """
 
 from __future__ import annotations
