@@ -117,3 +117,23 @@ def test_day_text_formats_each_distinct_day_once():
     values = pd.to_datetime(pd.Series(["2024-02-29 13:45", None, "1999-12-31 00:00", "2024-02-29 00:00"])).to_numpy()
     assert day_text(values).tolist() == ["2024-02-29", None, "1999-12-31", "2024-02-29"]
     assert day_text(values[:0]).tolist() == []
+
+
+def test_long_missing_and_odd_text_is_stored_as_the_generic_insert_stores_it(demo):
+    # Each distinct code and value is handled once (issue 16): a value over the column's
+    # 300 characters is cut, missing ones (None, NaN) are NULL, equal texts stay equal.
+    computed_at = dt.datetime(2025, 1, 15, 9, 30, 5)
+    with demo.session() as session:
+        result = evaluate_measures(session, AS_OF).head(40).copy()
+        values = result["last_value"].astype(object).to_numpy(copy=True)
+        codes = result["last_code"].astype(object).to_numpy(copy=True)
+        values[0], values[1], values[2], values[3] = "x" * 400, "x" * 300, float("nan"), "é" * 301
+        values[4], values[5] = "x" * 400, "x" * 401
+        codes[0], codes[1], codes[2] = None, float("nan"), "O'Brien"
+        result["last_value"], result["last_code"] = values, codes
+        _generic_write(session, AS_OF, result, computed_at)
+        expected = _rows(session)
+        write_results(session, AS_OF, result, computed_at)
+        assert _rows(session) == expected
+        stored = {row[7] for row in expected}
+        assert "x" * 300 in stored and "é" * 300 in stored and None in stored

@@ -5,16 +5,21 @@ formats every date cell one by one, and the ORM ``DELETE`` of the date's old row
 updates both indexes row by row; together they took longer than evaluating the
 measures. Here, on SQLite:
 
-- the constant columns (``as_of``, ``computed_at``) are formatted once and repeated;
-- ``due_date`` / ``last_date`` are formatted per distinct day (a few thousand), then
-  taken by position;
-- the rows are written in the order of the (as_of, measure_id, status) index;
+- the constant columns (``as_of``, ``computed_at``) are formatted once and written into
+  the statement;
+- ``due_date`` / ``last_date`` are formatted per distinct day (a few thousand), and the
+  measure, status, code and value texts per distinct text (cut to the column's length,
+  missing as None), then taken by position;
+- the rows are written in the order of the (as_of, measure_id, status) index, streamed
+  from ``zip`` to the driver cursor's ``executemany`` (no list of tuples, no SQLAlchemy);
 - when the new rows outnumber what stays (other dates), the plain indexes are dropped
-  before the old rows are deleted and rebuilt once after the insert (inside the same
-  transaction, so a failure or a cancel restores them).
+  before the old rows are deleted and rebuilt once after the insert with a 64 MB page
+  cache, so SQLite sorts them in memory (inside the same transaction, so a failure or a
+  cancel restores them).
 
 Every reader sees exactly the rows and values the generic path wrote (tests prove it:
-``tests/core/test_measures_cache_write.py``). Other databases use ``db.bulk_insert``.
+``tests/core/test_measures_cache_write.py``). PostgreSQL streams the rows with ``COPY``
+(``importers.pg_copy``); other databases use ``db.bulk_insert``.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
-from panelmanager.core.db import BULK_CHUNK_ROWS, bulk_insert
+from panelmanager.core.db import bulk_insert
 
 __all__ = ["write_results"]
 
 _TEXT_LIMIT = 300  # measure_results.last_value is String(300)
-_STATUS_ORDER = {"open": 0, "due-soon": 1, "excluded": 2, "met": 3}  # sorted as text: the index's order
+_INDEX_BUILD_CACHE_KB = 64 * 1024
 
 
 def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, computed_at: dt.datetime) -> int:
@@ -54,6 +59,11 @@ def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, comput
                 "computed_at": pd.Series(pd.Timestamp(computed_at), index=result.index),
             }
         )
+        if conn.dialect.name == "postgresql":
+            # COPY ... FROM STDIN: one stream instead of 570,000 INSERTs (issue 16).
+            from panelmanager.core.importers.pg_copy import bulk_insert as copy_insert
+
+            return copy_insert(conn, table, frame)
         return bulk_insert(conn, table, frame)
 
     session.flush()
@@ -80,29 +90,35 @@ def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, comput
         conn.exec_driver_sql("DELETE FROM measure_results")
     if len(result):
         _insert_sqlite(conn, as_of_text, result, computed_at)
-    for _name, sql in deferred:
-        conn.exec_driver_sql(sql)
+    if deferred:
+        # A page cache that holds the index being built lets SQLite sort it in memory rather
+        # than in temporary files (the connection's default is 2 MB); restored at once.
+        previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_INDEX_BUILD_CACHE_KB}")
+        try:
+            for _name, sql in deferred:
+                conn.exec_driver_sql(sql)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
     return len(result)
 
 
 def _insert_sqlite(conn, as_of_text: str, result: pd.DataFrame, computed_at: dt.datetime) -> None:
     # Index order: (as_of, measure_id, status) with as_of constant; patients ascending within.
-    measure = result["measure"].astype(object).to_numpy()
-    status = result["status"].astype(object).to_numpy()
-    order = np.lexsort(
-        (
-            result["patient_id"].to_numpy(dtype="int64"),
-            pd.Series(status).map(_STATUS_ORDER).fillna(9).to_numpy(),
-            pd.factorize(measure, sort=True)[0],
-        )
-    )
-    patient_id = result["patient_id"].to_numpy(dtype="int64")[order].tolist()
-    measure = measure[order].tolist()
-    status = status[order].tolist()
-    due = day_text(result["due_date"].to_numpy())[order].tolist()
-    last = day_text(result["last_date"].to_numpy())[order].tolist()
-    code = _none_for_missing(result["last_code"])[order].tolist()
-    value = _none_for_missing(clip_text(result["last_value"], _TEXT_LIMIT))[order].tolist()
+    patient = result["patient_id"].to_numpy(dtype="int64")
+    measure_code, measure = _distinct_text(result["measure"], sort=True)
+    status_code, status = _distinct_text(result["status"], sort=True)
+    order = np.lexsort((patient, status_code, measure_code))
+    columns = [
+        patient[order].tolist(),
+        measure[measure_code[order]].tolist(),
+        status[status_code[order]].tolist(),
+        day_text(result["due_date"].to_numpy())[order].tolist(),
+        day_text(result["last_date"].to_numpy())[order].tolist(),
+    ]
+    for name, limit in (("last_code", None), ("last_value", _TEXT_LIMIT)):
+        code, text = _distinct_text(result[name], limit=limit)
+        columns.append(text[code[order]].tolist())
     computed_text = computed_at.strftime("%Y-%m-%d %H:%M:%S.%f")
     # The two constants are written into the statement (text this module formatted from a
     # date and a datetime, never user input): two fewer parameters to bind per row.
@@ -110,19 +126,30 @@ def _insert_sqlite(conn, as_of_text: str, result: pd.DataFrame, computed_at: dt.
         "INSERT INTO measure_results (as_of, patient_id, measure_id, status, due_date, last_date, last_code, "
         f"last_value, computed_at) VALUES ('{as_of_text}', ?, ?, ?, ?, ?, ?, ?, '{computed_text}')"
     )
-    total = len(patient_id)
-    for start in range(0, total, BULK_CHUNK_ROWS):
-        stop = min(start + BULK_CHUNK_ROWS, total)
-        rows = zip(
-            patient_id[start:stop],
-            measure[start:stop],
-            status[start:stop],
-            due[start:stop],
-            last[start:stop],
-            code[start:stop],
-            value[start:stop],
-        )
-        conn.exec_driver_sql(sql, list(rows))
+    # Straight to the driver's cursor, in this transaction: the rows stream from zip() without
+    # a list of tuples in between, and SQLAlchemy has nothing to look at.
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, zip(*columns))
+    finally:
+        cursor.close()
+
+
+def _distinct_text(values: pd.Series, *, sort: bool = False, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each value in ``text``, ``text``): the distinct values, each handled once.
+
+    ``text`` ends with a None that every missing value points at; with ``limit``, values are
+    cut to that many characters. A few hundred distinct codes and values stand for 570,000 rows.
+    """
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object, na_value=None), sort=sort)
+    text = np.empty(len(uniques) + 1, dtype=object)
+    text[: len(uniques)] = np.asarray(uniques, dtype=object)
+    if limit is not None:
+        for i, value in enumerate(text[: len(uniques)]):
+            if isinstance(value, str) and len(value) > limit:
+                text[i] = value[:limit]
+    text[-1] = None
+    return np.where(codes < 0, len(uniques), codes), text
 
 
 def day_text(values: np.ndarray) -> np.ndarray:
@@ -149,9 +176,3 @@ def clip_text(values: pd.Series, length: int) -> pd.Series:
         text = text.copy()
         text[long] = text[long].str.slice(0, length)
     return text
-
-
-def _none_for_missing(values: pd.Series) -> np.ndarray:
-    array = values.astype(object).to_numpy(copy=True)
-    array[pd.isna(array)] = None
-    return array

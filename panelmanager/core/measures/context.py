@@ -111,7 +111,10 @@ class _Context:
             dob_key = dob.dt.year * 10000 + dob.dt.month * 100 + dob.dt.day
             frame["age"] = (key - dob_key) // 10000
             frame["age_months"] = (a.year - dob.dt.year) * 12 + (a.month - dob.dt.month) - (a.day < dob.dt.day).astype(int)
-            frame["sex"] = frame["sex"].astype(object).where(frame["sex"].notna(), "").astype(str).str.upper()
+            sex = frame["sex"].astype(object).where(frame["sex"].notna(), "").astype(str)
+            # Upper-cased once per distinct spelling (.str.upper() calls Python per patient).
+            codes, spellings = pd.factorize(sex)
+            frame["sex"] = pd.Series(spellings.str.upper().take(codes), index=frame.index)
             self.cache["patients"] = frame.set_index("patient_id", drop=False)
         return self.cache["patients"]
 
@@ -492,16 +495,18 @@ class _Context:
                 v.status == models.VisitStatus.COMPLETED.value, v.visit_class.in_(list(classes)), v.start < self.end
             )
             if only:
-                # A few patients' readings (the code and patient lead the covering index),
-                # then each reading's visit by its primary key (a correlated EXISTS: an IN
-                # list would first gather every completed visit's id).
-                in_setting = exists().where(
-                    v.id == o.visit_id,
-                    v.status == models.VisitStatus.COMPLETED.value,
-                    v.visit_class.in_(list(classes)),
-                    v.start < self.end,
-                )
-                where = [o.code.in_(codes), *only, in_setting, o.date < self.end]
+                # Those patients' visits of the classes first (they lead the covering
+                # ix_visits_gap_lookup: a few per patient), then each visit's observations by
+                # visit_id; the code through coalesce() keeps SQLite on that plan. Seeking every
+                # reading of the patients and its visit by primary key instead (a correlated
+                # EXISTS) read ten times more rows: 0.9 s of CPU vs 0.25 s at 100,000 patients.
+                visits_of, _key = self.among(v.patient_id, among)
+                where = [
+                    o.visit_id.in_(visits.where(*visits_of)),
+                    func.coalesce(o.code, "").in_(codes),
+                    *only,
+                    o.date < self.end,
+                ]
             else:
                 # The code goes through coalesce() so that SQLite seeks the few emergency/inpatient
                 # visits' observations by visit_id instead of every reading of the codes (20x faster).

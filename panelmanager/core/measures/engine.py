@@ -10,7 +10,8 @@ eligible patients, and pandas finds each patient's most recent complete day (sor
 groupby min/max, pivot). Only the children due for the childhood series have their
 immunizations read row by row. Codes that pandas groups on are categoricals (text
 would be reduced group by group in Python). At 100,000 patients a run takes about
-3 s of CPU and 400 MB (tests/benchmarks/bench_gaps.py).
+4-5 s of CPU on a quiet 2-core machine and 370 MB, two thirds of it in SQLite
+(tests/benchmarks/bench_gaps.py and its README say where the rest goes).
 
 Status of an eligible patient for a measure:
 

@@ -447,7 +447,10 @@ def _evaluate_measure(ctx: _Context, measure: MeasureDefinition, eligible: pd.Da
         found = _for_ages(s, eligible, found)
         if not found.empty:
             candidates.append(found[_CANDIDATE_COLUMNS])
-    if candidates:
+    if len(candidates) == 1 and candidates[0]["patient_id"].is_unique:
+        # One candidate per patient already (most measures): nothing to choose, no sort.
+        best = candidates[0].set_index("patient_id")
+    elif candidates:
         pool = pd.concat(candidates, ignore_index=True)
         # Best candidate per patient: met before open; the latest due date (never-expiring first).
         far = pd.Timestamp("2262-01-01")
