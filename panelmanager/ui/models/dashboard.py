@@ -19,7 +19,6 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Qt
 from PySide6.QtGui import QBrush
 
-from panelmanager.core.panel_lists import meets_goal
 from panelmanager.core.settings import measure_goal
 from panelmanager.ui.models.base import Column, IdTableModel
 from panelmanager.ui.widgets.charts import GREEN_BG, GREEN_FG, NEUTRAL_BG, NEUTRAL_FG, RED_BG, RED_FG
@@ -60,6 +59,8 @@ class GridCell:
 
     @property
     def meets(self) -> bool | None:
+        from panelmanager.core.panel_lists import meets_goal  # loaded by the job that read the figures
+
         return meets_goal(self.rate, self.goal, inverse=self.inverse)
 
 

@@ -41,9 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.dashboard import refresh_dashboard
 from panelmanager.core.measures import staff_status_column
-from panelmanager.core.panel_lists import dashboard_figures, gap_patients, practice_rates
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import Job, run_job
 from panelmanager.ui.models.dashboard import (
@@ -297,6 +295,9 @@ class DashboardScreen(Screen):
         goals = dict(self.ctx.settings.measure_goals)
 
         def job(progress, cancel):
+            from panelmanager.core.dashboard import refresh_dashboard
+            from panelmanager.core.panel_lists import practice_rates
+
             # The care gaps (when stale or asked for), then the figures, stored for the next open.
             with registry.session() as session:
                 stored = refresh_dashboard(session, as_of, gaps=gaps, progress=progress, cancel=cancel)
@@ -503,6 +504,20 @@ class DashboardScreen(Screen):
         if best is not None:
             self.grid.setCurrentIndex(model.index(best[0], best[1]))
             self.drill_down(best[0], best[1])
+
+
+# core.panel_lists and core.dashboard pull in core.empanelment: imported in the jobs that use
+# them (a worker thread), not on the GUI thread when the screen is first opened (issue 10).
+def dashboard_figures(session, as_of: dt.date):
+    from panelmanager.core.panel_lists import dashboard_figures as read
+
+    return read(session, as_of)
+
+
+def gap_patients(session, as_of: dt.date, measure: str, **options):
+    from panelmanager.core.panel_lists import gap_patients as read
+
+    return read(session, as_of, measure, **options)
 
 
 def _read_dashboard(session, as_of: dt.date, *, refreshed: bool, goals: dict | None = None) -> DashboardData:
