@@ -32,6 +32,13 @@ Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 
       python tests/benchmarks/bench_gui.py --stalls-only --db /tmp/me-100k.sqlite3 \
           --as-of 2024-02-03 --compare /tmp/base-code --rounds 1
+
+  ``--flows dashboard`` (comma-separated: dashboard, huddle, outreach, review) runs only
+  those flows. Before the Dashboard flow the figures its last recompute stored are put in
+  place (``core.dashboard.refresh_dashboard``, when the code has it): the first open of a
+  practice that used the Dashboard before. ``PM_BENCH_STALLS=1`` prints when each stall
+  happened; ``PM_BENCH_STALL_DUMP=FILE`` has faulthandler write every thread's stack to FILE
+  during each stall (which thread held the GUI thread or the GIL: code locations only).
 """
 
 from __future__ import annotations
