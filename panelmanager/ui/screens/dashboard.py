@@ -293,6 +293,9 @@ class DashboardScreen(Screen):
     def _start_recompute(self, as_of: dt.date, cached: DashboardData, gaps: bool | None = None) -> None:
         registry = self.ctx.registry
         goals = dict(self.ctx.settings.measure_goals)
+        # Only the panels or settings changed (the care gaps are current): only the figures are redone.
+        doing = (self.tr("Recomputing the care gaps in the background{0}...") if gaps or cached.stale
+                 else self.tr("Updating the dashboard figures in the background{0}..."))
 
         def job(progress, cancel):
             from panelmanager.core.dashboard import refresh_dashboard
@@ -308,7 +311,7 @@ class DashboardScreen(Screen):
 
         def progressed(done: int, total: int, message: str) -> None:
             percent = f" {100 * done // total}%" if total > 1 else ""
-            self.recompute_label.setText(self.tr("Recomputing the care gaps in the background{0}...").format(percent))
+            self.recompute_label.setText(doing.format(percent))
 
         def done(data: DashboardData) -> None:
             self._end_recompute()
@@ -335,7 +338,7 @@ class DashboardScreen(Screen):
             self._show_banner(self.tr("The care gaps could not be recomputed: {0}").format(message))
             self._finish_loading()
 
-        self.recompute_label.setText(self.tr("Recomputing the care gaps in the background..."))
+        self.recompute_label.setText(doing.format(""))
         self.recompute_label.setVisible(True)
         self.stop_button.setVisible(True)
         running = self._recompute = object()  # until run_job returns (a synchronous job ends inside it)
