@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -296,24 +296,49 @@ class DashboardFigures:
     stale: bool  # the registry or the measure files changed since: recompute in the background
     by_provider: pd.DataFrame  # measure_rates(..., by="provider")
     practice: pd.DataFrame  # practice_rates(by_provider)
+    # The panel chart (core.dashboard.panel_bars) and the measures without source data.
+    bars: list[dict[str, Any]] = field(default_factory=list)
+    source_data_absent: tuple[str, ...] = ()
+    # Not what a recompute would store now (read from the cache, or stored before the care
+    # gaps, the panels or the settings changed): show them, then refresh_dashboard.
+    outdated: bool = True
+    figures_computed_at: dt.datetime | None = None  # when the stored figures were computed
 
 
 def dashboard_figures(session: Session, as_of: dt.date) -> DashboardFigures:
-    """Rates per provider and for the practice from the cached care gaps, never recomputing.
+    """Rates per provider and for the practice, the panel chart and the source-data warnings,
+    as ``core.dashboard.refresh_dashboard`` stored them (one read), else from the cached care
+    gaps; never recomputing.
 
     What the Dashboard shows at once when it opens (with "computed at" and whether the
-    figures are stale), while ``refresh_gaps`` runs as a job when ``stale`` is True.
-    Reads only: about a second at 100,000 patients (tests/benchmarks/bench_gaps.py).
+    figures are stale or outdated), while ``refresh_dashboard`` runs as a job when they are.
+    The stored figures are one small query; from the cache it takes about 4 s at 100,000
+    patients before a first review is accepted (the 4-cut proposal over the registry).
     """
+    from panelmanager.core.dashboard import (
+        dashboard_fingerprint,
+        panel_bars,
+        source_data_absent,
+        stored_dashboard_figures,
+    )
     from panelmanager.core.measures import gaps_are_stale, measure_rates
 
     computed_at = gaps_computed_at(session, as_of)
+    stored = stored_dashboard_figures(session, as_of)
+    if stored is not None and computed_at is not None:
+        stale = gaps_are_stale(session, as_of)
+        outdated = stored.gaps_computed_at != computed_at or stored.fingerprint != dashboard_fingerprint(session)
+        return DashboardFigures(as_of, stored.gaps_computed_at, stale, stored.by_provider,
+                                practice_rates(stored.by_provider), stored.bars, stored.source_data_absent,
+                                outdated, stored.computed_at)
+    bars = panel_bars(session, as_of)
+    absent = tuple(source_data_absent(session, as_of))
     if computed_at is None:
         by_provider = measure_rates(session, as_of, by="provider", refresh=False).iloc[0:0]
-        return DashboardFigures(as_of, None, True, by_provider, practice_rates(by_provider))
+        return DashboardFigures(as_of, None, True, by_provider, practice_rates(by_provider), bars, absent)
     stale = gaps_are_stale(session, as_of)
     by_provider = measure_rates(session, as_of, by="provider", refresh=False)
-    return DashboardFigures(as_of, computed_at, stale, by_provider, practice_rates(by_provider))
+    return DashboardFigures(as_of, computed_at, stale, by_provider, practice_rates(by_provider), bars, absent)
 
 
 def meets_goal(rate: float | None, goal: float, *, inverse: bool = False) -> bool | None:

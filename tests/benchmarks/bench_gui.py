@@ -32,6 +32,13 @@ Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 
       python tests/benchmarks/bench_gui.py --stalls-only --db /tmp/me-100k.sqlite3 \
           --as-of 2024-02-03 --compare /tmp/base-code --rounds 1
+
+  ``--flows dashboard`` (comma-separated: dashboard, huddle, outreach, review) runs only
+  those flows. Before the Dashboard flow the figures its last recompute stored are put in
+  place (``core.dashboard.refresh_dashboard``, when the code has it): the first open of a
+  practice that used the Dashboard before. ``PM_BENCH_STALLS=1`` prints when each stall
+  happened; ``PM_BENCH_STALL_DUMP=FILE`` has faulthandler write every thread's stack to FILE
+  during each stall (which thread held the GUI thread or the GIL: code locations only).
 """
 
 from __future__ import annotations
@@ -258,31 +265,64 @@ class StallDetector:
 
         self.threshold = threshold_ms / 1000
         self.stalls: list[float] = []
+        self.at: list[float] = []  # when each stall ended, seconds after start()
         self._last = time.perf_counter()
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
+        # PM_BENCH_STALL_DUMP=FILE: faulthandler's own C thread writes every thread's Python stack
+        # to FILE whenever a tick is 200 ms late, while the stall lasts (who holds the GUI thread or
+        # the GIL). Code locations only, never data.
+        dump = os.environ.get("PM_BENCH_STALL_DUMP")
+        self._dump = open(dump, "a") if dump else None  # noqa: SIM115 - open for the whole run
 
     def _tick(self) -> None:
+        if self._dump is not None:
+            import faulthandler
+
+            faulthandler.dump_traceback_later(self.threshold, repeat=False, file=self._dump)
         now = time.perf_counter()
         gap = now - self._last
         self._last = now
         if gap > self.threshold:
             self.stalls.append(gap)
+            self.at.append(now - self._start)
+            if self._dump is not None:  # the stack(s) above are this stall's
+                self._dump.write(f"=== stall of {gap * 1000:.0f} ms ending {now - self._start:.1f} s after the flow began\n")
+                self._dump.flush()
 
     def start(self) -> None:
         self.stalls = []
-        self._last = time.perf_counter()
+        self.at = []
+        self._last = self._start = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> float:
         """The longest stall in seconds (0 when none)."""
         self._tick()
         self._timer.stop()
+        if self._dump is not None:
+            import faulthandler
+
+            faulthandler.cancel_dump_traceback_later()
         return max(self.stalls, default=0.0)
 
 
-def stall_figures(db: Path, as_of: dt.date) -> dict[str, tuple[float, float, int, float | None]]:
+FLOWS = ("dashboard", "huddle", "outreach", "review")
+
+
+def store_dashboard_figures(registry, as_of: dt.date) -> None:
+    """Steady state before the first open: the Dashboard figures stored by its last recompute
+    (``core.dashboard.refresh_dashboard``; a baseline without it has nothing to store)."""
+    try:
+        from panelmanager.core.dashboard import refresh_dashboard
+    except ImportError:
+        return
+    with registry.session() as session:
+        refresh_dashboard(session, as_of, gaps=False)
+
+
+def stall_figures(db: Path, as_of: dt.date, flows=FLOWS) -> dict[str, tuple[float, float, int, float | None]]:
     """Per flow: (wall seconds until done, longest GUI stall seconds, stalls over 200 ms,
     seconds until its result was first shown)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -309,6 +349,9 @@ def stall_figures(db: Path, as_of: dt.date) -> dict[str, tuple[float, float, int
         save_settings(session, settings)
         days = [(as_of + dt.timedelta(days=d)) for d in range(0, 14)]
         busiest = max(days, key=lambda d: sum(n for _i, _n, n in schedule_providers(session, d)))
+    if "dashboard" in flows:
+        store_dashboard_figures(registry, as_of)
+    with registry.session() as session:
         # The worst first open: the cache is out of date (as after an import) and is recomputed.
         from sqlalchemy import text
 
@@ -353,6 +396,9 @@ def stall_figures(db: Path, as_of: dt.date) -> dict[str, tuple[float, float, int
         seen = f", shown after {first:5.1f} s" if first is not None else ""
         print(f"  {name:<34} done in {wall:6.1f} s{seen}, longest GUI stall {longest * 1000:7.0f} ms "
               f"({len(detector.stalls)} over 200 ms)", flush=True)
+        if detector.stalls and os.environ.get("PM_BENCH_STALLS"):  # when each stall happened
+            print("    stalls (ms ending at s): " + ", ".join(
+                f"{gap * 1000:.0f}@{at:.1f}" for gap, at in zip(detector.stalls, detector.at)), flush=True)
 
     figures: dict[str, tuple[float, float, int, float | None]] = {}
 
@@ -360,40 +406,49 @@ def stall_figures(db: Path, as_of: dt.date) -> dict[str, tuple[float, float, int
         screen = window.current_screen()
         return screen is not None and getattr(screen, "grid_model", None) is not None and screen.grid_model.rowCount() > 0
 
-    flow("first Dashboard open (cache stale)", lambda: window.show_screen("dashboard"), shown=dashboard_shown)
+    def huddle_flow() -> None:
+        def huddle() -> None:
+            screen = window.show_screen("huddle")
+            settle()
+            from PySide6.QtCore import QDate
 
-    def huddle() -> None:
-        screen = window.show_screen("huddle")
+            screen.date_edit.setDate(QDate(busiest.year, busiest.month, busiest.day))
+
+        def huddle_shown() -> bool:
+            screen = window.current_screen()
+            return screen.model.rowCount() > 0 and screen.day() == busiest
+
+        flow(f"huddle {busiest.isoformat()} (everyone)", huddle, shown=huddle_shown)
+
+    def outreach_flows() -> None:
+        outreach = window.show_screen("outreach")
         settle()
-        from PySide6.QtCore import QDate
 
-        screen.date_edit.setDate(QDate(busiest.year, busiest.month, busiest.day))
+        def build() -> None:
+            outreach.set_measures(["colorectal-cancer-screening"])
+            outreach.build_list()
 
-    def huddle_shown() -> bool:
-        screen = window.current_screen()
-        return screen.model.rowCount() > 0 and screen.day() == busiest
+        flow("build an outreach list", build)
+        outreach.BIG_DOCUMENT = 10**9
+        outreach.preview = None
 
-    flow(f"huddle {busiest.isoformat()} (everyone)", huddle, shown=huddle_shown)
-    outreach = window.show_screen("outreach")
-    settle()
+        def preview_shown() -> bool:
+            return outreach.preview is not None and outreach.preview.isVisible()
 
-    def build() -> None:
-        outreach.set_measures(["colorectal-cancer-screening"])
-        outreach.build_list()
+        flow(f"letters preview ({outreach.mailing_count(False):,} letters)", outreach.letters, shown=preview_shown)
+        if outreach.preview is not None:
+            outreach.preview.close()
 
-    flow("build an outreach list", build)
-    outreach.BIG_DOCUMENT = 10**9
-    outreach.preview = None
-
-    def preview_shown() -> bool:
-        return outreach.preview is not None and outreach.preview.isVisible()
-
-    flow(f"letters preview ({outreach.mailing_count(False):,} letters)", outreach.letters, shown=preview_shown)
-    if outreach.preview is not None:
-        outreach.preview.close()
-    panels = window.show_screen("panels")
-    settle()
-    flow("run an assignment review", panels.run_review)
+    if "dashboard" in flows:
+        flow("first Dashboard open (cache stale)", lambda: window.show_screen("dashboard"), shown=dashboard_shown)
+    if "huddle" in flows:
+        huddle_flow()
+    if "outreach" in flows:
+        outreach_flows()
+    if "review" in flows:
+        panels = window.show_screen("panels")
+        settle()
+        flow("run an assignment review", panels.run_review)
     window.close()
     registry.close()
     QApplication.processEvents()
@@ -417,7 +472,7 @@ def compare_stalls(args) -> int:
             try:
                 subprocess.run(
                     [sys.executable, __file__, "--stalls-only", "--json", str(figures), "--db", str(copy),
-                     "--as-of", args.as_of.isoformat()],
+                     "--as-of", args.as_of.isoformat(), "--flows", ",".join(args.flows)],
                     env=env, check=True,
                 )
                 results[label].append(json.loads(figures.read_text()))
@@ -457,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stalls: also run the flows with the panelmanager package in DIR (the baseline), "
                              "interleaved, each run on a fresh copy of --db")
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: baseline/this rounds")
+    parser.add_argument("--flows", type=lambda text: [f.strip() for f in text.split(",") if f.strip()], default=list(FLOWS),
+                        help=f"stalls: which flows to run, comma-separated (default: all of {','.join(FLOWS)})")
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # a --compare child writes its figures there
     parser.add_argument("--search", action="store_true", help="only the search-as-you-type figures (issue 9 item 17)")
     parser.add_argument("--profile", metavar="LABEL", help="with --search: cProfile one keystroke of the case whose label contains LABEL")
@@ -472,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if worst < 100.0 else 1
     if args.stalls_only:
         print("GUI-thread stalls over 200 ms per flow:")
-        figures = stall_figures(args.db, args.as_of)
+        figures = stall_figures(args.db, args.as_of, args.flows)
         if args.json:
             args.json.write_text(json.dumps(figures))
         return 0

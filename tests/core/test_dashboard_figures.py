@@ -52,3 +52,36 @@ def test_figures_come_from_the_cache_even_when_stale(fresh_registry):
         assert session.scalar(select(func.count()).select_from(models.MeasureResult)) == rows
         stale_rates = measure_rates(session, AS_OF, by="practice", refresh=False)
         assert int(stale_rates["denominator"].sum()) == int(figures.practice["denominator"].sum())
+
+
+def test_stored_figures_are_read_back_as_computed_and_marked_outdated_when_what_they_used_changed(fresh_registry):
+    # Issue 10: the Dashboard's first paint reads what refresh_dashboard stored, not the 4-cut over the registry.
+    from panelmanager.core.dashboard import panel_bars, refresh_dashboard, stored_dashboard_figures
+    from panelmanager.core.settings import load_settings, save_settings
+
+    _practice(fresh_registry)
+    with fresh_registry.session() as session:
+        stored = refresh_dashboard(session, AS_OF)  # the gaps were never computed: computes them first
+    with fresh_registry.session() as session:
+        figures = dashboard_figures(session, AS_OF)
+        fresh = measure_rates(session, AS_OF, by="provider", refresh=False)
+        assert not figures.stale and not figures.outdated
+        assert figures.computed_at == stored.gaps_computed_at == gaps_computed_at(session, AS_OF)
+        pd.testing.assert_frame_equal(figures.by_provider, fresh)
+        pd.testing.assert_frame_equal(figures.practice, practice_rates(fresh))
+        assert figures.bars == panel_bars(session, AS_OF) and figures.bars
+    with fresh_registry.session() as session:
+        settings = load_settings(session)
+        settings.lookback_months = 12  # the 4-cut's look-back: another split per provider
+        save_settings(session, settings)
+    with fresh_registry.session() as session:
+        assert dashboard_figures(session, AS_OF).outdated
+        refresh_dashboard(session, AS_OF, gaps=False)
+    with fresh_registry.session() as session:
+        assert not dashboard_figures(session, AS_OF).outdated
+        refresh_gaps(session, AS_OF)  # recomputed elsewhere (the CLI): the stored figures predate them
+        run = session.scalar(select(models.MeasureRun).where(models.MeasureRun.kind == "gaps"))
+        run.computed_at = stored.gaps_computed_at + dt.timedelta(minutes=1)  # (not within the same second)
+    with fresh_registry.session() as session:
+        assert dashboard_figures(session, AS_OF).outdated
+        assert stored_dashboard_figures(session, AS_OF) is not None

@@ -265,8 +265,8 @@ def _held_refresh(monkeypatch):
     """The background recompute waits until the test releases it (jobs run on real threads here)."""
     import threading
 
+    from panelmanager.core import dashboard  # the screen's job: refresh_dashboard, which refreshes the gaps
     from panelmanager.ui.jobs import JobRunner
-    from panelmanager.ui.screens import dashboard
 
     release = threading.Event()
     original = dashboard.refresh_gaps

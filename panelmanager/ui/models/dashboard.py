@@ -19,7 +19,6 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Qt
 from PySide6.QtGui import QBrush
 
-from panelmanager.core.panel_lists import meets_goal
 from panelmanager.core.settings import measure_goal
 from panelmanager.ui.models.base import Column, IdTableModel
 from panelmanager.ui.widgets.charts import GREEN_BG, GREEN_FG, NEUTRAL_BG, NEUTRAL_FG, RED_BG, RED_FG
@@ -60,6 +59,8 @@ class GridCell:
 
     @property
     def meets(self) -> bool | None:
+        from panelmanager.core.panel_lists import meets_goal  # loaded by the job that read the figures
+
         return meets_goal(self.rate, self.goal, inverse=self.inverse)
 
 
@@ -92,6 +93,62 @@ def _rate(value) -> float | None:
     return None if math.isnan(number) else number
 
 
+@dataclass(frozen=True)
+class GridContent:
+    """The grid's rows, columns and cells (``grid_content``), built off the GUI thread."""
+
+    rows: list[GridRow]
+    measures: list[GridMeasure]
+    cells: dict[tuple[str, str], GridCell]
+
+
+def grid_content(by_provider: pd.DataFrame, practice: pd.DataFrame, goals: dict[str, float]) -> GridContent:
+    """The grid from ``core.measures.measure_rates`` (by provider and for the practice): Qt-free."""
+    measures: list[GridMeasure] = []
+    seen: set[str] = set()
+    for frame in (practice, by_provider):
+        for record in frame[["measure", "title", "inverse"]].itertuples(index=False):
+            if record.measure not in seen:
+                seen.add(record.measure)
+                measures.append(GridMeasure(record.measure, str(record.title), measure_goal(goals, record.measure, inverse=bool(record.inverse)), bool(record.inverse)))
+    info = {m.id: m for m in measures}
+    providers: dict[int, str] = {}
+    has_unassigned = False
+    cells: dict[tuple[str, str], GridCell] = {}
+
+    def cell(record, measure: GridMeasure) -> GridCell:
+        return GridCell(
+            numerator=_int(record["numerator"]),
+            denominator=_int(record["denominator"]),
+            rate=_rate(record["rate"]),
+            open=_int(record["open"]),
+            due_soon=_int(record["due_soon"]),
+            goal=measure.goal,
+            inverse=measure.inverse,
+        )
+
+    for record in by_provider.to_dict("records"):
+        measure = info[record["measure"]]
+        provider_id = record["provider_id"]
+        if provider_id is None or pd.isna(provider_id):
+            key = "unassigned"
+            has_unassigned = True
+        else:
+            provider_id = int(provider_id)
+            providers[provider_id] = str(record["provider"])
+            key = f"provider:{provider_id}"
+        cells[(key, measure.id)] = cell(record, measure)
+    for record in practice.to_dict("records"):
+        cells[("practice", record["measure"])] = cell(record, info[record["measure"]])
+
+    # The practice first: with 70 providers it stays in sight without scrolling.
+    rows = [GridRow("practice", _tr("Practice"), practice=True)] if not practice.empty else []
+    rows += [GridRow(f"provider:{pid}", name, provider_id=pid) for pid, name in sorted(providers.items(), key=lambda kv: kv[1].casefold())]
+    if has_unassigned:
+        rows.append(GridRow("unassigned", _tr("Unassigned"), unassigned=True))
+    return GridContent(rows, measures, cells)
+
+
 class MeasureGridModel(QAbstractTableModel):
     CELL_ROLE = Qt.ItemDataRole.UserRole + 1
     MEETS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -105,52 +162,14 @@ class MeasureGridModel(QAbstractTableModel):
 
     def set_rates(self, by_provider: pd.DataFrame, practice: pd.DataFrame, goals: dict[str, float]) -> None:
         """Fill the grid from ``core.measures.measure_rates`` (by provider and for the practice)."""
+        self.set_grid(grid_content(by_provider, practice, goals))
+
+    def set_grid(self, content: GridContent) -> None:
+        """Show a grid built by ``grid_content`` (in a job: the GUI thread only swaps it in)."""
         self.beginResetModel()
-        measures: list[GridMeasure] = []
-        seen: set[str] = set()
-        for frame in (practice, by_provider):
-            for record in frame[["measure", "title", "inverse"]].itertuples(index=False):
-                if record.measure not in seen:
-                    seen.add(record.measure)
-                    measures.append(GridMeasure(record.measure, str(record.title), measure_goal(goals, record.measure, inverse=bool(record.inverse)), bool(record.inverse)))
-        info = {m.id: m for m in measures}
-        providers: dict[int, str] = {}
-        has_unassigned = False
-        cells: dict[tuple[str, str], GridCell] = {}
-
-        def cell(record, measure: GridMeasure) -> GridCell:
-            return GridCell(
-                numerator=_int(record["numerator"]),
-                denominator=_int(record["denominator"]),
-                rate=_rate(record["rate"]),
-                open=_int(record["open"]),
-                due_soon=_int(record["due_soon"]),
-                goal=measure.goal,
-                inverse=measure.inverse,
-            )
-
-        for record in by_provider.to_dict("records"):
-            measure = info[record["measure"]]
-            provider_id = record["provider_id"]
-            if provider_id is None or pd.isna(provider_id):
-                key = "unassigned"
-                has_unassigned = True
-            else:
-                provider_id = int(provider_id)
-                providers[provider_id] = str(record["provider"])
-                key = f"provider:{provider_id}"
-            cells[(key, measure.id)] = cell(record, measure)
-        for record in practice.to_dict("records"):
-            cells[("practice", record["measure"])] = cell(record, info[record["measure"]])
-
-        # The practice first: with 70 providers it stays in sight without scrolling.
-        rows = [GridRow("practice", _tr("Practice"), practice=True)] if not practice.empty else []
-        rows += [GridRow(f"provider:{pid}", name, provider_id=pid) for pid, name in sorted(providers.items(), key=lambda kv: kv[1].casefold())]
-        if has_unassigned:
-            rows.append(GridRow("unassigned", _tr("Unassigned"), unassigned=True))
-        self.grid_rows = rows
-        self.measures = measures
-        self.cells = cells
+        self.grid_rows = content.rows
+        self.measures = content.measures
+        self.cells = content.cells
         self.endResetModel()
 
     # -- lookups

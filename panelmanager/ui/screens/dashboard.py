@@ -1,12 +1,15 @@
 """Dashboard: measure rates per provider as a colour-coded grid, the patients behind each
 cell, and each provider's panel against their target.
 
-The grid reads the care-gap cache for the as-of date and shows it at once, saying when
-those figures were computed (``core.panel_lists.dashboard_figures``: about a second at
-100,000 patients). When the cache is missing or out of date (an import since, a measure
-file changed) it is then recomputed in the background (``core.measures.refresh_gaps``, half
-a minute at 100,000 patients) while the screen stays usable; a line under the title shows
-its progress with a Stop button, and the grid is refreshed when it is done. F5 / "Refresh
+The grid, the panel chart and the warnings are read as they were stored the last time they
+were computed (``core.panel_lists.dashboard_figures``: one small query, then a model fill)
+and shown at once, saying when they were computed. When the care-gap cache is missing or
+out of date (an import since, a measure file changed) it is then recomputed in the
+background with the figures (``core.dashboard.refresh_dashboard``, half a minute at 100,000
+patients); when only the panels or settings changed, only the figures are (a few seconds).
+The screen stays usable; a line under the title shows the progress with a Stop button, and
+the grid is refreshed when it is done. The new grid is built in the job; the GUI thread only
+swaps it in. F5 / "Refresh
 care gaps" recomputes on demand. Cells are green at or above the practice's goal (Settings), red below; an
 inverse measure (HbA1c poor control) is green at or below its goal.
 
@@ -38,19 +41,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from panelmanager.core.capacity import panel_capacity
-from panelmanager.core.measures import (
-    absent_source_data,
-    refresh_gaps,
-    staff_status_column,
-)
-from panelmanager.core.panel_lists import dashboard_figures, gap_patients
+from panelmanager.core.measures import staff_status_column
 from panelmanager.ui.context import ASSIGNMENTS, GAPS, IMPORT, SETTINGS
 from panelmanager.ui.jobs import Job, run_job
 from panelmanager.ui.models.dashboard import (
     CellTarget,
     GapPatientTableModel,
+    GridContent,
     MeasureGridModel,
+    grid_content,
 )
 from panelmanager.ui.screens.base import Screen, heading
 from panelmanager.ui.widgets.charts import (
@@ -75,6 +74,8 @@ class DashboardData:
     bars: list[PanelBar]
     refreshed: bool  # the figures were just recomputed
     source_data_absent: tuple[str, ...] = ()  # one message per measure with no data imported at all
+    outdated: bool = False  # stored before the care gaps, panels or settings changed: recomputed next
+    grid: GridContent | None = None  # the grid, built in the job from by_provider / practice
 
 
 def _swatch(colour) -> QLabel:
@@ -266,16 +267,17 @@ class DashboardScreen(Screen):
         registry = self.ctx.registry
         as_of = self.ctx.as_of
         allow = refresh is True or (refresh is None and self._declined != as_of)
+        goals = dict(self.ctx.settings.measure_goals)
 
         def read(progress, cancel):
             with registry.session() as session:
-                return _read_dashboard(session, as_of, refreshed=False)
+                return _read_dashboard(session, as_of, refreshed=False, goals=goals)
 
         def shown(data: DashboardData) -> None:
-            self._will_recompute = refresh is True or (data.stale and allow)
+            self._will_recompute = refresh is True or ((data.stale or data.outdated) and allow)
             self._show(data)
             if self._will_recompute:
-                self._start_recompute(as_of, cached=data)
+                self._start_recompute(as_of, cached=data, gaps=True if refresh is True else None)
             else:
                 self._finish_loading()
 
@@ -288,20 +290,28 @@ class DashboardScreen(Screen):
         run_job(self, self.tr("Loading the dashboard"), read, on_success=shown, on_failure=failed,
                 on_cancelled=lambda _message: self._finish_loading(), background=True)
 
-    def _start_recompute(self, as_of: dt.date, cached: DashboardData) -> None:
+    def _start_recompute(self, as_of: dt.date, cached: DashboardData, gaps: bool | None = None) -> None:
         registry = self.ctx.registry
-        reading = self.tr("Reading measure rates and panels")
+        goals = dict(self.ctx.settings.measure_goals)
+        # Only the panels or settings changed (the care gaps are current): only the figures are redone.
+        doing = (self.tr("Recomputing the care gaps in the background{0}...") if gaps or cached.stale
+                 else self.tr("Updating the dashboard figures in the background{0}..."))
 
         def job(progress, cancel):
+            from panelmanager.core.dashboard import refresh_dashboard
+            from panelmanager.core.panel_lists import practice_rates
+
+            # The care gaps (when stale or asked for), then the figures, stored for the next open.
             with registry.session() as session:
-                refresh_gaps(session, as_of, progress=progress, cancel=cancel)
-            progress(0, 1, reading)
-            with registry.session() as session:
-                return _read_dashboard(session, as_of, refreshed=True)
+                stored = refresh_dashboard(session, as_of, gaps=gaps, progress=progress, cancel=cancel)
+            by_provider = stored.by_provider
+            practice = practice_rates(by_provider)
+            return DashboardData(as_of, False, stored.gaps_computed_at, by_provider, practice, _bars(stored.bars), True,
+                                 stored.source_data_absent, False, grid_content(by_provider, practice, goals))
 
         def progressed(done: int, total: int, message: str) -> None:
             percent = f" {100 * done // total}%" if total > 1 else ""
-            self.recompute_label.setText(self.tr("Recomputing the care gaps in the background{0}...").format(percent))
+            self.recompute_label.setText(doing.format(percent))
 
         def done(data: DashboardData) -> None:
             self._end_recompute()
@@ -328,7 +338,7 @@ class DashboardScreen(Screen):
             self._show_banner(self.tr("The care gaps could not be recomputed: {0}").format(message))
             self._finish_loading()
 
-        self.recompute_label.setText(self.tr("Recomputing the care gaps in the background..."))
+        self.recompute_label.setText(doing.format(""))
         self.recompute_label.setVisible(True)
         self.stop_button.setVisible(True)
         running = self._recompute = object()  # until run_job returns (a synchronous job ends inside it)
@@ -376,7 +386,10 @@ class DashboardScreen(Screen):
                 )
         else:
             current = self.grid.currentIndex()
-            self.grid_model.set_rates(data.by_provider, data.practice, goals)
+            if data.grid is not None:
+                self.grid_model.set_grid(data.grid)
+            else:
+                self.grid_model.set_rates(data.by_provider, data.practice, goals)
             widest = max((c.numerator, c.denominator) for c in self.grid_model.cells.values()) if self.grid_model.cells else (0, 0)
             sample = f"{widest[1]:,}/{widest[1]:,}".replace("1", "8")
             self.grid.horizontalHeader().setMinimumSectionSize(RateCellDelegate.minimum_width(self.font(), sample))
@@ -384,6 +397,9 @@ class DashboardScreen(Screen):
                 self._show_banner(self._stale_text(data) + " " + (
                     self.tr("Recomputing them in the background.") if self._will_recompute
                     else self.tr("Press Refresh care gaps (F5) to recompute them.")))
+            elif data.outdated and self._will_recompute:
+                self._show_banner(self.tr("These figures were computed {0}; the panels or settings changed since. "
+                                          "Updating them in the background.").format(_when(data.computed_at)))
             else:
                 self.banner.setVisible(False)
             if current.isValid() and current.row() < self.grid_model.rowCount() and current.column() < self.grid_model.columnCount():
@@ -493,19 +509,38 @@ class DashboardScreen(Screen):
             self.drill_down(best[0], best[1])
 
 
-def _read_dashboard(session, as_of: dt.date, *, refreshed: bool) -> DashboardData:
-    """The dashboard's figures from the care-gap cache (never recomputing) and the panels."""
+# core.panel_lists and core.dashboard pull in core.empanelment: imported in the jobs that use
+# them (a worker thread), not on the GUI thread when the screen is first opened (issue 10).
+def dashboard_figures(session, as_of: dt.date):
+    from panelmanager.core.panel_lists import dashboard_figures as read
+
+    return read(session, as_of)
+
+
+def gap_patients(session, as_of: dt.date, measure: str, **options):
+    from panelmanager.core.panel_lists import gap_patients as read
+
+    return read(session, as_of, measure, **options)
+
+
+def _read_dashboard(session, as_of: dt.date, *, refreshed: bool, goals: dict | None = None) -> DashboardData:
+    """The dashboard's figures as stored (else from the care-gap cache), never recomputing;
+    with ``goals``, the grid is built here too (in the job, not on the GUI thread)."""
     figures = dashboard_figures(session, as_of)
-    capacity = panel_capacity(session, as_of)
-    absent = tuple(info.message for info in absent_source_data(session, as_of=as_of).values())
-    bars = [
-        PanelBar(r.name, r.assigned, r.weighted, r.target, r.open)
-        for r in capacity
-        if r.holds_panel  # who holds or can hold a panel, not every specialist at 0%
-    ]
     cached = figures.computed_at is not None
+    grid = grid_content(figures.by_provider, figures.practice, goals) if cached and goals is not None else None
     return DashboardData(as_of, figures.stale, figures.computed_at, figures.by_provider if cached else None,
-                         figures.practice if cached else None, bars, refreshed, absent)
+                         figures.practice if cached else None, _bars(figures.bars), refreshed,
+                         tuple(figures.source_data_absent), figures.outdated, grid)
+
+
+def _bars(rows) -> list[PanelBar]:
+    """The panel chart's bars from ``core.dashboard.panel_bars`` rows (who holds or can hold a panel)."""
+    return [PanelBar(r["name"], r["assigned"], r["weighted"], r["target"], r["open"]) for r in rows]
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _html(text: str) -> str:
