@@ -93,13 +93,13 @@ def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, comput
     if deferred:
         # A page cache that holds the index being built lets SQLite sort it in memory rather
         # than in temporary files (the connection's default is 2 MB); restored at once.
-        previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        previous = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
         conn.exec_driver_sql(f"PRAGMA cache_size = -{_INDEX_BUILD_CACHE_KB}")
         try:
             for _name, sql in deferred:
                 conn.exec_driver_sql(sql)
         finally:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
+            conn.exec_driver_sql(f"PRAGMA cache_size = {previous}")
     return len(result)
 
 
