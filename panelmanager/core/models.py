@@ -723,12 +723,13 @@ class AuditEntry(Base):
     (core.audit); ``seq`` numbers the chain without gaps, so a deleted or inserted row shows."""
 
     __tablename__ = "audit_log"
-    # One index besides seq: every append writes each index, and check-in must stay quick
-    # (tests/benchmarks/bench_audit.py); the Audit screen's filters read a date range.
+    # seq is the key (SQLite: the rowid, so no index of its own) and ``at`` the one index: every
+    # append writes each B-tree, and check-in must stay quick (tests/benchmarks/bench_audit.py,
+    # migration 0013_auditlean); the Audit screen's filters read a date range.
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     user_id: Mapped[int | None] = mapped_column(Integer)  # None: no one logged in (a failed login)
     user_name: Mapped[str] = mapped_column(String(80))
