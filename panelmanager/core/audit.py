@@ -172,6 +172,12 @@ _SQL = {
 _STYLES = {"qmark": _SQL, **{style: {k: v.replace("?", "%s") for k, v in _SQL.items()} for style in ("format", "pyformat")}}
 
 
+def _lock_chain(session: Session) -> None:
+    """PostgreSQL: the advisory lock that serializes the first append (and the first administrator's creation)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+
+
 def record(
     session: Session,
     actor: Actor | None,
