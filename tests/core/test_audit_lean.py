@@ -1,0 +1,135 @@
+"""The leaner audit append (migration 0013_auditlean, bench_audit.py) keeps every guarantee: a trail
+written before the upgrade still verifies after it, tampering is still named by row, the canonical
+text hashed is exactly the json.dumps definition, and concurrent appenders build one unbroken chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import threading
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from panelmanager.core import audit
+from panelmanager.core.db import _alembic_config
+from panelmanager.core.permissions import Actor
+
+ALICE = Actor(user_id=7, username="alice", display_name="Alice", role="manager", workstation="desk-2")
+
+
+def _migrate(registry, how, revision: str) -> None:
+    with registry.engine.begin() as conn:
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        how(cfg, revision)
+
+
+def _fill(registry, first: int, rows: int) -> None:
+    start = dt.datetime(2026, 1, 5, 9, 0)
+    with registry.write_session() as session:
+        for n in range(first, first + rows):
+            audit.record(session, ALICE, "view_patient", patient_ids=[n, 40], at=start + dt.timedelta(minutes=n),
+                         details={"screen": "patients", "n": n})
+
+
+def _verify(registry) -> audit.VerifyResult:
+    with registry.session() as session:
+        return audit.verify(session)
+
+
+def _rows(registry) -> list[tuple]:
+    with registry.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT seq, prev_hash, hash FROM audit_log ORDER BY seq"))]
+
+
+def test_a_trail_written_before_the_upgrade_verifies_after_it(fresh_registry):
+    _migrate(fresh_registry, command.downgrade, "0012_gapsindex")
+    columns = {c["name"] for c in inspect(fresh_registry.engine).get_columns("audit_log")}
+    assert "id" in columns  # the 0012 schema: a surrogate id beside seq
+    _fill(fresh_registry, 1, 5)
+    before = _rows(fresh_registry)
+    assert _verify(fresh_registry).ok
+
+    _migrate(fresh_registry, command.upgrade, "head")
+    assert "id" not in {c["name"] for c in inspect(fresh_registry.engine).get_columns("audit_log")}
+    assert _rows(fresh_registry) == before  # every row and its hashes kept
+    result = _verify(fresh_registry)
+    assert result.ok and result.rows == 5
+
+    _fill(fresh_registry, 6, 2)  # the chain goes on from the old head
+    assert _verify(fresh_registry).ok and _verify(fresh_registry).rows == 7
+    with pytest.raises(Exception, match="append-only"), fresh_registry.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET outcome = 'error' WHERE seq = 2"))  # the triggers came back
+
+
+def test_after_the_upgrade_tampering_is_still_named(fresh_registry):
+    _migrate(fresh_registry, command.downgrade, "0012_gapsindex")
+    _fill(fresh_registry, 1, 6)
+    _migrate(fresh_registry, command.upgrade, "head")
+    drop = importlib.import_module("panelmanager.core.migrations.versions.0010_auth").drop_trigger_sql
+    with fresh_registry.engine.begin() as conn:
+        for statement in drop(conn.dialect.name):
+            conn.execute(text(statement))
+        conn.execute(text("UPDATE audit_log SET patient_ids = ',99,' WHERE seq = 3"))
+    result = _verify(fresh_registry)
+    assert not result.ok and result.seq == 3 and result.problem.startswith("Audit row #3 (id 3) was altered")
+    with fresh_registry.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    result = _verify(fresh_registry)
+    assert not result.ok and result.problem.startswith("Audit row #3 was deleted: the trail jumps from #2 to #4")
+
+
+@pytest.mark.parametrize("value", [
+    "alice", "", "O'Brien \"Bob\"", "back\\slash", "tab\tnew\nline", "Zoë Ünal", "名前", "emoji \U0001f600",
+    "\x00\x1f\x7f", None, 0, -1, 2**62, True, False,
+])
+def test_the_canonical_text_is_json_dumps_of_the_fields(value):
+    text_value = value if isinstance(value, str) or value is None else str(value)
+    values = {"seq": 12, "at": dt.datetime(2026, 3, 1, 8, 5, 7, 123), "user_id": value if not isinstance(value, str)
+              else 3, "user_name": text_value or "x", "role": text_value, "workstation": text_value,
+              "action": text_value or "login", "patient_ids": text_value, "outcome": "ok",
+              "emergency": bool(value), "emergency_reason": text_value, "details": text_value}
+    assert audit.canonical(values) == audit.canonical_reference(values)
+
+
+def test_record_hashes_what_verify_recomputes(fresh_registry):
+    odd = Actor(user_id=None, username="Zoë \"q\" \\ 名", display_name="Z", role="provider", workstation="ws ü")
+    with fresh_registry.write_session() as session:
+        audit.record(session, odd, "view_patient", patient_ids=[3, 1, 3], details={"note": "ä\"b"},
+                     emergency_reason="  chest pain  ")
+        audit.record(session, None, "login_failed", user_name="nobody", outcome="failed")
+    result = _verify(fresh_registry)
+    assert result.ok and result.rows == 2
+    with fresh_registry.session() as session:
+        rows = audit.list_entries(session)
+    assert rows[1].emergency and rows[1].emergency_reason == "chest pain" and rows[1].patient_ids == (1, 3)
+
+
+def test_concurrent_appenders_build_one_chain(fresh_registry, registry_backend):
+    """Writers on several connections at once (SQLite: write transactions; PostgreSQL: plain
+    transactions too, where only the chain head's lock orders them, from the very first entry)."""
+    errors: list[BaseException] = []
+    per_thread, threads = 15, 4
+    start = threading.Barrier(threads)
+
+    def work(k: int) -> None:
+        try:
+            start.wait()
+            for n in range(per_thread):
+                plain = registry_backend == "postgresql" and n % 2 == 0
+                with (fresh_registry.session() if plain else fresh_registry.write_session()) as session:
+                    audit.record(session, ALICE, "search", patient_ids=[k * 100 + n])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+    result = _verify(fresh_registry)
+    assert result.ok and result.rows == per_thread * threads
+    assert [r[0] for r in _rows(fresh_registry)] == list(range(1, per_thread * threads + 1))
