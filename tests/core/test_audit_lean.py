@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from panelmanager.core import audit
-from panelmanager.core.db import _alembic_config
+from panelmanager.core.db import _alembic_config, open_registry
 from panelmanager.core.permissions import Actor
 
 ALICE = Actor(user_id=7, username="alice", display_name="Alice", role="manager", workstation="desk-2")
@@ -115,14 +115,17 @@ def test_concurrent_appenders_build_one_chain(fresh_registry, registry_backend):
     start = threading.Barrier(threads)
 
     def work(k: int) -> None:
+        registry = open_registry(fresh_registry.url)  # a workstation of its own (SQLCipher: one thread each)
         try:
             start.wait()
             for n in range(per_thread):
                 plain = registry_backend == "postgresql" and n % 2 == 0
-                with (fresh_registry.session() if plain else fresh_registry.write_session()) as session:
+                with (registry.session() if plain else registry.write_session()) as session:
                     audit.record(session, ALICE, "search", patient_ids=[k * 100 + n])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        finally:
+            registry.close()
 
     workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
     for w in workers:
