@@ -2,8 +2,8 @@
 
 Append-only and hash-chained (45 CFR 164.312(b) audit controls, (c)(1) integrity; ONC
 170.315(d)(2), (d)(3), (d)(10)). Each row carries ``seq`` (1, 2, 3... without gaps), the previous
-row's hash and ``hash`` = SHA-256 of the row's canonical content followed by ``prev_hash``;
-``audit_chain_head`` keeps the last seq and hash. ``verify`` walks the chain and names the first
+row's hash and ``hash`` = SHA-256 of the row's canonical content followed by ``prev_hash``; the
+chain head (``registry_changes.audit_seq`` / ``audit_hash``) keeps the last seq and hash. ``verify`` walks the chain and names the first
 row that was altered, deleted or inserted, and a removed tail. A database trigger refuses UPDATE
 and DELETE on ``audit_log`` as defence in depth; ``verify`` does not rely on it.
 
@@ -12,9 +12,10 @@ after a change. ``verify`` prints the head hash; writing it down (or keeping bac
 
 Rows hold patient ids, never names; ``details`` is a small JSON object of counts, ids, file kinds
 and option names, never patient data. Appends are serialized: on PostgreSQL by the chain head's
-row lock (``SELECT ... FOR UPDATE``), on SQLite by the write transaction itself
-(``Registry.write_session``). ``seq`` is the table's primary key (SQLite's rowid): an append writes
-the row, ``ix_audit_log_at`` and the head, and nothing else (migration 0013_auditlean).
+row lock (``SELECT ... FOR UPDATE`` on the registry_changes row, which write services already hold
+from ``begin_write``), on SQLite by the write transaction itself (``Registry.write_session``).
+``seq`` is the table's primary key (SQLite's rowid): an append writes the row and
+``ix_audit_log_at``; the head's page is already written by the action (migration 0013_auditlean).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii as _encode_str
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import IO, Any
 
 from sqlalchemy import func, select, text
@@ -151,22 +152,27 @@ def row_hash(values: dict[str, Any], prev_hash: str) -> str:
 #   SQLite: the write transaction itself (BEGIN IMMEDIATE in ``Registry.write_session``; a read
 #     transaction that appends must upgrade to the write lock, and fails if another wrote since
 #     it began: ``actions._append`` then appends in a transaction of its own);
-#   PostgreSQL: ``SELECT ... FOR UPDATE`` on the head row, which in READ COMMITTED waits for a
-#     concurrent appender's commit and then reads the head it wrote; before the first entry there
-#     is no row to lock, so the advisory lock serializes that one append.
+#   PostgreSQL: ``SELECT ... FOR UPDATE`` on the head's row, which in READ COMMITTED waits for a
+#     concurrent appender's commit and then reads the head it wrote (a write service already holds
+#     that row's lock from ``begin_write``); a registry without the row (never, once migrated) takes
+#     the advisory lock for its first append.
 # The statements are written once per parameter style ("qmark": sqlite3 / SQLCipher; "format" or
 # "pyformat": psycopg); any other driver goes through SQLAlchemy (``_record_sa``).
 _COLUMNS = ("seq", "at", "user_id", "user_name", "role", "workstation", "action", "patient_ids", "outcome",
             "emergency", "emergency_reason", "details", "prev_hash", "hash")
+# The head lives in the one registry_changes row (migration 0013_auditlean): every write service has
+# already updated that row (concurrency.begin_write), so moving the head writes no page of its own.
+_READ_HEAD = "SELECT audit_seq, audit_hash FROM registry_changes WHERE id = 1"
+_MOVE_HEAD = "UPDATE registry_changes SET audit_seq = ?, audit_hash = ? WHERE id = 1"
 _INSERT = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
 _SQL = {
-    "read_head": "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
-    "lock_head": "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
+    "read_head": _READ_HEAD,
+    "lock_head": _READ_HEAD + " FOR UPDATE",
     "insert": _INSERT,
-    "move_head": "UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
-    "new_head": "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, ?, ?)",
+    "move_head": _MOVE_HEAD,
+    "new_head": "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, ?, ?)",
     # PostgreSQL: the row and the head's move in one round trip.
-    "insert_and_move": f"WITH appended AS ({_INSERT}) UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
+    "insert_and_move": f"WITH appended AS ({_INSERT}) {_MOVE_HEAD}",
     "lock": "SELECT pg_advisory_xact_lock(?)",
 }
 _STYLES = {"qmark": _SQL, **{style: {k: v.replace("?", "%s") for k, v in _SQL.items()} for style in ("format", "pyformat")}}
@@ -233,7 +239,7 @@ def record(
         else:
             cursor.execute(sql["read_head"])
             head = cursor.fetchone()
-        seq, prev_hash = (int(head[0]) + 1, head[1]) if head else (1, GENESIS)
+        seq, prev_hash = (int(head[0]) + 1, head[1]) if head and head[0] is not None else (1, GENESIS)
         stamp = when.isoformat(timespec="microseconds")
         text_ = _TEMPLATE % (_json(action), '"' + stamp + '"', _json(row[11]), "true" if row[9] else "false",
                              _json(reason), _encode_str(outcome), _json(row[7]), _json(row[4]), int.__repr__(seq),
@@ -259,13 +265,13 @@ def _record_sa(conn, values: dict[str, Any]) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     head = conn.execute(text(_SQL["read_head"])).first()
-    prev_seq, prev_hash = (int(head[0]), head[1]) if head else (0, GENESIS)
+    prev_seq, prev_hash = (int(head[0]), head[1]) if head and head[0] is not None else (0, GENESIS)
     values["seq"] = prev_seq + 1
     values["prev_hash"] = prev_hash
     values["hash"] = row_hash(values, prev_hash)
     conn.execute(m.AuditEntry.__table__.insert(), values)
-    move = "UPDATE audit_chain_head SET seq = :seq, hash = :hash WHERE id = 1"
-    new = "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)"
+    move = "UPDATE registry_changes SET audit_seq = :seq, audit_hash = :hash WHERE id = 1"
+    new = "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, :seq, :hash)"
     conn.execute(text(move if head else new), {"seq": values["seq"], "hash": values["hash"]})
     return values["seq"]
 
@@ -278,8 +284,9 @@ _VERIFY_CHUNK = 5_000
 def verify(session: Session) -> VerifyResult:
     """Walk the whole chain; the first altered, deleted or inserted row is named (by its # and id)."""
     a = m.AuditEntry.__table__
-    h = m.AuditChainHead.__table__
-    head = session.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).first()
+    h = m.RegistryChange.__table__
+    head = session.execute(select(h.c.audit_seq.label("seq"), h.c.audit_hash.label("hash"))
+                           .where(h.c.id == 1, h.c.audit_seq.is_not(None))).first()
     columns = [a.c.seq, a.c.at, a.c.user_id, a.c.user_name, a.c.role, a.c.workstation, a.c.action,
                a.c.patient_ids, a.c.outcome, a.c.emergency, a.c.emergency_reason, a.c.details, a.c.prev_hash,
                a.c.hash]

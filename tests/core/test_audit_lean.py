@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import threading
 
 import pytest
@@ -34,6 +35,27 @@ def _fill(registry, first: int, rows: int) -> None:
                          details={"screen": "patients", "n": n})
 
 
+def _fill_0012(registry, rows: int) -> None:
+    """Entries as the code at 0012 wrote them: a surrogate id, the head in audit_chain_head."""
+    start = dt.datetime(2026, 1, 5, 9, 0)
+    prev = audit.GENESIS
+    with registry.engine.begin() as conn:
+        for n in range(1, rows + 1):
+            values = {"seq": n, "at": start + dt.timedelta(minutes=n), "user_id": 7, "user_name": "alice",
+                      "role": "manager", "workstation": "desk-2", "action": "view_patient",
+                      "patient_ids": f",{n},40,", "outcome": "ok", "emergency": False, "emergency_reason": None,
+                      "details": json.dumps({"n": n})}
+            values["prev_hash"], values["hash"] = prev, audit.row_hash(values, prev)
+            conn.execute(text(
+                "INSERT INTO audit_log (seq, at, user_id, user_name, role, workstation, action, patient_ids, outcome, "
+                "emergency, emergency_reason, details, prev_hash, hash) VALUES (:seq, :at, :user_id, :user_name, "
+                ":role, :workstation, :action, :patient_ids, :outcome, :emergency, :emergency_reason, :details, "
+                ":prev_hash, :hash)"), values)
+            prev = values["hash"]
+        conn.execute(text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)"),
+                     {"seq": rows, "hash": prev})
+
+
 def _verify(registry) -> audit.VerifyResult:
     with registry.session() as session:
         return audit.verify(session)
@@ -45,18 +67,23 @@ def _rows(registry) -> list[tuple]:
 
 
 def test_a_trail_written_before_the_upgrade_verifies_after_it(fresh_registry):
+    """Down to 0012 (which also tests the downgrade), entries written there, then up again."""
     _migrate(fresh_registry, command.downgrade, "0012_gapsindex")
     columns = {c["name"] for c in inspect(fresh_registry.engine).get_columns("audit_log")}
     assert "id" in columns  # the 0012 schema: a surrogate id beside seq
-    _fill(fresh_registry, 1, 5)
+    _fill_0012(fresh_registry, 5)
     before = _rows(fresh_registry)
-    assert _verify(fresh_registry).ok
 
     _migrate(fresh_registry, command.upgrade, "head")
     assert "id" not in {c["name"] for c in inspect(fresh_registry.engine).get_columns("audit_log")}
     assert _rows(fresh_registry) == before  # every row and its hashes kept
     result = _verify(fresh_registry)
     assert result.ok and result.rows == 5
+    with fresh_registry.engine.begin() as conn:  # the head moved into registry_changes
+        conn.execute(text("UPDATE registry_changes SET audit_hash = :h WHERE id = 1"), {"h": "0" * 64})
+    assert not _verify(fresh_registry).ok
+    with fresh_registry.engine.begin() as conn:
+        conn.execute(text("UPDATE registry_changes SET audit_hash = :h WHERE id = 1"), {"h": before[-1][2]})
 
     _fill(fresh_registry, 6, 2)  # the chain goes on from the old head
     assert _verify(fresh_registry).ok and _verify(fresh_registry).rows == 7
@@ -66,7 +93,7 @@ def test_a_trail_written_before_the_upgrade_verifies_after_it(fresh_registry):
 
 def test_after_the_upgrade_tampering_is_still_named(fresh_registry):
     _migrate(fresh_registry, command.downgrade, "0012_gapsindex")
-    _fill(fresh_registry, 1, 6)
+    _fill_0012(fresh_registry, 6)
     _migrate(fresh_registry, command.upgrade, "head")
     drop = importlib.import_module("panelmanager.core.migrations.versions.0010_auth").drop_trigger_sql
     with fresh_registry.engine.begin() as conn:
@@ -136,3 +163,27 @@ def test_concurrent_appenders_build_one_chain(fresh_registry, registry_backend):
     result = _verify(fresh_registry)
     assert result.ok and result.rows == per_thread * threads
     assert [r[0] for r in _rows(fresh_registry)] == list(range(1, per_thread * threads + 1))
+
+
+def test_the_head_moves_with_the_trail_and_a_copied_registry_verifies(fresh_registry, tmp_path):
+    from panelmanager.core.copy_registry import copy_registry
+
+    _fill(fresh_registry, 1, 4)
+    with fresh_registry.engine.connect() as conn:
+        head = conn.execute(text("SELECT audit_seq, audit_hash FROM registry_changes WHERE id = 1")).one()
+    assert head[0] == 4 and head[1] == _rows(fresh_registry)[-1][2]
+    target = open_registry(tmp_path / "copy.sqlite3", create=True)
+    try:
+        copy_registry(fresh_registry, target)
+        result = _verify(target)
+        assert result.ok and result.rows == 4
+    finally:
+        target.close()
+
+
+def test_a_removed_head_is_named(fresh_registry):
+    _fill(fresh_registry, 1, 3)
+    with fresh_registry.engine.begin() as conn:
+        conn.execute(text("UPDATE registry_changes SET audit_seq = NULL, audit_hash = NULL WHERE id = 1"))
+    result = _verify(fresh_registry)
+    assert not result.ok and "head record is missing" in result.problem

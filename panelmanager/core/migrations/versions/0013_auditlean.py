@@ -1,4 +1,4 @@
-"""The audit trail's ``seq`` becomes its primary key: one B-tree less to write per audited action.
+"""The audit trail writes fewer pages per entry: ``seq`` is its key, and the chain head moves.
 
 ``audit_log`` had a surrogate ``id`` primary key and a unique index on ``seq``; every append wrote
 both (and ``ix_audit_log_at``). ``seq`` is unique, never null and never changes, so it is the key
@@ -6,6 +6,11 @@ itself: on SQLite an ``INTEGER PRIMARY KEY`` (the table's rowid, no index of its
 PostgreSQL a ``BIGINT`` primary key. The ``id`` column goes. ``id`` was never part of a row's
 hash, so every existing row and the chain head stay valid: ``audit verify`` passes after the
 upgrade as before (tests/core/test_audit_lean.py).
+
+The chain head (last seq and hash, so a removed tail shows) leaves its one-row table
+``audit_chain_head`` for two columns of the one ``registry_changes`` row: every write service
+updates that row first (``concurrency.begin_write``), so on SQLite the head's move writes no page
+of its own, and on PostgreSQL the row lock that serializes write services also serializes appends.
 
 SQLite cannot change a primary key in place: the table is rebuilt (rows copied in ``seq`` order)
 and the append-only triggers are created again; PostgreSQL swaps the constraints. Data-preserving
@@ -78,7 +83,33 @@ def _rebuild_sqlite(*, seq_is_key: bool) -> None:
         op.execute(statement)
 
 
+def _head_into_registry_changes() -> None:
+    op.add_column("registry_changes", sa.Column("audit_seq", sa.BigInteger(), nullable=True))
+    op.add_column("registry_changes", sa.Column("audit_hash", sa.String(length=64), nullable=True))
+    op.execute("INSERT INTO registry_changes (id, counter) SELECT 1, 0 WHERE NOT EXISTS "
+               "(SELECT 1 FROM registry_changes WHERE id = 1)")
+    op.execute("UPDATE registry_changes SET audit_seq = (SELECT seq FROM audit_chain_head WHERE id = 1), "
+               "audit_hash = (SELECT hash FROM audit_chain_head WHERE id = 1) WHERE id = 1")
+    op.drop_table("audit_chain_head")
+
+
+def _head_into_its_own_table() -> None:
+    op.create_table(
+        "audit_chain_head",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
+    )
+    op.execute("INSERT INTO audit_chain_head (id, seq, hash) SELECT 1, audit_seq, audit_hash FROM registry_changes "
+               "WHERE id = 1 AND audit_seq IS NOT NULL")
+    with op.batch_alter_table("registry_changes") as batch:
+        batch.drop_column("audit_hash")
+        batch.drop_column("audit_seq")
+
+
 def upgrade() -> None:
+    _head_into_registry_changes()
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         _rebuild_sqlite(seq_is_key=True)
@@ -91,6 +122,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _head_into_its_own_table()
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         _rebuild_sqlite(seq_is_key=False)
