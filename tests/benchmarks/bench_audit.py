@@ -9,7 +9,7 @@
    for the run; the rows it writes do not grow with the registry).
 3. ``bulk ids``: appending one entry that names 5,000 patients (a letters run).
 
-    python tests/benchmarks/bench_audit.py [--patients 20000] [--confirms 300] [--rounds 3] [--skip-gaps]
+    python tests/benchmarks/bench_audit.py [--patients 20000] [--confirms 300] [--rounds 3] [--skip-gaps] [--postgresql]
 """
 
 from __future__ import annotations
@@ -36,8 +36,28 @@ def main() -> int:
     parser.add_argument("--skip-gaps", action="store_true")
     parser.add_argument("--compare-sa", action="store_true",
                         help="also time the append through SQLAlchemy statements (the code before)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="run on a throwaway PostgreSQL cluster (tests/pg_cluster.py: fsync off, so commits are "
+                        "cheap and the audit's statements weigh more than on a real server)")
     args = parser.parse_args()
 
+    cluster = None
+    if args.postgresql:
+        from pg_cluster import find_server_binaries, start_cluster
+
+        bindir = find_server_binaries()
+        if bindir is None:
+            print("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+            return 1
+        cluster = start_cluster(bindir)
+    try:
+        return _run(args, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args, cluster) -> int:
     from sqlalchemy import select
 
     from panelmanager.core import audit, auth
@@ -49,7 +69,9 @@ def main() -> int:
     from panelmanager.core.measures.gaps import refresh_gaps
 
     with tempfile.TemporaryDirectory() as folder:
-        registry = open_registry(Path(folder) / "bench.sqlite3", create=True)
+        target = cluster.url(cluster.create_database(template=None)) if cluster else Path(folder) / "bench.sqlite3"
+        registry = open_registry(target, create=True)
+        print(f"backend: {registry.engine.dialect.name}")
         start = time.perf_counter()
         load_demo(registry, patients=args.patients, seed=1, as_of=AS_OF)
         print(f"demo practice of {args.patients:,} patients loaded in {time.perf_counter() - start:.1f} s "
@@ -100,7 +122,7 @@ def main() -> int:
         # Pages each commit writes (SQLite WAL frames of 4 KiB): what the audit row adds to a confirm's
         # I/O, independent of machine load (the median times below are not).
         wal = Path(str(registry.engine.url.database) + "-wal")
-        for name, fn in (("direct", direct), ("audited", audited)):
+        for name, fn in (("direct", direct), ("audited", audited)) if not cluster else ():
             with registry.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             sample = ids[-40:]
