@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import IO, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
@@ -284,9 +284,7 @@ _VERIFY_CHUNK = 5_000
 def verify(session: Session) -> VerifyResult:
     """Walk the whole chain; the first altered, deleted or inserted row is named (by its # and id)."""
     a = m.AuditEntry.__table__
-    h = m.RegistryChange.__table__
-    head = session.execute(select(h.c.audit_seq.label("seq"), h.c.audit_hash.label("hash"))
-                           .where(h.c.id == 1, h.c.audit_seq.is_not(None))).first()
+    head = _recorded_head(session)
     columns = [a.c.seq, a.c.at, a.c.user_id, a.c.user_name, a.c.role, a.c.workstation, a.c.action,
                a.c.patient_ids, a.c.outcome, a.c.emergency, a.c.emergency_reason, a.c.details, a.c.prev_hash,
                a.c.hash]
@@ -335,6 +333,20 @@ def verify(session: Session) -> VerifyResult:
         return _bad(count, prev_hash, head_seq, last_id,
                     f"The audit trail's head record does not match row #{prev_seq}: it was altered.")
     return VerifyResult(ok=True, rows=count, head_hash=prev_hash)
+
+
+def _recorded_head(session: Session):
+    """The chain head as recorded: (seq, hash), or None. A registry or backup from before migration
+    0013_auditlean (a backup is checked before it is restored) keeps it in ``audit_chain_head``."""
+    conn = session.connection()
+    found = inspect(conn)
+    if "audit_seq" in {c["name"] for c in found.get_columns("registry_changes")}:
+        h = m.RegistryChange.__table__
+        return conn.execute(select(h.c.audit_seq.label("seq"), h.c.audit_hash.label("hash"))
+                            .where(h.c.id == 1, h.c.audit_seq.is_not(None))).first()
+    if found.has_table("audit_chain_head"):
+        return conn.execute(text("SELECT seq, hash FROM audit_chain_head WHERE id = 1")).first()
+    return None
 
 
 def _bad(count: int, head_hash: str, seq: int | None, row_id: int | None, problem: str) -> VerifyResult:

@@ -73,6 +73,12 @@ def test_a_trail_written_before_the_upgrade_verifies_after_it(fresh_registry):
     assert "id" in columns  # the 0012 schema: a surrogate id beside seq
     _fill_0012(fresh_registry, 5)
     before = _rows(fresh_registry)
+    assert _verify(fresh_registry).ok  # a backup at 0012 is verified before it is restored
+    with fresh_registry.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_chain_head SET seq = 6 WHERE id = 1"))
+    assert _verify(fresh_registry).problem.startswith("Audit row #6 was deleted")
+    with fresh_registry.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_chain_head SET seq = 5 WHERE id = 1"))
 
     _migrate(fresh_registry, command.upgrade, "head")
     assert "id" not in {c["name"] for c in inspect(fresh_registry.engine).get_columns("audit_log")}
