@@ -2,8 +2,8 @@
 
 Append-only and hash-chained (45 CFR 164.312(b) audit controls, (c)(1) integrity; ONC
 170.315(d)(2), (d)(3), (d)(10)). Each row carries ``seq`` (1, 2, 3... without gaps), the previous
-row's hash and ``hash`` = SHA-256 of the row's canonical content followed by ``prev_hash``;
-``audit_chain_head`` keeps the last seq and hash. ``verify`` walks the chain and names the first
+row's hash and ``hash`` = SHA-256 of the row's canonical content followed by ``prev_hash``; the
+chain head (``registry_changes.audit_seq`` / ``audit_hash``) keeps the last seq and hash. ``verify`` walks the chain and names the first
 row that was altered, deleted or inserted, and a removed tail. A database trigger refuses UPDATE
 and DELETE on ``audit_log`` as defence in depth; ``verify`` does not rely on it.
 
@@ -11,8 +11,11 @@ What the chain cannot prove by itself: someone with full database rights who rec
 after a change. ``verify`` prints the head hash; writing it down (or keeping backups) anchors it.
 
 Rows hold patient ids, never names; ``details`` is a small JSON object of counts, ids, file kinds
-and option names, never patient data. Appends are serialized: on PostgreSQL by a transaction-level
-advisory lock, on SQLite by the write transaction itself (``Registry.write_session``).
+and option names, never patient data. Appends are serialized: on PostgreSQL by the chain head's
+row lock (``SELECT ... FOR UPDATE`` on the registry_changes row, which write services already hold
+from ``begin_write``), on SQLite by the write transaction itself (``Registry.write_session``).
+``seq`` is the table's primary key (SQLite's rowid): an append writes the row and
+``ix_audit_log_at``; the head's page is already written by the action (migration 0013_auditlean).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import IO, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
@@ -77,16 +81,38 @@ def _ids_text(patient_ids: Iterable[int] | None) -> str | None:
     if patient_ids is None:
         return None
     ids = sorted({int(p) for p in patient_ids})
-    return "," + ",".join(str(p) for p in ids) + "," if ids else None
+    return "," + ",".join(map(str, ids)) + "," if ids else None
 
 
 def _stamp(when: dt.datetime) -> str:
     return when.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
-def canonical(values: dict[str, Any]) -> str:
-    """The row's content as hashed: fixed keys, sorted, no whitespace."""
-    content = {
+# The canonical form is, by definition, ``json.dumps(content, sort_keys=True, separators=(",", ":"),
+# ensure_ascii=True)`` of the twelve fields (``canonical_reference``); ``canonical`` writes the same
+# text from a template, each value encoded as the json module's C encoder does, at a fifth of the
+# cost (tests/core/test_audit_lean.py compares the two on awkward values).
+_CANONICAL_KEYS = ("action", "at", "details", "emergency", "emergency_reason", "outcome", "patient_ids", "role",
+                   "seq", "user_id", "user_name", "workstation")
+_TEMPLATE = "{" + ",".join(f'"{k}":%s' for k in _CANONICAL_KEYS) + "}"
+
+
+def _json(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return _encode_str(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _content(values: dict[str, Any]) -> dict[str, Any]:
+    return {
         "seq": int(values["seq"]),
         "at": _stamp(values["at"]),
         "user_id": values.get("user_id"),
@@ -100,7 +126,17 @@ def canonical(values: dict[str, Any]) -> str:
         "emergency_reason": values.get("emergency_reason"),
         "details": values.get("details"),
     }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def canonical_reference(values: dict[str, Any]) -> str:
+    """The row's content as hashed, written by ``json.dumps``: what ``canonical`` must equal."""
+    return json.dumps(_content(values), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def canonical(values: dict[str, Any]) -> str:
+    """The row's content as hashed: fixed keys, sorted, no whitespace (= ``canonical_reference``)."""
+    c = _content(values)
+    return _TEMPLATE % tuple(_json(c[k]) for k in _CANONICAL_KEYS)
 
 
 def row_hash(values: dict[str, Any], prev_hash: str) -> str:
@@ -108,33 +144,44 @@ def row_hash(values: dict[str, Any], prev_hash: str) -> str:
 
 
 # --------------------------------------------------------------------------- appending
-
-
-def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-
-
-# An append is three short statements (read the head, insert the row, move the head) run on the
-# session's own DB-API connection, in its transaction: through SQLAlchemy each statement cost about
-# 0.3 ms of CPU, which was most of the audit's cost on a check-in confirm (bench_audit.py). The
-# statements are written once per parameter style ("qmark" for sqlite3 / SQLCipher, "format" or
-# "pyformat" for psycopg); any driver with another style goes through SQLAlchemy (``_record_sa``).
+#
+# An append is a few short statements run on the session's own DB-API connection, in its
+# transaction (the entry commits with the action or not at all): through SQLAlchemy each
+# statement cost about 0.3 ms of CPU, most of the audit's cost on a check-in confirm
+# (tests/benchmarks/bench_audit.py). Appends are serialized by the lock on the chain head:
+#   SQLite: the write transaction itself (BEGIN IMMEDIATE in ``Registry.write_session``; a read
+#     transaction that appends must upgrade to the write lock, and fails if another wrote since
+#     it began: ``actions._append`` then appends in a transaction of its own);
+#   PostgreSQL: ``SELECT ... FOR UPDATE`` on the head's row, which in READ COMMITTED waits for a
+#     concurrent appender's commit and then reads the head it wrote (a write service already holds
+#     that row's lock from ``begin_write``); a registry without the row (never, once migrated) takes
+#     the advisory lock for its first append.
+# The statements are written once per parameter style ("qmark": sqlite3 / SQLCipher; "format" or
+# "pyformat": psycopg); any other driver goes through SQLAlchemy (``_record_sa``).
 _COLUMNS = ("seq", "at", "user_id", "user_name", "role", "workstation", "action", "patient_ids", "outcome",
             "emergency", "emergency_reason", "details", "prev_hash", "hash")
+# The head lives in the one registry_changes row (migration 0013_auditlean): every write service has
+# already updated that row (concurrency.begin_write), so moving the head writes no page of its own.
+_READ_HEAD = "SELECT audit_seq, audit_hash FROM registry_changes WHERE id = 1"
+_MOVE_HEAD = "UPDATE registry_changes SET audit_seq = ?, audit_hash = ? WHERE id = 1"
+_INSERT = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
 _SQL = {
-    "read_head": "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
-    "insert": f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})",
-    "move_head": "UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
-    "new_head": "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, ?, ?)",
+    "read_head": _READ_HEAD,
+    "lock_head": _READ_HEAD + " FOR UPDATE",
+    "insert": _INSERT,
+    "move_head": _MOVE_HEAD,
+    "new_head": "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, ?, ?)",
+    # PostgreSQL: the row and the head's move in one round trip.
+    "insert_and_move": f"WITH appended AS ({_INSERT}) {_MOVE_HEAD}",
     "lock": "SELECT pg_advisory_xact_lock(?)",
 }
 _STYLES = {"qmark": _SQL, **{style: {k: v.replace("?", "%s") for k, v in _SQL.items()} for style in ("format", "pyformat")}}
 
 
-def _sqlite_stamp(when: dt.datetime) -> str:
-    # SQLAlchemy's SQLite DateTime storage format, so the ORM reads these rows like its own.
-    return when.isoformat(sep=" ", timespec="microseconds")
+def _lock_chain(session: Session) -> None:
+    """PostgreSQL: the advisory lock that serializes the first append (and the first administrator's creation)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
 
 
 def record(
@@ -155,48 +202,62 @@ def record(
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    values: dict[str, Any] = {
-        "at": (at or dt.datetime.now()).replace(tzinfo=None),
-        "user_id": actor.user_id if actor else None,
-        "user_name": (actor.username if actor else (user_name or "unknown"))[:80],
-        "role": actor.role if actor else None,
-        "workstation": (actor.workstation if actor else None) or None,
-        "action": action,
-        "patient_ids": _ids_text(patient_ids),
-        "outcome": outcome,
-        "emergency": bool(emergency_reason),
-        "emergency_reason": (emergency_reason or "").strip() or None,
-        "details": json.dumps(details, sort_keys=True, default=str) if details else None,
-    }
+    when = (at or dt.datetime.now()).replace(tzinfo=None)
+    reason = (emergency_reason or "").strip() or None
+    row: list[Any] = [
+        0,  # seq, once the head is read
+        when,
+        actor.user_id if actor else None,
+        (actor.username if actor else (user_name or "unknown"))[:80],
+        actor.role if actor else None,
+        (actor.workstation if actor else None) or None,
+        action,
+        _ids_text(patient_ids),
+        outcome,
+        bool(emergency_reason),
+        reason,
+        json.dumps(details, sort_keys=True, default=str) if details else None,
+        None,  # prev_hash
+        None,  # hash
+    ]
     conn = session.connection()
     dialect = conn.dialect
     sql = _STYLES.get(dialect.paramstyle)
     if sql is None:
-        return _record_sa(conn, values)
+        return _record_sa(conn, dict(zip(_COLUMNS, row)))
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None  # a connection taken from the session's transaction is open
     cursor = dbapi.cursor()
     try:
         if dialect.name == "postgresql":
-            cursor.execute(sql["lock"], (_PG_LOCK_KEY,))
-        cursor.execute(sql["read_head"])
-        head = cursor.fetchone()
-        _chain(values, head)
-        row = [values[c] for c in _COLUMNS]
+            cursor.execute(sql["lock_head"])
+            head = cursor.fetchone()
+            if head is None:  # the first entry ever: nothing to lock yet
+                cursor.execute(sql["lock"], (_PG_LOCK_KEY,))
+                cursor.execute(sql["lock_head"])
+                head = cursor.fetchone()
+        else:
+            cursor.execute(sql["read_head"])
+            head = cursor.fetchone()
+        seq, prev_hash = (int(head[0]) + 1, head[1]) if head and head[0] is not None else (1, GENESIS)
+        stamp = when.isoformat(timespec="microseconds")
+        text_ = _TEMPLATE % (_json(action), '"' + stamp + '"', _json(row[11]), "true" if row[9] else "false",
+                             _json(reason), _encode_str(outcome), _json(row[7]), _json(row[4]), int.__repr__(seq),
+                             _json(row[2]), _json(row[3]), _json(row[5]))
+        digest = hashlib.sha256((text_ + prev_hash).encode("ascii")).hexdigest()
+        row[0], row[12], row[13] = seq, prev_hash, digest
         if dialect.name == "sqlite":
-            row[1] = _sqlite_stamp(values["at"])
-        cursor.execute(sql["insert"], row)
-        cursor.execute(sql["move_head"] if head else sql["new_head"], (values["seq"], values["hash"]))
+            row[1] = stamp.replace("T", " ")  # SQLAlchemy's SQLite DateTime format: the ORM reads it as its own
+            cursor.execute(sql["insert"], row)
+            cursor.execute(sql["move_head"] if head else sql["new_head"], (seq, digest))
+        elif head:
+            cursor.execute(sql["insert_and_move"], [*row, seq, digest])
+        else:
+            cursor.execute(sql["insert"], row)
+            cursor.execute(sql["new_head"], (seq, digest))
     finally:
         cursor.close()
-    return values["seq"]
-
-
-def _chain(values: dict[str, Any], head) -> None:
-    prev_seq, prev_hash = (int(head[0]), head[1]) if head else (0, GENESIS)
-    values["seq"] = prev_seq + 1
-    values["prev_hash"] = prev_hash
-    values["hash"] = row_hash(values, prev_hash)
+    return seq
 
 
 def _record_sa(conn, values: dict[str, Any]) -> int:
@@ -204,10 +265,13 @@ def _record_sa(conn, values: dict[str, Any]) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     head = conn.execute(text(_SQL["read_head"])).first()
-    _chain(values, head)
+    prev_seq, prev_hash = (int(head[0]), head[1]) if head and head[0] is not None else (0, GENESIS)
+    values["seq"] = prev_seq + 1
+    values["prev_hash"] = prev_hash
+    values["hash"] = row_hash(values, prev_hash)
     conn.execute(m.AuditEntry.__table__.insert(), values)
-    move = "UPDATE audit_chain_head SET seq = :seq, hash = :hash WHERE id = 1"
-    new = "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, :seq, :hash)"
+    move = "UPDATE registry_changes SET audit_seq = :seq, audit_hash = :hash WHERE id = 1"
+    new = "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, :seq, :hash)"
     conn.execute(text(move if head else new), {"seq": values["seq"], "hash": values["hash"]})
     return values["seq"]
 
@@ -220,9 +284,8 @@ _VERIFY_CHUNK = 5_000
 def verify(session: Session) -> VerifyResult:
     """Walk the whole chain; the first altered, deleted or inserted row is named (by its # and id)."""
     a = m.AuditEntry.__table__
-    h = m.AuditChainHead.__table__
-    head = session.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).first()
-    columns = [a.c.id, a.c.seq, a.c.at, a.c.user_id, a.c.user_name, a.c.role, a.c.workstation, a.c.action,
+    head = _recorded_head(session)
+    columns = [a.c.seq, a.c.at, a.c.user_id, a.c.user_name, a.c.role, a.c.workstation, a.c.action,
                a.c.patient_ids, a.c.outcome, a.c.emergency, a.c.emergency_reason, a.c.details, a.c.prev_hash,
                a.c.hash]
     prev_seq, prev_hash, count = 0, GENESIS, 0
@@ -237,7 +300,7 @@ def verify(session: Session) -> VerifyResult:
             break
         for row in rows:
             values = dict(row)
-            seq, row_id = int(values["seq"]), values["id"]
+            seq = row_id = int(values["seq"])  # seq is the row's key (its id)
             if head is not None and seq > head_seq:
                 return _bad(count, prev_hash, seq, row_id,
                             f"Audit row #{seq} (id {row_id}) was inserted: it comes after the last entry the "
@@ -270,6 +333,20 @@ def verify(session: Session) -> VerifyResult:
         return _bad(count, prev_hash, head_seq, last_id,
                     f"The audit trail's head record does not match row #{prev_seq}: it was altered.")
     return VerifyResult(ok=True, rows=count, head_hash=prev_hash)
+
+
+def _recorded_head(session: Session):
+    """The chain head as recorded: (seq, hash), or None. A registry or backup from before migration
+    0013_auditlean (a backup is checked before it is restored) keeps it in ``audit_chain_head``."""
+    conn = session.connection()
+    found = inspect(conn)
+    if "audit_seq" in {c["name"] for c in found.get_columns("registry_changes")}:
+        h = m.RegistryChange.__table__
+        return conn.execute(select(h.c.audit_seq.label("seq"), h.c.audit_hash.label("hash"))
+                            .where(h.c.id == 1, h.c.audit_seq.is_not(None))).first()
+    if found.has_table("audit_chain_head"):
+        return conn.execute(text("SELECT seq, hash FROM audit_chain_head WHERE id = 1")).first()
+    return None
 
 
 def _bad(count: int, head_hash: str, seq: int | None, row_id: int | None, problem: str) -> VerifyResult:

@@ -79,6 +79,19 @@ def _non_empty(conn) -> list[str]:
     return [t.name for t in _tables() if conn.execute(select(func.count()).select_from(t)).scalar()]
 
 
+def _copy_audit_head(src, dst) -> None:
+    """The audit chain's head (issue 14) lives in the registry_changes row, which is not copied."""
+    from panelmanager.core.models import RegistryChange
+
+    c = RegistryChange.__table__
+    head = src.execute(select(c.c.audit_seq, c.c.audit_hash).where(c.c.id == 1)).first()
+    if head is None or head.audit_seq is None:
+        return
+    values = {"audit_seq": head.audit_seq, "audit_hash": head.audit_hash}
+    if not dst.execute(c.update().where(c.c.id == 1).values(**values)).rowcount:
+        dst.execute(c.insert().values(id=1, counter=0, **values))
+
+
 def copy_registry(
     source: Registry, target: Registry, *, progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED
 ) -> CopyResult:
@@ -100,6 +113,7 @@ def copy_registry(
             result_rows = src.execute(_ordered(table)).yield_per(CHUNK_ROWS)
             for chunk in result_rows.partitions(CHUNK_ROWS):
                 dst.execute(table.insert(), [dict(zip(names, row)) for row in chunk])
+        _copy_audit_head(src, dst)
         if dst.dialect.name == "postgresql":
             for table in tables:
                 pk = list(table.primary_key.columns)

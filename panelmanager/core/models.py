@@ -670,6 +670,11 @@ class RegistryChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     counter: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The audit chain's head (core.audit, issue 14): the last entry's seq and hash, so a removed
+    # tail shows. Kept in this row, which every write service has already written (begin_write),
+    # so an audited action writes no page for it (migration 0013_auditlean).
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+    audit_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 # --------------------------------------------------------------------------- Users and audit (issue 14)
@@ -723,12 +728,13 @@ class AuditEntry(Base):
     (core.audit); ``seq`` numbers the chain without gaps, so a deleted or inserted row shows."""
 
     __tablename__ = "audit_log"
-    # One index besides seq: every append writes each index, and check-in must stay quick
-    # (tests/benchmarks/bench_audit.py); the Audit screen's filters read a date range.
+    # seq is the key (SQLite: the rowid, so no index of its own) and ``at`` the one index: every
+    # append writes each B-tree, and check-in must stay quick (tests/benchmarks/bench_audit.py,
+    # migration 0013_auditlean); the Audit screen's filters read a date range.
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     user_id: Mapped[int | None] = mapped_column(Integer)  # None: no one logged in (a failed login)
     user_name: Mapped[str] = mapped_column(String(80))
@@ -742,14 +748,4 @@ class AuditEntry(Base):
     emergency_reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[str | None] = mapped_column(Text)  # JSON, never PHI
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditChainHead(Base):
-    """One row: the last ``seq`` and ``hash`` of the audit chain, so a removed tail shows too."""
-
-    __tablename__ = "audit_chain_head"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))

@@ -9,7 +9,7 @@
    for the run; the rows it writes do not grow with the registry).
 3. ``bulk ids``: appending one entry that names 5,000 patients (a letters run).
 
-    python tests/benchmarks/bench_audit.py [--patients 20000] [--confirms 300] [--rounds 3] [--skip-gaps]
+    python tests/benchmarks/bench_audit.py [--patients 20000] [--confirms 300] [--rounds 3] [--skip-gaps] [--postgresql]
 """
 
 from __future__ import annotations
@@ -36,8 +36,28 @@ def main() -> int:
     parser.add_argument("--skip-gaps", action="store_true")
     parser.add_argument("--compare-sa", action="store_true",
                         help="also time the append through SQLAlchemy statements (the code before)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="run on a throwaway PostgreSQL cluster (tests/pg_cluster.py: fsync off, so commits are "
+                        "cheap and the audit's statements weigh more than on a real server)")
     args = parser.parse_args()
 
+    cluster = None
+    if args.postgresql:
+        from pg_cluster import find_server_binaries, start_cluster
+
+        bindir = find_server_binaries()
+        if bindir is None:
+            print("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+            return 1
+        cluster = start_cluster(bindir)
+    try:
+        return _run(args, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args, cluster) -> int:
     from sqlalchemy import select
 
     from panelmanager.core import audit, auth
@@ -49,15 +69,18 @@ def main() -> int:
     from panelmanager.core.measures.gaps import refresh_gaps
 
     with tempfile.TemporaryDirectory() as folder:
-        registry = open_registry(Path(folder) / "bench.sqlite3", create=True)
+        target = cluster.url(cluster.create_database(template=None)) if cluster else Path(folder) / "bench.sqlite3"
+        registry = open_registry(target, create=True)
+        print(f"backend: {registry.engine.dialect.name}")
         start = time.perf_counter()
         load_demo(registry, patients=args.patients, seed=1, as_of=AS_OF)
-        print(f"demo practice of {args.patients:,} patients loaded in {time.perf_counter() - start:.1f} s")
+        print(f"demo practice of {args.patients:,} patients loaded in {time.perf_counter() - start:.1f} s "
+              f"(code: {Path(audit.__file__).parents[2]})")
         with registry.write_session() as session:
             admin = auth.create_first_admin(session, "admin", "Admin", "benchmark password")
             auth.create_user(session, admin, "desk", "Desk", "front_desk", "benchmark password")
         desk = auth.login(registry, "desk", "benchmark password")
-        wanted = args.confirms * (3 if args.compare_sa else 2) * args.rounds
+        wanted = args.confirms * (3 if args.compare_sa else 2) * args.rounds + 40
         with registry.session() as session:
             ids = list(session.scalars(select(m.Patient.id).where(m.Patient.status == "active")
                                        .order_by(m.Patient.id).limit(wanted)))
@@ -68,15 +91,16 @@ def main() -> int:
         # Setup (not timed): put each patient on a panel, as "the patient named their PCP" at check-in.
         from panelmanager.core.empanelment import EmpanelmentError
 
-        for pid in ids:
-            for provider in providers:
-                try:
-                    with registry.write_session() as session:
-                        confirm_assignment(session, pid, by="patient", outcome="changed", provider_id=provider,
-                                           method="check-in", user="setup")
-                    break
-                except EmpanelmentError:
-                    continue
+        with registry.write_session() as session:  # one transaction: setup is not what is measured
+            for pid in ids:
+                for provider in providers:
+                    try:
+                        with session.begin_nested():
+                            confirm_assignment(session, pid, by="patient", outcome="changed", provider_id=provider,
+                                               method="check-in", user="setup")
+                        break
+                    except EmpanelmentError:
+                        continue
 
         def direct(pid: int) -> None:
             with registry.write_session() as session:
@@ -95,15 +119,26 @@ def main() -> int:
             finally:
                 audit._STYLES = styles
 
+        # Pages each commit writes (SQLite WAL frames of 4 KiB): what the audit row adds to a confirm's
+        # I/O, independent of machine load (the median times below are not).
+        wal = Path(str(registry.engine.url.database) + "-wal")
+        for name, fn in (("direct", direct), ("audited", audited)) if not cluster else ():
+            with registry.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            sample = ids[-40:]
+            for pid in sample:
+                fn(pid)
+            frames = (wal.stat().st_size - 32) / (4096 + 24) / len(sample) if wal.exists() else float("nan")
+            print(f"  pages written per commit ({name}): {frames:.1f}")
         variants = [("direct", direct), ("audited", audited)]
         if args.compare_sa:
             variants.append(("audited via SQLAlchemy", audited_sa))
         # Interleaved (direct, audited, direct, audited...): a busy moment of the machine hits each.
         times: dict[str, list[float]] = {name: [] for name, _fn in variants}
         cpu = dict.fromkeys(times, 0.0)
-        queue = iter(ids)
-        for _n in range(args.confirms * args.rounds):
-            for name, fn in variants:
+        queue = iter(ids[:-40])
+        for n in range(args.confirms * args.rounds):
+            for name, fn in (variants if n % 2 else variants[::-1]):  # ABBA: neither always goes first
                 pid = next(queue)
                 c, t = time.process_time(), time.perf_counter()
                 fn(pid)
