@@ -120,6 +120,18 @@ class Job(QObject):
         """Stop the job (the screen's own Stop button for a background job)."""
         self._cancel()
 
+    def abandon(self) -> None:
+        """Cancel the job and drop its result: the window it reports to is closing (no callback runs)."""
+        self.token.cancel()
+        self.abandoned = True
+        JobRunner._active.discard(self)
+        try:
+            self.dialog.canceled.disconnect(self._cancel)
+            self.dialog.close()
+            self.dialog.deleteLater()
+        except (RuntimeError, TypeError):  # already closed or deleted with its window
+            pass
+
     def _cancel(self) -> None:
         self.token.cancel()
         self.dialog.setLabelText(self.tr("Cancelling... nothing will be kept"))
