@@ -19,6 +19,7 @@ widget wiring. Split it along those parts when it grows further."""
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +63,7 @@ from panelmanager.core.outreach import (
     withdraw_outreach_batch,
 )
 from panelmanager.core.outreach_patients import outreach_patients, with_last_outreach
+from panelmanager.core.people import mailing_problem
 from panelmanager.core.providers import list_providers
 from panelmanager.core.reports.calllist import language_name
 from panelmanager.core.reports.common import DocumentResult
@@ -501,9 +503,11 @@ class OutreachScreen(Screen):
 
         def job(progress, cancel):
             every = contacts if contacts is not None or first is None else outreach.contacts()
+            if first is not None:  # the first patients who get a letter (not those who get none)
+                some = list(itertools.islice((c for c in every if mailing_problem(c) is None), first))
             with registry.session() as session:
                 run = outreach_run.run_outreach(
-                    session, outreach=outreach, contacts=every if first is None else every[:first], log=log,
+                    session, outreach=outreach, contacts=every if first is None else some, log=log,
                     user=user, settings=settings, progress=progress, cancel=cancel, **targets)
             if first is not None:
                 run.contacts = every
