@@ -46,19 +46,29 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min)
 
 
+# numpy converts a big array in one call that holds the interpreter lock all along: 400,000 visit
+# rows froze the window for a quarter second while a review or outreach list ran in a job. In
+# slices of this many rows the GUI thread gets the lock between slices (issue 10).
+_SLICE = 50_000
+
+
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[np.ndarray]:
     """Driver rows as one object array per column (far quicker than ``zip(*rows)``)."""
     if rows and type(rows[0]) is not tuple:
         rows = [tuple(r) for r in rows]  # SQLAlchemy Rows: numpy would probe each for array attributes
     table = np.empty((len(rows), width), dtype=object)
-    table[:] = rows
+    for start in range(0, len(rows), _SLICE):
+        table[start : start + _SLICE] = rows[start : start + _SLICE]
     return [table[:, i] for i in range(width)]
 
 
 def _days(stamps: np.ndarray) -> np.ndarray:
     """Timestamps (ISO text from SQLite, datetimes elsewhere) as datetime64 days."""
     if len(stamps) and isinstance(stamps[0], str):
-        return stamps.astype("U10").astype("datetime64[D]").astype("datetime64[ns]")
+        days = np.empty(len(stamps), dtype="datetime64[D]")
+        for start in range(0, len(stamps), _SLICE):
+            days[start : start + _SLICE] = stamps[start : start + _SLICE].astype("U10").astype("datetime64[D]")
+        return days.astype("datetime64[ns]")
     return pd.to_datetime(pd.Series(stamps)).dt.normalize().to_numpy(dtype="datetime64[ns]")
 
 
