@@ -557,6 +557,11 @@ class OutreachScreen(Screen):
         return self.tr("{0} letters ({1}) on {2} pages for {3} patients. Printing or saving them records them "
                        "as outreach.").format(result.letters, languages or "-", result.pages, result.patients)
 
+    def _partial_note(self, result, count: int) -> str:
+        languages = ", ".join(f"{n} {language_name(code)}" for code, n in sorted(result.languages.items()))
+        return self.tr("Shown: {0} letters ({1}) for {2} patients. Printing or saving all {3} letters records them "
+                       "as outreach.").format(result.letters, languages or "-", result.patients, f"{count:,}")
+
     def _partial_letters(self, count: int, one_per_gap: bool) -> None:
         """A big mailing: the preview shows the first ``PREVIEW_LETTERS`` patients' letters at once; Print
         and Save build all ``count`` letters in a job and print or save (and log) all of them."""
@@ -595,7 +600,7 @@ class OutreachScreen(Screen):
                 question = ""
             self.preview = open_preview(
                 self, buffer.getvalue(), self.tr("Outreach letters"), file_name=f"letters-{as_of.isoformat()}.pdf",
-                note=self._letters_note(result), left_out=left_out,
+                note=self._partial_note(result, count), left_out=left_out,
                 left_out_title=self.tr("No letter: no usable address ({0})").format(len(left_out)),
                 record_question=question, partial_of=count, build_full=build_full)
             self.preview.delivered.connect(lambda _how: self._mailing_delivered(full.get("result", result), list_key))
