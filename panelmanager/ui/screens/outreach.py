@@ -587,8 +587,8 @@ class OutreachScreen(Screen):
             job = self._run(self.tr("Writing all {0} letters").format(f"{count:,}"), built, parent=dialog,
                             on_failure=failed, on_cancelled=lambda _message: deliver(None), letters=whole,
                             one_per_gap=one_per_gap)
-            if job in JobRunner.running():  # still building (not a test's synchronous job)
-                dialog.finished.connect(lambda _result: job.abandon())
+            if job in JobRunner.running():  # still building (not a test's synchronous job): closing drops it
+                dialog.finished.connect(lambda _result: job.abandon() if job in JobRunner.running() else None)
 
         def done(run) -> None:
             result = run.letters
