@@ -532,7 +532,11 @@ def read_patients(session: Session, ids: Iterable[int] | None = None, as_of: dt.
     wanted = None if ids is None else sorted({int(i) for i in ids})
     if wanted is not None and len(wanted) <= 2_000:
         stmt = stmt.where(p.id.in_(wanted))
-    frame = pd.DataFrame.from_records(session.execute(stmt).all(), columns=_PATIENT_COLUMNS)
+    rows = session.execute(stmt).all()
+    # In slices: pandas builds a frame of 100,000 rows in one call that holds the interpreter lock,
+    # and a window waiting for it froze while an outreach list was built in a job (issue 10).
+    frame = pd.concat([pd.DataFrame.from_records(rows[start : start + 25_000], columns=_PATIENT_COLUMNS)
+                       for start in range(0, max(len(rows), 1), 25_000)], ignore_index=True)
     if wanted is not None and len(wanted) > 2_000:
         frame = frame[frame["patient_id"].isin(wanted)]
     frame["patient_id"] = frame["patient_id"].astype("int64")

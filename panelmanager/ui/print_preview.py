@@ -16,6 +16,14 @@ outreach a deliberate print made (a preview alone logs nothing). Printing is nev
 default button: Enter (in the page box, say) never prints. A document that is logged as
 outreach when delivered (``record_question``) asks once, with the count, before the first
 print or save ("Record 540 letters as sent today?").
+
+A big mailing is previewed in part, as mail-merge tools do: the screen builds the first letters
+only (``partial_of`` says how many the whole document has, a banner says so) and hands a
+``build_full`` callable. Print and Save then ask the record question with the full count, have
+the whole document built by a job (progress and Cancel, off the GUI thread), swap it into the
+preview and go on printing or saving all of it. Building 16,000 letters to look at the first
+few would hold the window for its whole build (the builder's garbage collections run on the
+GUI's interpreter lock too).
 """
 
 from __future__ import annotations
@@ -109,6 +117,8 @@ class PrintPreviewDialog(QDialog):
         left_out: Sequence[str] = (),
         left_out_title: str = "",
         record_question: str = "",
+        partial_of: int = 0,
+        build_full: Callable[[Callable[..., None]], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("printPreview")
@@ -121,6 +131,12 @@ class PrintPreviewDialog(QDialog):
         self._printer: QPrinter | None = None
         self.printed_pages = 0
         self.saved_path: str | None = None
+        # A partial preview: the whole document has ``partial_of`` items and ``build_full(done)``
+        # builds it (a job); ``done(data, note)`` hands it over, ``done(None)`` when it was not built.
+        self._build_full = build_full if partial_of else None
+        self.partial_of = partial_of if build_full is not None else 0
+        self._building_full = False
+        self._after_full: Callable[[], object] | None = None
 
         self._bytes = QByteArray(data)
         self._closed = False
@@ -198,6 +214,13 @@ class PrintPreviewDialog(QDialog):
         self.note_label.setWordWrap(True)
         self.note_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note_label.setVisible(bool(note))
+        self.partial_label = QLabel()
+        self.partial_label.setObjectName("partialPreview")
+        self.partial_label.setWordWrap(True)
+        self.partial_label.setStyleSheet("QLabel { background: #fff4ce; color: #3d3000; border: 1px solid #e0c75a;"
+                                         " padding: 6px; font-weight: 600; }")
+        self.partial_label.setVisible(bool(self.partial_of))
+        layout.addWidget(self.partial_label)
         layout.addWidget(self.note_label)
 
         self.view = QPdfView(self)
@@ -301,6 +324,7 @@ class PrintPreviewDialog(QDialog):
         self.note_label.setVisible(bool(self._note))
         self._show_document()
         placeholder.deleteLater()
+        self._continue_after_full()
 
     def _show_document(self) -> None:
         pages = self.page_count()
@@ -310,10 +334,75 @@ class PrintPreviewDialog(QDialog):
         self.view.setDocument(self.document)
         self.page_spin.setRange(1, max(pages, 1))
         self.page_count_label.setText(self.tr("of {0}").format(pages))
-        self.print_button.setEnabled(pages > 0)
-        self.save_button.setEnabled(pages > 0)
+        self.print_button.setEnabled(pages > 0 and not self._building_full)
+        self.save_button.setEnabled(pages > 0 and not self._building_full)
+        if self.partial_of:
+            self.partial_label.setText(self._partial_text())
         self.fit_width()
         self._update_navigation()
+
+    def _partial_text(self) -> str:
+        shown, total = self.page_count(), f"{self.partial_of:,}"
+        return self.tr("Preview of the first {0} of {1} letters. Print and Save as PDF produce all {1}.").format(
+            f"{shown:,}", total) if shown else self.tr("Preview of the first letters of {0}.").format(total)
+
+    def is_partial(self) -> bool:
+        """True while this shows only the first part of a bigger document (``partial_of``)."""
+        return bool(self.partial_of)
+
+    def _full_document(self, then: Callable[[], object]) -> None:
+        """Have the whole document built (a job of the screen), shown here, then call ``then``."""
+        if self._building_full:
+            return
+        self._building_full = True
+        self._after_full = then
+        self.print_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+        self.partial_label.setText(self.tr("Building all {0} letters...").format(f"{self.partial_of:,}"))
+        assert self._build_full is not None
+        self._build_full(self._full_built)
+
+    def _full_built(self, data: bytes | None, note: str = "") -> None:
+        """The whole document (or None: cancelled or failed, the partial preview stays)."""
+        if self._closed:
+            return
+        self._building_full = False
+        if data is None:
+            self._after_full = None
+            self.partial_label.setText(self._partial_text())
+            self.print_button.setEnabled(self.page_count() > 0)
+            self.save_button.setEnabled(self.page_count() > 0)
+            return
+        self.partial_of = 0
+        self._build_full = None
+        self.partial_label.hide()
+        if note:
+            self._note = note
+        self._bytes = QByteArray(data)
+        if len(data) > type(self).BACKGROUND_BYTES:
+            self._loading = True
+            placeholder = self.document
+            self.document = QPdfDocument(self)
+            self.view.setDocument(self.document)
+            placeholder.deleteLater()
+            self._start_loading(data)
+        else:
+            old = (self.document, self._buffer)
+            self.document, self._buffer, self._loader_bytes = _load_pdf(data, self.thread())
+            self.document.setParent(self)
+            self._buffer.setParent(self)
+            self.note_label.setText(self._note)
+            self.note_label.setVisible(bool(self._note))
+            self._show_document()
+            for previous in old:
+                if previous is not None:
+                    previous.deleteLater()
+            self._continue_after_full()
+
+    def _continue_after_full(self) -> None:
+        then, self._after_full = self._after_full, None
+        if then is not None:
+            then()
 
     def is_loading(self) -> bool:
         """True while a big document is still being loaded (nothing to print or save yet)."""
@@ -448,6 +537,9 @@ class PrintPreviewDialog(QDialog):
         """Show the print dialog and print the chosen pages; True when something was printed."""
         if not self.page_count() or not self._confirm_record():
             return False
+        if self.partial_of:  # print all of it, never just the preview's first letters
+            self._full_document(self.print_document)
+            return False
         if self._printer is None:
             self._printer = QPrinter(QPrinter.PrinterMode.HighResolution)
             self._prepare_printer(self._printer)
@@ -536,6 +628,12 @@ class PrintPreviewDialog(QDialog):
             return None
         if not path.lower().endswith(".pdf"):
             path += ".pdf"
+        if self.partial_of:  # save all of it: built first, then written where the user chose
+            self._full_document(lambda: self._save_chosen(path))
+            return None
+        return self._save_chosen(path)
+
+    def _save_chosen(self, path: str) -> str | None:
         try:
             self.save_to(path)
         except OSError as exc:

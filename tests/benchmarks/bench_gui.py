@@ -21,7 +21,8 @@ Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 * stalls (issue 10): a timer on the GUI thread ticks every 20 ms and logs every gap over
   200 ms (the window froze). Each front-desk flow runs with real background jobs: the first
   Dashboard open, the huddle for the busiest day (every provider), building an outreach
-  list, its letters preview, and running an assignment review. ``--stalls-only`` skips the
+  list, its letters preview (a big mailing shows its first 50 letters; then "save all letters"
+  builds the whole mailing in a job, saves and logs it), and running an assignment review. ``--stalls-only`` skips the
   start-up and search figures. The Dashboard is opened with its care-gap cache out of date
   (as after an import): the worst case, a recompute. Besides the wall time until every job is
   over, each flow reports when its result was first on screen ("shown").
@@ -436,6 +437,17 @@ def stall_figures(db: Path, as_of: dt.date, flows=FLOWS) -> dict[str, tuple[floa
             return outreach.preview is not None and outreach.preview.isVisible()
 
         flow(f"letters preview ({outreach.mailing_count(False):,} letters)", outreach.letters, shown=preview_shown)
+        if outreach.preview is not None and getattr(outreach.preview, "is_partial", lambda: False)():
+            # A big mailing is previewed in part: Save as PDF builds all the letters in a job, writes them
+            # (into an owner-only folder removed at once: patient data) and logs the mailing.
+            import shutil
+
+            folder = Path(tempfile.mkdtemp(prefix="pm-bench-"))
+            PrintPreviewDialog.save_file_name = staticmethod(lambda *a, **k: (str(folder / "letters.pdf"), ""))
+            try:
+                flow("save all letters (built in a job)", outreach.preview.save_pdf)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
         if outreach.preview is not None:
             outreach.preview.close()
 

@@ -64,10 +64,20 @@ class OutreachTableModel(IdTableModel):
         self.foreground = self._colour
         self.tooltip = self._tip
 
-    def set_patients(self, patients: pd.DataFrame) -> None:
+    def set_patients(self, patients: pd.DataFrame, ids: list[int] | None = None) -> None:
+        """Show ``patients``; ``ids``: their order for the current sort, computed off the GUI thread
+        (``sorted_ids``): sorting 50,000 names by their accent-free keys is a noticeable moment."""
         self.patients = patients
         self._by_id = patients.set_index("patient_id", drop=False) if not patients.empty else pd.DataFrame()
-        self.reload()
+        if ids is None:
+            self.reload()
+        else:
+            self.set_ids(ids)
+
+    @staticmethod
+    def sorted_ids(patients: pd.DataFrame, sort_order: tuple[str | None, bool]) -> list[int]:
+        """The order ``set_patients`` shows ``patients`` in, for ``sort_order`` (the model's ``sort_order()``)."""
+        return outreach_patient_order(patients, *sort_order) if not patients.empty else []
 
     def update_patients(self, patients: pd.DataFrame) -> None:
         """The same patients with fresh details (e.g. last outreach): rows re-fetched, order and selection kept."""

@@ -19,6 +19,7 @@ widget wiring. Split it along those parts when it grows further."""
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -62,11 +63,12 @@ from panelmanager.core.outreach import (
     withdraw_outreach_batch,
 )
 from panelmanager.core.outreach_patients import outreach_patients, with_last_outreach
+from panelmanager.core.people import mailing_problem
 from panelmanager.core.providers import list_providers
 from panelmanager.core.reports.calllist import language_name
 from panelmanager.core.reports.common import DocumentResult
 from panelmanager.core.reports.letters import load_letter_templates
-from panelmanager.ui.jobs import run_job
+from panelmanager.ui.jobs import JobRunner, run_job
 from panelmanager.ui.models.outreach import OutreachTableModel
 from panelmanager.ui.print_preview import PrintPreviewDialog, open_preview
 from panelmanager.ui.screens.base import Screen, heading, table_item
@@ -78,6 +80,10 @@ class OutreachScreen(Screen):
     save_file_name = staticmethod(QFileDialog.getSaveFileName)
     question = staticmethod(QMessageBox.question)
     BIG_DOCUMENT = 500  # letters or labels above this: say how many pages and sheets first
+    # Letters above this are previewed in part (the first PREVIEW_LETTERS patients' letters, built
+    # in a moment); Print and Save build all of them in a job. Tests lower both.
+    PARTIAL_PREVIEW_ABOVE = 200
+    PREVIEW_LETTERS = 50
 
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
@@ -427,20 +433,23 @@ class OutreachScreen(Screen):
             return
         registry = self.ctx.registry
         as_of = self.ctx.as_of
+        sort_order = self.model.sort_order()
 
         def job(progress, cancel):
             with registry.session() as session:
                 outreach = build_outreach_list(session, as_of, filters, progress=progress, cancel=cancel)
-            return outreach, outreach_patients(outreach)
+            patients = outreach_patients(outreach)
+            # Sorted here, not on the GUI thread (the table's current sort).
+            return outreach, patients, (sort_order, OutreachTableModel.sorted_ids(patients, sort_order))
 
         run_job(self, self.tr("Building the outreach list"), job, on_success=self._list_built)
 
     def _list_built(self, result) -> None:
-        self.outreach, self.patients = result
+        self.outreach, self.patients, (sort_order, ids) = result
         self._contacts = None
         self._mailing_logged = False
         self._list_key += 1
-        self.model.set_patients(self.patients)
+        self.model.set_patients(self.patients, ids if sort_order == self.model.sort_order() else None)
         self.result_label.clear()
         self._update_summary()
         self._update_actions()
@@ -476,23 +485,33 @@ class OutreachScreen(Screen):
         return [self.model.row_data(i)["name"] for i in range(self.model.rowCount())]
 
     # -- documents
-    def _run(self, title: str, done, *, log: bool = False, **targets) -> None:
+    def _run(self, title: str, done, *, log: bool = False, first: int | None = None, parent=None,
+             on_failure=None, on_cancelled=None, **targets):
         """Write documents of the current list with ``outreach_run.run_outreach`` off the GUI thread,
-        then ``done(run)`` on it. The list's contacts are kept for the next document."""
+        then ``done(run)`` on it. The list's contacts are kept for the next document. ``first``: only
+        the first patients' documents (a partial preview); the run still carries every contact."""
         registry, outreach, contacts, list_key = self.ctx.registry, self.outreach, self._contacts, self._list_key
         settings, user = self.ctx.settings, self.ctx.user
 
         def job(progress, cancel):
+            every = contacts if contacts is not None or first is None else outreach.contacts()
+            if first is not None:  # the first patients who get a letter (not those who get none)
+                some = list(itertools.islice((c for c in every if mailing_problem(c) is None), first))
             with registry.session() as session:
-                return outreach_run.run_outreach(session, outreach=outreach, contacts=contacts, log=log, user=user,
-                                                 settings=settings, progress=progress, cancel=cancel, **targets)
+                run = outreach_run.run_outreach(
+                    session, outreach=outreach, contacts=every if first is None else some, log=log,
+                    user=user, settings=settings, progress=progress, cancel=cancel, **targets)
+            if first is not None:
+                run.contacts = every
+            return run
 
         def finished(run) -> None:
             if list_key == self._list_key:
                 self._contacts = run.contacts
             done(run)
 
-        run_job(self, title, job, on_success=finished)
+        return run_job(self if parent is None else parent, title, job, on_success=finished, on_failure=on_failure,
+                       on_cancelled=on_cancelled)
 
     def letters(self) -> None:
         if self.outreach is None:
@@ -504,6 +523,9 @@ class OutreachScreen(Screen):
             return
         as_of, one_per_gap, list_key = self.outreach.as_of, self.one_per_gap_box.isChecked(), self._list_key
         count = self.mailing_count(one_per_gap)
+        if count > self.PARTIAL_PREVIEW_ABOVE:
+            self._partial_letters(count, one_per_gap)
+            return
         if count > self.BIG_DOCUMENT and not self._ask(self.tr("Letters"), self.tr(
                 "This makes {0} letters: at least {0} pages, {0} sheets of paper printed one-sided. Building "
                 "the preview takes a while. Go ahead?").format(f"{count:,}")):
@@ -512,17 +534,71 @@ class OutreachScreen(Screen):
 
         def done(run) -> None:
             result = run.letters
-            languages = ", ".join(f"{n} {language_name(code)}" for code, n in sorted(result.languages.items()))
-            note = self.tr("{0} letters ({1}) on {2} pages for {3} patients. Printing or saving them records them "
-                           "as outreach.").format(result.letters, languages or "-", result.pages, result.patients)
             self._open_document(
                 buffer.getvalue(), result, list_key, self.tr("Outreach letters"), f"letters-{as_of.isoformat()}.pdf",
-                note, self.tr("No letter: no usable address ({0})").format(len(result.skipped)), mailing=True,
+                self._letters_note(result), self.tr("No letter: no usable address ({0})").format(len(result.skipped)),
+                mailing=True,
                 record_question=self.tr("Record {0} letters to {1} patients as sent today ({2})?").format(
                     f"{result.letters:,}", f"{result.patients:,}", as_of.isoformat()),
             )
 
         self._run(self.tr("Writing letters"), done, letters=buffer, one_per_gap=one_per_gap)
+
+    def _letters_note(self, result) -> str:
+        languages = ", ".join(f"{n} {language_name(code)}" for code, n in sorted(result.languages.items()))
+        return self.tr("{0} letters ({1}) on {2} pages for {3} patients. Printing or saving them records them "
+                       "as outreach.").format(result.letters, languages or "-", result.pages, result.patients)
+
+    def _partial_note(self, result, count: int) -> str:
+        languages = ", ".join(f"{n} {language_name(code)}" for code, n in sorted(result.languages.items()))
+        return self.tr("Shown: {0} letters ({1}) for {2} patients. Printing or saving all {3} letters records them "
+                       "as outreach.").format(result.letters, languages or "-", result.patients, f"{count:,}")
+
+    def _partial_letters(self, count: int, one_per_gap: bool) -> None:
+        """A big mailing: the preview shows the first ``PREVIEW_LETTERS`` patients' letters at once; Print
+        and Save build all ``count`` letters in a job and print or save (and log) all of them."""
+        as_of, list_key = self.outreach.as_of, self._list_key
+        patients = self.mailing_count(False)
+        unmailable = self.patients[self.patients["address_problem"].notna()]
+        left_out = [f"{name} ({mrn}): {why}" for name, mrn, why in
+                    zip(unmailable["name"], unmailable["mrn"], unmailable["address_problem"])]
+        full: dict = {}  # the whole mailing once built: what a print or save logs
+        buffer = io.BytesIO()
+
+        def build_full(deliver) -> None:
+            dialog, whole = self.preview, io.BytesIO()
+
+            def built(run) -> None:
+                full["result"] = run.letters
+                deliver(whole.getvalue(), self._letters_note(run.letters))
+
+            def failed(message: str) -> None:
+                QMessageBox.warning(dialog, self.tr("Letters"), message)
+                deliver(None)
+
+            job = self._run(self.tr("Writing all {0} letters").format(f"{count:,}"), built, parent=dialog,
+                            on_failure=failed, on_cancelled=lambda _message: deliver(None), letters=whole,
+                            one_per_gap=one_per_gap)
+            if job in JobRunner.running():  # still building (not a test's synchronous job): closing drops it
+                dialog.finished.connect(lambda _result: job.abandon() if job in JobRunner.running() else None)
+
+        def done(run) -> None:
+            result = run.letters
+            question = self.tr(
+                "Print and Save as PDF produce all {0} letters: at least {0} pages, {0} sheets of paper printed "
+                "one-sided, built first (this takes a while).\n\nRecord {0} letters to {1} patients as sent today "
+                "({2})?").format(f"{count:,}", f"{patients:,}", as_of.isoformat())
+            if list_key != self._list_key or self._mailing_logged:
+                question = ""
+            self.preview = open_preview(
+                self, buffer.getvalue(), self.tr("Outreach letters"), file_name=f"letters-{as_of.isoformat()}.pdf",
+                note=self._partial_note(result, count), left_out=left_out,
+                left_out_title=self.tr("No letter: no usable address ({0})").format(len(left_out)),
+                record_question=question, partial_of=count, build_full=build_full)
+            self.preview.delivered.connect(lambda _how: self._mailing_delivered(full.get("result", result), list_key))
+
+        self._run(self.tr("Writing letters"), done, first=self.PREVIEW_LETTERS, letters=buffer,
+                  one_per_gap=one_per_gap)
 
     def labels(self) -> None:
         if self.outreach is None:
