@@ -47,6 +47,8 @@ def _child(kind: str, folder: str, db: str) -> dict:
     from panelmanager.core.importers import run_import
     from panelmanager.core.measures.gaps import refresh_gaps
 
+    if kind == "plain-sqlcipher":  # the driver set up as for an encrypted registry
+        encryption.bind_none_directly(sys.modules["sqlite3"].dbapi2)
     if kind.startswith("encrypted"):
         if kind == "encrypted-4k":
             encryption.CIPHER_PAGE_SIZE = encryption.LEGACY_CIPHER_PAGE_SIZE
