@@ -17,7 +17,8 @@ SQLCipher with the 4 KiB pages of registries encrypted before issue 15's change
 ``--same-sqlite`` adds a plain registry opened through the SQLCipher build's own SQLite
 (no key): the plain kind runs on the system's SQLite, which may be another version with
 another query planner, so this kind separates the cost of encrypting from the cost of
-the other SQLite.
+the other SQLite (its driver gets the same set-up as an encrypted registry's:
+``encryption.bind_none_directly``).
 """
 
 from __future__ import annotations
