@@ -17,7 +17,8 @@ SQLCipher with the 4 KiB pages of registries encrypted before issue 15's change
 ``--same-sqlite`` adds a plain registry opened through the SQLCipher build's own SQLite
 (no key): the plain kind runs on the system's SQLite, which may be another version with
 another query planner, so this kind separates the cost of encrypting from the cost of
-the other SQLite.
+the other SQLite (its driver gets the same set-up as an encrypted registry's:
+``encryption.bind_none_directly``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _child(kind: str, folder: str, db: str) -> dict:
     from panelmanager.core.importers import run_import
     from panelmanager.core.measures.gaps import refresh_gaps
 
+    if kind == "plain-sqlcipher":  # the driver set up as for an encrypted registry
+        encryption.bind_none_directly(sys.modules["sqlite3"].dbapi2)
     if kind.startswith("encrypted"):
         if kind == "encrypted-4k":
             encryption.CIPHER_PAGE_SIZE = encryption.LEGACY_CIPHER_PAGE_SIZE
