@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,6 +65,7 @@ DECIDING_COLUMNS = {
 }
 STAGE_CHUNK_ROWS = 50_000
 _stage_numbers = itertools.count(1)
+log = logging.getLogger(__name__)
 
 
 def uses_staging(conn) -> bool:
@@ -265,6 +268,7 @@ def write_staged(
     from panelmanager.core.db import WRITE_OPTION
     from panelmanager.core.importers.writer import write_parsed
 
+    started = time.perf_counter()
     version = data_version(conn)  # before the snapshot: anything committed after it shows
     conn.execution_options(**{WRITE_OPTION: False})
     plan = conn.begin()  # BEGIN (deferred): a read snapshot, no write lock on the registry
@@ -280,12 +284,21 @@ def write_staged(
         raise
     cancel.raise_if_cancelled()
     conn.execution_options(**{WRITE_OPTION: True})
+    planned = time.perf_counter()
     transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
     try:
-        if stage.still_valid():
+        locked = time.perf_counter()
+        valid = stage.still_valid()
+        checked = time.perf_counter()
+        if valid:
             stage.apply(progress)
+            # Timings only (no patient data): where a long import spends its time, and how long it locks.
+            log.info("import planned in %.2f s; waited %.2f s for the write lock, checked the plan in %.2f s, "
+                     "applied it in %.2f s", planned - started, locked - planned, checked - locked,
+                     time.perf_counter() - checked)
         else:  # another workstation changed what the plan was decided on: decide again, under the lock
             stage.drop()
+            log.info("the registry changed while the import planned: deciding again under the write lock")
             parsed = reparse()
             result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True)
     except BaseException:
