@@ -126,6 +126,15 @@ def _table_digests(conn) -> dict[str, str]:
         cursor.close()
 
 
+def drop_leftovers(dbapi_connection) -> None:
+    """Drop staging tables still on a connection (a caller's rollback after the apply brings
+    dropped ones back); run with no transaction open, before the connection goes back to the pool."""
+    names = [row[0] for row in dbapi_connection.execute(
+        "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'pm_import_stage_%'").fetchall()]
+    for name in names:
+        dbapi_connection.execute(f"DROP TABLE temp.{_q(name)}")
+
+
 def data_version(conn) -> int:
     """SQLite's count of commits by other connections, as this connection has seen them."""
     return int(_dbapi(conn).execute("PRAGMA data_version").fetchone()[0])
@@ -282,10 +291,14 @@ def write_staged(
         if stage is not None:
             stage.drop()
         raise
-    cancel.raise_if_cancelled()
     conn.execution_options(**{WRITE_OPTION: True})
     planned = time.perf_counter()
-    transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
+    try:
+        cancel.raise_if_cancelled()
+        transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
+    except BaseException:
+        stage.drop()
+        raise
     try:
         locked = time.perf_counter()
         valid = stage.still_valid()
