@@ -44,6 +44,14 @@ AS_OF = dt.date(2024, 2, 3)
 
 
 def _load(url: str, folder: str, queue) -> None:
+    import logging
+
+    # The staged import's phase timings (no patient data): how long it planned, and held the write lock.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("    [import] %(message)s"))
+    staging_log = logging.getLogger("panelmanager.core.importers.staging")
+    staging_log.addHandler(handler)
+    staging_log.setLevel(logging.INFO)
     from panelmanager.core.db import open_registry
     from panelmanager.core.importers import run_import
 

@@ -142,8 +142,15 @@ def test_check_in_commits_at_once_while_an_sqlite_import_parses_and_stages(fresh
             release.wait(30)
 
     outcome: list = []
-    importer = threading.Thread(target=lambda: outcome.extend(
-        run_import(registry, files, write_rejects=False, user="import", progress=slow_staging)))
+
+    def import_elsewhere() -> None:  # the importing workstation (its own connections, made in its thread)
+        workstation = open_registry(registry.url)
+        try:
+            outcome.extend(run_import(workstation, files, write_rejects=False, user="import", progress=slow_staging))
+        finally:
+            workstation.close()
+
+    importer = threading.Thread(target=import_elsewhere)
     importer.start()
     try:
         assert staging.wait(60), "the import never reached its planning phase"
