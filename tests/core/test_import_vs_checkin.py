@@ -222,3 +222,40 @@ def test_an_sqlite_import_redoes_its_plan_when_what_it_decided_on_changed(fresh_
         assert session.scalar(select(m.Patient.status).where(m.Patient.id == target)) == "inactive"
         assert session.scalar(select(m.Patient.row_hash).where(m.Patient.id == target)) is not None
         assert session.scalar(select(func.count()).select_from(m.Patient)) == before
+
+
+def test_an_mrn_taken_while_an_sqlite_import_planned_is_decided_again_under_the_lock(fresh_registry, registry_backend,
+                                                                                    synthea_small):
+    """Another workstation gives a registry patient the MRN of a patient the import plans to add:
+    the planned insert would break the unique MRN, so the apply is undone and the file decided
+    again under the lock, which rejects that one row (another person holds the MRN) and keeps the rest."""
+    if registry_backend == "postgresql":
+        pytest.skip("the staged plan is SQLite's")
+    from sqlalchemy import update
+
+    maynard = "3edac2e3-d223-6fae-d515-daf96ef6bc76"  # a patient of the small Synthea export (MRN = its id)
+    registry = fresh_registry
+    with registry.session() as session:
+        other = m.Patient(mrn="HAND-1", first_name="Zed", last_name="Other", dob=dt.date(1901, 1, 1), sex="M",
+                          status="active", source="pm")
+        session.add(other)
+        session.flush()
+        other_id = other.id
+    edited: list[bool] = []
+
+    def take_the_mrn(_done: int, _total: int, message: str = "") -> None:
+        if "Writing visits" in message and not edited:  # the patients are planned, not applied
+            desk = open_registry(registry.url)
+            try:
+                with desk.write_session() as session:
+                    session.execute(update(m.Patient).where(m.Patient.id == other_id).values(mrn=maynard))
+            finally:
+                desk.close()
+            edited.append(True)
+
+    [outcome] = run_import(registry, [synthea_small], write_rejects=False, user="import", progress=take_the_mrn)
+    assert edited and outcome.ok, outcome.error
+    assert outcome.rows_rejected >= 1 and any("already belongs to another patient" in r.reason for r in outcome.rejections)
+    with registry.session() as session:
+        assert session.scalar(select(func.count()).select_from(m.Patient)) == 27  # 26 imported + the other one
+        assert session.scalar(select(m.Patient.mrn).where(m.Patient.id == other_id)) == maynard

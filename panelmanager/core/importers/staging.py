@@ -57,9 +57,10 @@ from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
 # Tables whose rows the writer reads to decide what it writes (as importers.skip watches).
 WATCHED = ("locations", "providers", "patients", "patient_identifiers", "visits", "observations",
            "immunizations", "procedures", "conditions", "medications")
-# Columns of small tables that decide matching, merging and status (digested whole).
+# Small tables whose rows are counted (the big ones: their highest id, one index probe).
+COUNTED = ("locations", "providers", "patients", "patient_identifiers")
+# Columns of small tables that decide matching and merging (digested whole).
 DECIDING_COLUMNS = {
-    "patients": ("id", "mrn", "status", "row_hash", "dob", "first_name", "last_name", "source"),
     "providers": ("id", "external_id", "source", "merged_into_id", "row_hash"),
     "locations": ("id", "external_id", "source", "row_hash"),
 }
@@ -106,8 +107,12 @@ class Snapshot:
 def _sizes(conn) -> dict[str, tuple[int, int]]:
     cursor = _dbapi(conn).cursor()
     try:
+        # COUNT(*) of a big table reads its smallest index (~1 s at 100,000 patients); no service
+        # deletes imported rows, so their highest id (one probe) shows any row added meanwhile.
         return {
-            name: tuple(cursor.execute(f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM main.{_q(name)}").fetchone())
+            name: tuple(cursor.execute(
+                f"SELECT {'COUNT(*)' if name in COUNTED else '0'}, COALESCE(MAX(id), 0) FROM main.{_q(name)}"
+            ).fetchone())
             for name in WATCHED
         }
     finally:
@@ -147,7 +152,7 @@ class _Op:
     stage: str
     columns: list[str]
     rows: int
-    before: str = ""  # updates: digest of the stored rows the plan decided to overwrite
+    before: str = ""  # digest of the stored rows the plan decided on (updated rows; patients given an identifier)
 
 
 class Stage:
@@ -175,7 +180,10 @@ class Stage:
             if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
                 staged[column.name] = column.default.arg
         name = self._stage(table, staged)
-        self.ops.append(_Op("insert", table, name, list(staged.columns), len(staged)))
+        op = _Op("insert", table, name, list(staged.columns), len(staged))
+        if table.name == "patient_identifiers":  # an existing patient matched by MRN: their row decided it
+            op.before = self._stored_digest(op)
+        self.ops.append(op)
         return ids
 
     def update(self, conn, table: Table, frame: pd.DataFrame, key: str = "id") -> int:
@@ -206,8 +214,12 @@ class Stage:
         return name
 
     def _stored_digest(self, op: _Op) -> str:
+        if op.table.name == "patient_identifiers":
+            target, key = "patients", "patient_id"
+        else:
+            target, key = op.table.name, "id"
         rows = _dbapi(self.conn).execute(
-            f"SELECT t.* FROM main.{_q(op.table.name)} AS t WHERE t.id IN (SELECT id FROM temp.{_q(op.stage)}) "
+            f"SELECT t.* FROM main.{_q(target)} AS t WHERE t.id IN (SELECT {_q(key)} FROM temp.{_q(op.stage)}) "
             "ORDER BY t.id"
         ).fetchall()
         return _digest(rows)
@@ -222,7 +234,7 @@ class Stage:
             return False
         if _table_digests(self.conn) != self.snapshot.digests:
             return False
-        return all(self._stored_digest(op) == op.before for op in self.ops if op.kind == "update")
+        return all(self._stored_digest(op) == op.before for op in self.ops if op.before)
 
     def apply(self, progress: Callable[[int, int, str], None] | None = None) -> None:
         """Write the staged rows into the registry (inside the caller's locked transaction)."""
@@ -257,6 +269,35 @@ class Stage:
             except Exception:  # a connection in a failed state is discarded by the pool anyway
                 pass
         self.ops = []
+
+
+def _apply_or_undo(conn, stage: Stage, progress) -> bool:
+    """Apply inside a savepoint: a unique key taken meanwhile (an MRN another workstation just
+    gave a patient) undoes the apply, and the file is decided again under the lock."""
+    dbapi = _dbapi(conn)
+    dbapi.execute("SAVEPOINT pm_import_apply")
+    try:
+        stage.apply(progress)
+    except sqlite_integrity_errors():
+        dbapi.execute("ROLLBACK TO pm_import_apply")
+        dbapi.execute("RELEASE pm_import_apply")
+        return False
+    dbapi.execute("RELEASE pm_import_apply")
+    return True
+
+
+def sqlite_integrity_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' IntegrityError classes (sqlite3 and, when installed, SQLCipher's)."""
+    import sqlite3
+
+    classes: list[type[BaseException]] = [sqlite3.IntegrityError]
+    try:
+        import sqlcipher3  # type: ignore[import-not-found]
+
+        classes.append(sqlcipher3.dbapi2.IntegrityError)
+    except ImportError:
+        pass
+    return tuple(classes)
 
 
 def write_staged(
@@ -304,7 +345,8 @@ def write_staged(
         valid = stage.still_valid()
         checked = time.perf_counter()
         if valid:
-            stage.apply(progress)
+            valid = _apply_or_undo(conn, stage, progress)
+        if valid:
             # Timings only (no patient data): where a long import spends its time, and how long it locks.
             log.info("import planned in %.2f s; waited %.2f s for the write lock, checked the plan in %.2f s, "
                      "applied it in %.2f s", planned - started, locked - planned, checked - locked,
