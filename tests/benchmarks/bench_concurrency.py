@@ -7,10 +7,21 @@
    another process imports a Synthea export of the demo practice (``--patients``) into the
    same registry; then the import time, the assignment (build_review + accept) and care
    gaps (refresh_gaps) times on what was imported.
+3. ``--scenario reimport``: the same confirm latency while another process re-imports the
+   practice's export with 1% of every file's rows changed (the daily re-import), into a
+   registry that already holds the export. With ``--scenario first`` or ``reimport`` the
+   exports are the Synthea-shaped folders of bench_import (``synthea_shaped.py``), kept in
+   ``--export-dir`` when given (written once, reused by later runs).
+
+``--compare ROOT`` measures the same scenario with the code of another checkout (e.g.
+/work/main, "before") and with this one ("after"), alternating ``--rounds`` times, each run
+in its own process with ``PYTHONPATH`` pointing at its code, so machine load falls on both.
 
 PostgreSQL runs on a throwaway cluster started from the server binaries (tests/pg_cluster.py).
 
     python -m tests.benchmarks.bench_concurrency [--patients 100000] [--actions 250] [--only sqlite|postgresql]
+    python -m tests.benchmarks.bench_concurrency --patients 30000 --skip mixed --only sqlite \
+        --scenario reimport --export-dir /tmp/exports --compare /work/main --rounds 2
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +44,14 @@ AS_OF = dt.date(2024, 2, 3)
 
 
 def _load(url: str, folder: str, queue) -> None:
+    import logging
+
+    # The staged import's phase timings (no patient data): how long it planned, and held the write lock.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("    [import] %(message)s"))
+    staging_log = logging.getLogger("panelmanager.core.importers.staging")
+    staging_log.addHandler(handler)
+    staging_log.setLevel(logging.INFO)
     from panelmanager.core.db import open_registry
     from panelmanager.core.importers import run_import
 
@@ -40,7 +61,8 @@ def _load(url: str, folder: str, queue) -> None:
     queue.put(time.perf_counter() - start)
     # What was imported (counts only; an error names the file and row, never patient data).
     queue.put({"ok": all(o.ok for o in outcomes), "rows": sum(o.rows_read for o in outcomes),
-               "new": sum(o.new for o in outcomes), "errors": [o.error for o in outcomes if o.error]})
+               "new": sum(o.new for o in outcomes), "updated": sum(o.updated for o in outcomes),
+               "errors": [o.error for o in outcomes if o.error]})
     registry.close()
 
 
@@ -65,7 +87,20 @@ def mixed(url: str, actions: int) -> None:
     print(f"  mixed 4 x {actions}: {elapsed:6.1f} s, final state exact, outcomes {dict(sorted(counts.items()))}", flush=True)
 
 
-def checkin(url: str, patients: int, export: Path, confirms: bool = True) -> None:
+def write_shaped_exports(patients: int, folder: Path) -> tuple[Path, Path]:
+    """bench_import's Synthea-shaped folder of ``patients`` and its 1%-changed copy (written once)."""
+    sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
+    from synthea_shaped import write_folder
+
+    base, changed = folder / f"shaped-{patients}" / "synthea", folder / f"shaped-{patients}" / "synthea-1pct"
+    for target, share in ((base, 0.0), (changed, 0.01)):
+        if not (target / "medications.csv").exists():
+            write_folder(target, patients, seed=1, changed=share)
+    return base, changed
+
+
+def checkin(url: str, patients: int, export: Path, confirms: bool = True, preload: Path | None = None,
+            assign: bool = True) -> None:
     from concurrency_workload import build_practice
 
     from panelmanager.core.concurrency import ConcurrencyError, run_write
@@ -74,43 +109,50 @@ def checkin(url: str, patients: int, export: Path, confirms: bool = True) -> Non
 
     registry = open_registry(url, create=True)
     practice = build_practice(registry, n_patients=5)
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    loader = context.Process(target=_load, args=(url, str(export), queue))
-    loader.start()
-    latencies, refused = [], 0
-    blocked_since, longest_block = None, 0.0  # from a refused confirm to the next one that went through
-    if not confirms:  # the import alone (--without-checkin): its time, then assign and gaps
+    # With ``preload`` the registry gets the export first, then the daily (1%-changed) re-import;
+    # check-in is timed during both.
+    loads = [("first import", preload), ("1%-changed re-import", export)] if preload is not None else [("load", export)]
+    for what, folder in loads:
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        loader = context.Process(target=_load, args=(url, str(folder), queue))
+        loader.start()
+        latencies, refused = [], 0
+        blocked_since, longest_block = None, 0.0  # from a refused confirm to the next one that went through
+        if not confirms:  # the import alone (--without-checkin): its time, then assign and gaps
+            loader.join()
+        while loader.is_alive():
+            start = time.perf_counter()
+            try:
+                run_write(registry, confirm_assignment, practice["patients"][0], by="patient", user="desk")
+                latencies.append(time.perf_counter() - start)
+                if blocked_since is not None:
+                    longest_block = max(longest_block, time.perf_counter() - blocked_since)
+                    blocked_since = None
+            except ConcurrencyError:
+                refused += 1
+                blocked_since = blocked_since if blocked_since is not None else start
+            time.sleep(0.2)
         loader.join()
-    while loader.is_alive():
-        start = time.perf_counter()
-        try:
-            run_write(registry, confirm_assignment, practice["patients"][0], by="patient", user="desk")
-            latencies.append(time.perf_counter() - start)
-            if blocked_since is not None:
-                longest_block = max(longest_block, time.perf_counter() - blocked_since)
-                blocked_since = None
-        except ConcurrencyError:
-            refused += 1
-            blocked_since = blocked_since if blocked_since is not None else start
-        time.sleep(0.2)
-    loader.join()
-    if blocked_since is not None:
-        longest_block = max(longest_block, time.perf_counter() - blocked_since)
-    if refused:
-        print(f"  check-in was refused ('registry busy') {refused} times; longest stretch without a confirm "
-              f"going through: {longest_block:.1f} s", flush=True)
-    load_s = queue.get() if not queue.empty() else float("nan")
-    imported = queue.get() if not queue.empty() else {}
-    if not imported.get("ok", False):
-        print(f"  the import did NOT complete: {imported.get('errors')}", flush=True)
-    if latencies:
-        p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
-        print(f"  confirm during a {patients:,}-patient load: {len(latencies)} done, {refused} refused; "
-              f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-              f"max {max(latencies) * 1000:.0f} ms", flush=True)
-    print(f"  import of {patients:,} patients (Synthea CSV): {load_s:6.1f} s, {imported.get('rows', 0):,} rows read, "
-          f"{imported.get('new', 0):,} new", flush=True)
+        if blocked_since is not None:
+            longest_block = max(longest_block, time.perf_counter() - blocked_since)
+        if refused:
+            print(f"  check-in was refused ('registry busy') {refused} times; longest stretch without a confirm "
+                  f"going through: {longest_block:.1f} s", flush=True)
+        load_s = queue.get() if not queue.empty() else float("nan")
+        imported = queue.get() if not queue.empty() else {}
+        if not imported.get("ok", False):
+            print(f"  the import did NOT complete: {imported.get('errors')}", flush=True)
+        if latencies:
+            p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
+            print(f"  confirm during a {patients:,}-patient {what}: {len(latencies)} done, {refused} refused; "
+                  f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+                  f"max {max(latencies) * 1000:.0f} ms", flush=True)
+        print(f"  {what} of {patients:,} patients (Synthea CSV): {load_s:6.1f} s, {imported.get('rows', 0):,} rows read, "
+              f"{imported.get('new', 0):,} new, {imported.get('updated', 0):,} updated", flush=True)
+    if not assign:
+        registry.close()
+        return
     from panelmanager.core.empanelment import build_review
     from panelmanager.core.measures import refresh_gaps
 
@@ -135,12 +177,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--without-checkin", action="store_true",
                         help="import without confirms meanwhile (on SQLite a confirm during the import can stop it: "
                              "'database is locked')")
+    parser.add_argument("--scenario", choices=["first", "reimport"],
+                        help="check-in during a first import or a 1%%-changed re-import of bench_import's "
+                             "Synthea-shaped export (default: the demo practice's first import, then assign and gaps)")
+    parser.add_argument("--export-dir", help="keep the Synthea-shaped exports here (written once, reused)")
+    parser.add_argument("--compare", metavar="ROOT",
+                        help="also run the scenario with the code of the checkout at ROOT, alternating (before/after)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --compare: how many before/after pairs")
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare(args, argv if argv is not None else sys.argv[1:])
+    import panelmanager
+
+    print(f"code: {Path(panelmanager.__file__).parent}", flush=True)
     from pg_cluster import find_server_binaries, prepare_template, start_cluster
 
     exports = tempfile.TemporaryDirectory()
-    export = None
-    if args.skip != "checkin":
+    export = preload = None
+    if args.skip != "checkin" and args.scenario:
+        folder = Path(args.export_dir) if args.export_dir else Path(exports.name)
+        print(f"Synthea-shaped export of {args.patients:,} patients and its 1%-changed copy ...", flush=True)
+        base, changed = write_shaped_exports(args.patients, folder)
+        export, preload = (base, None) if args.scenario == "first" else (changed, base)
+    elif args.skip != "checkin":
         print(f"Writing a {args.patients:,}-patient Synthea export ...", flush=True)
         export = write_export(args.patients, Path(exports.name))
 
@@ -164,11 +223,37 @@ def main(argv: list[str] | None = None) -> int:
                 if args.skip != "mixed":
                     mixed(urls["mixed"], args.actions)
                 if args.skip != "checkin":
-                    checkin(urls["checkin"], args.patients, export, confirms=not args.without_checkin)
+                    checkin(urls["checkin"], args.patients, export, confirms=not args.without_checkin,
+                            preload=preload, assign=args.scenario is None)
             finally:
                 if cluster is not None:
                     cluster.stop()
     exports.cleanup()
+    return 0
+
+
+def compare(args, argv: list[str]) -> int:
+    """Alternate runs of this scenario with the code at ``args.compare`` (before) and this checkout's (after)."""
+    rest, skip = [], False
+    for item in argv:  # the same arguments without --compare/--rounds
+        if skip:
+            skip = False
+            continue
+        if item in ("--compare", "--rounds"):
+            skip = True
+            continue
+        if item.startswith(("--compare=", "--rounds=")):
+            continue
+        rest.append(item)
+    if args.export_dir is None:
+        raise SystemExit("--compare needs --export-dir (both sides import the same files)")
+    roots = {"before": Path(args.compare).resolve(), "after": ROOT}
+    for round_ in range(1, args.rounds + 1):
+        for label, root in roots.items():
+            print(f"\n=== round {round_}, {label} ({root}) ===", flush=True)
+            env = dict(os.environ, PYTHONPATH=str(root))
+            # Run as a script (not -m from this checkout, whose panelmanager/ would come first on sys.path).
+            subprocess.run([sys.executable, str(Path(__file__).resolve()), *rest], cwd=str(root), env=env, check=False)
     return 0
 
 

@@ -36,10 +36,10 @@ def observations_fail(monkeypatch):
     """The writer raises as it reaches observations, after patients and visits were written."""
     real = writer._sync_table
 
-    def failing(conn, name, frame, source, key):
+    def failing(conn, name, frame, source, key, *staging):
         if name == "observations":
             raise RuntimeError("disk went away")
-        return real(conn, name, frame, source, key)
+        return real(conn, name, frame, source, key, *staging)
 
     monkeypatch.setattr(writer, "_sync_table", failing)
 
@@ -67,10 +67,10 @@ def test_failure_part_way_keeps_the_earlier_import_intact(fresh_registry, synthe
     patients.to_csv(newer / "patients.csv", index=False)
     real = writer._sync_table
 
-    def failing(conn, name, frame, source, key):
+    def failing(conn, name, frame, source, key, *staging):
         if name == "observations":
             raise RuntimeError("disk went away")
-        return real(conn, name, frame, source, key)
+        return real(conn, name, frame, source, key, *staging)
 
     monkeypatch.setattr(writer, "_sync_table", failing)
 
@@ -86,13 +86,13 @@ def test_failure_part_way_keeps_the_earlier_import_intact(fresh_registry, synthe
 def test_a_database_error_message_does_not_carry_patient_data(fresh_registry, synthea_small, monkeypatch):
     real = writer._sync_table
 
-    def failing(conn, name, frame, source, key):
+    def failing(conn, name, frame, source, key, *staging):
         if name == "visits":
             raise sqlalchemy.exc.IntegrityError(
                 "INSERT INTO patients ...", {"first_name": "Maynard", "mrn": MAYNARD},
                 sqlite3.IntegrityError("UNIQUE constraint failed: visits.source, visits.external_id"),
             )
-        return real(conn, name, frame, source, key)
+        return real(conn, name, frame, source, key, *staging)
 
     monkeypatch.setattr(writer, "_sync_table", failing)
 

@@ -29,6 +29,7 @@ from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.skip import import_key
+from panelmanager.core.importers.staging import uses_staging, write_staged
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
 from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
@@ -363,17 +364,22 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             outcome.encoding = parsed.encoding
             if dry_run:
                 outcome.sample_names = _sample_names(parsed)
-            with (nullcontext(dry_conn) if dry_conn is not None else _write_connection(registry)) as conn, \
+            staged = dry_conn is None and uses_staging(registry.engine)
+            with (nullcontext(dry_conn) if dry_conn is not None else _write_connection(registry, staged)) as conn, \
                     bulk_load_settings(conn):
-                transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
+                transaction = None
                 try:
-                    result = write_parsed(
-                        conn,
-                        parsed,
-                        progress=lambda d, t, m="": file_progress(t + d, t * 2, m),
-                        cancel=cancel,
-                        release_frames=True,
-                    )
+                    write_progress = lambda d, t, m="": file_progress(t + d, t * 2, m)  # noqa: E731
+                    if staged:  # SQLite: planned without the write lock, applied under it (importers.staging)
+                        transaction, result, parsed = write_staged(
+                            conn, parsed,
+                            lambda _path=path: parse_path(_path, profile=profile, mapping=mapping, cancel=cancel,
+                                               encoding=encoding, lazy=True),
+                            progress=write_progress, cancel=cancel)
+                    else:
+                        transaction = conn.begin_nested() if dry_conn is not None else conn.begin()
+                        result = write_parsed(conn, parsed, progress=write_progress, cancel=cancel,
+                                              release_frames=True)
                     # A lazy parse counted its rows as the writer took each file.
                     outcome.rows_read = parsed.rows_read
                     if not parsed.rows_per_file:
@@ -401,7 +407,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                             session.commit()
                         transaction.commit()
                 except BaseException:
-                    transaction.rollback()
+                    if transaction is not None:
+                        transaction.rollback()
                     raise
             outcome.ok = True
             # Rejected rows stay in the import history; a file is written only where the caller asked.
@@ -422,16 +429,19 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
 
 
-def _write_connection(registry: Registry):
+def _write_connection(registry: Registry, staged: bool = False):
     """The import's connection. On SQLite its transaction begins IMMEDIATE: it holds the
     write lock before it reads the rows it decides on. A deferred BEGIN read first, and a
     check-in committed by another workstation before the import's first insert then made
     the whole import fail with "database is locked" (a WAL reader cannot become a writer
     once its snapshot is stale). Check-ins now wait for the import instead, and are told
-    the registry is busy if it takes longer than their retries (``core.concurrency``)."""
+    the registry is busy if it takes longer than their retries (``core.concurrency``).
+
+    A ``staged`` import (SQLite, ``importers.staging``) plans in a read transaction first
+    and takes the write lock only to apply what it planned: its connection begins plain."""
     from panelmanager.core.db import WRITE_OPTION
 
-    return registry.engine.execution_options(**{WRITE_OPTION: True}).connect()
+    return registry.engine.execution_options(**{WRITE_OPTION: not staged}).connect()
 
 
 def _skip_unchanged(registry: Registry, path: Path, outcome: ImportOutcome, key: str, started, user: str, sha: str) -> bool:

@@ -59,6 +59,9 @@ def bulk_load_settings(conn) -> Iterator[None]:
         try:
             if dbapi.in_transaction:  # never leave the connection's checks off inside an open transaction
                 dbapi.rollback()
+            from panelmanager.core.importers.staging import drop_leftovers
+
+            drop_leftovers(dbapi)  # a staged import's TEMP tables (importers.staging)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA cache_size={int(cache)}")
             cursor.execute(f"PRAGMA threads={int(threads)}")

@@ -394,8 +394,14 @@ def _sync_table(
     frame: pd.DataFrame | list[pd.DataFrame],
     source: str,
     key: str,
+    stage=None,
+    maps: _IdMaps | None = None,
 ) -> TableCounts:
     """Insert new rows and update changed ones; ``key`` is external_id or natural_key.
+
+    With a ``stage`` (``importers.staging``: a SQLite import planned without the write
+    lock) the rows go to the stage, which gives the new rows their ids; those of an
+    external_id table are added to ``maps`` for the tables that point at them.
 
     ``frame`` may be handed over in a one-item list (the caller keeps no reference): the
     unsorted frame is then freed as soon as its sorted copy of the new rows exists, instead
@@ -441,10 +447,16 @@ def _sync_table(
     # instead of taking random page writes (2M observations: ~2x faster). Only the
     # written columns are copied by the sort; the unsorted frame goes with ``fresh``.
     fresh = fresh[write_columns].sort_values(key, kind="stable")
-    counts.new = bulk_insert(conn, table, fresh)
+    if stage is not None:
+        new_ids = stage.insert(conn, table, fresh)
+        counts.new = len(fresh)
+        if key == "external_id" and maps is not None and len(fresh):
+            maps.add(name, fresh[key], pd.Series(new_ids))
+    else:
+        counts.new = bulk_insert(conn, table, fresh)
     if not changed.empty:
         update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
-        counts.updated = bulk_update(conn, table, changed[update_columns])
+        counts.updated = (stage.update if stage is not None else bulk_update)(conn, table, changed[update_columns])
     return counts
 
 
@@ -455,8 +467,12 @@ def _sync_patients(
     source: str,
     parsed: ParsedImport | None = None,
     rejected: list[Rejection] | None = None,
+    stage=None,
 ) -> TableCounts:
-    """Patients match on this source's identifier, else on MRN; identifiers are kept per source."""
+    """Patients match on this source's identifier, else on MRN; identifiers are kept per source.
+
+    With a ``stage`` the rows are staged (``importers.staging``) with their search keys,
+    which a direct write leaves to ``refresh_search_keys``."""
     table = TABLES["patients"]
     ident_table = models.PatientIdentifier.__table__
     frame = frame.copy()
@@ -515,12 +531,21 @@ def _sync_patients(
 
     write_columns = [c for c in frame.columns if c in table.c and c != "id"]
     fresh = frame.loc[~known]
-    newest = conn.execute(select(func.max(table.c.id))).scalar() if not fresh.empty else None
-    counts.new = bulk_insert(conn, table, fresh[write_columns])
     changed = frame.loc[known & ~same]
-    if not changed.empty:
-        update_columns = ["id"] + [c for c in write_columns if c != "source"]
-        counts.updated = bulk_update(conn, table, changed[update_columns].assign(id=changed["id"].astype("int64")))
+    staged_ids = None
+    if stage is not None:
+        staged_ids = pd.Series(stage.insert(conn, table, _with_search_keys(fresh[write_columns])), index=fresh.index)
+        counts.new = len(fresh)
+        if not changed.empty:
+            update_columns = ["id"] + [c for c in write_columns if c != "source"]
+            counts.updated = stage.update(
+                conn, table, _with_search_keys(changed[update_columns].assign(id=changed["id"].astype("int64"))))
+    else:
+        newest = conn.execute(select(func.max(table.c.id))).scalar() if not fresh.empty else None
+        counts.new = bulk_insert(conn, table, fresh[write_columns])
+        if not changed.empty:
+            update_columns = ["id"] + [c for c in write_columns if c != "source"]
+            counts.updated = bulk_update(conn, table, changed[update_columns].assign(id=changed["id"].astype("int64")))
 
     # Every patient gets this source's identifier (new patients and MRN matches alike).
     existing_idents = maps.get("patients")
@@ -529,7 +554,7 @@ def _sync_patients(
         need_ids = frame.loc[needs, "id"].astype("Int64")
         inserted = need_ids.isna()
         if inserted.any():
-            new_ids = _inserted_ids(conn, table, fresh["mrn"], newest, maps)
+            new_ids = staged_ids if staged_ids is not None else _inserted_ids(conn, table, fresh["mrn"], newest, maps)
             need_ids.loc[inserted] = new_ids.loc[need_ids.index[inserted.to_numpy()]].to_numpy()
         idents = pd.DataFrame(
             {
@@ -538,9 +563,22 @@ def _sync_patients(
                 "identifier": frame.loc[needs, "external_id"].astype(str),
             }
         ).drop_duplicates("identifier")
-        bulk_insert(conn, ident_table, idents)
+        (stage.insert if stage is not None else bulk_insert)(conn, ident_table, idents)
         maps.add("patients", idents["identifier"], idents["patient_id"])
     return counts
+
+
+def _with_search_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the folded search key of each patient (``core.search_keys``)."""
+    from panelmanager.core.search_keys import _KeyMaker
+
+    def names(column: str) -> list:
+        if column not in frame.columns:
+            return [None] * len(frame)
+        return frame[column].astype(object).where(frame[column].notna(), None).tolist()
+
+    keys = _KeyMaker()
+    return frame.assign(search_name=[keys(*row) for row in zip(names("last_name"), names("first_name"), names("middle_name"))])
 
 
 def _reject_taken_mrns(frame, known, old, maps: _IdMaps, parsed: ParsedImport, rejected: list[Rejection]):
@@ -677,11 +715,13 @@ def write_parsed(
     progress=None,
     cancel: CancelToken = NEVER_CANCELLED,
     release_frames: bool = False,
+    stage=None,
 ) -> WriteResult:
     """Write every frame of ``parsed`` in dependency order inside the caller's transaction.
 
     ``release_frames`` takes each frame out of ``parsed.frames`` as it is written, so a
     big import does not hold every parsed table and its working copies at once.
+    ``stage`` (``importers.staging.Stage``) collects the rows instead of writing them.
     """
     maps = _IdMaps(conn, parsed.source)
     rejected: list[Rejection] = []
@@ -703,8 +743,9 @@ def write_parsed(
             frame = _drop_repeated_ids(name, frame, parsed, rejected, duplicates)
         if name == "patients":
             frame = _resolve_refs(name, frame, maps, parsed, rejected, PATIENT_REFERENCES)
-            results[name] = _sync_patients(conn, frame, maps, parsed.source, parsed, rejected)
-            refresh_search_keys(conn)  # folded names for the search box (core.search_keys)
+            results[name] = _sync_patients(conn, frame, maps, parsed.source, parsed, rejected, stage)
+            if stage is None:  # a staged import writes the keys with the rows
+                refresh_search_keys(conn)  # folded names for the search box (core.search_keys)
             continue
         frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
         if name in EVENT_IDENTITY:
@@ -715,8 +756,8 @@ def write_parsed(
         # Handed over (no reference kept here) so _sync_table can free it once sorted.
         handed, key = [frame], "natural_key" if name in EVENT_IDENTITY else "external_id"
         del frame
-        results[name] = _sync_table(conn, name, handed, parsed.source, key)
-        if key == "external_id":
+        results[name] = _sync_table(conn, name, handed, parsed.source, key, stage, maps)
+        if key == "external_id" and stage is None:
             maps.load(name)
     if progress:
         progress(len(names), len(names), "Written")

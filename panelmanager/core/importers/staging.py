@@ -1,0 +1,366 @@
+"""SQLite imports that hold the write lock only while they apply what they decided (issue 13).
+
+SQLite has one writer at a time. An import used to take the write lock (BEGIN IMMEDIATE)
+and then parse, normalise, hash and compare every row inside it: a check-in confirm on
+another workstation waited for all of it (3.5 s at 5,000 patients, refused "busy" at
+100,000). Here an import runs in two phases on one connection:
+
+1. **Plan**, without the write lock: in an ordinary read transaction (WAL readers never
+   block writers, and writers never block them) the writer parses, resolves references,
+   hashes and compares every row against the registry exactly as before, but every row it
+   would insert or update goes into a TEMP table of the import's connection instead
+   (``Stage``). New rows get their ids here, counting on from each table's highest id in
+   the plan's snapshot, so rows that point at them (visits at new patients, observations
+   at new visits) are planned too.
+2. **Apply**, under the write lock: BEGIN IMMEDIATE, check that nothing the plan was
+   decided on changed since its snapshot (``Snapshot``), then copy the staged rows with one
+   ``INSERT ... SELECT`` / ``UPDATE ... FROM`` per staged frame (SQLite copies them in C).
+   If something did change, the staged rows are dropped and the file is imported again
+   the old way, inside the same locked transaction: correctness first.
+
+The import stays all or nothing: nothing reaches the registry's own tables before the
+apply's single transaction commits; a failure, a cancel or a kill -9 at any point leaves
+the registry as it was (TEMP tables belong to the connection and vanish with it).
+
+What the plan is checked against, under the lock:
+
+- ``PRAGMA data_version`` of the import's connection, read before the plan's snapshot:
+  unchanged means no other connection committed anything since, and the plan stands;
+- otherwise (a check-in, usually) the imported tables' row counts and highest ids; a digest
+  of the patient, provider and location columns the writer decides on (MRN, status, names,
+  birth date, row hash, merges); and a digest of every stored row the plan updates. A
+  check-in touches none of them, so the plan still stands.
+
+Staged rows live where SQLite keeps temporary tables: a temporary file that SQLite deletes
+itself for a plain registry (so a first import's rows do not all sit in memory), memory
+for an encrypted one (``core.encryption`` sets ``temp_store=MEMORY`` so that no row is ever
+written unencrypted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table
+from sqlalchemy.sql.schema import ColumnDefault
+
+from panelmanager.core import db
+from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
+
+# Tables whose rows the writer reads to decide what it writes (as importers.skip watches).
+WATCHED = ("locations", "providers", "patients", "patient_identifiers", "visits", "observations",
+           "immunizations", "procedures", "conditions", "medications")
+# Small tables whose rows are counted (the big ones: their highest id, one index probe).
+COUNTED = ("locations", "providers", "patients", "patient_identifiers")
+# Columns of small tables that decide matching and merging (digested whole).
+DECIDING_COLUMNS = {
+    "providers": ("id", "external_id", "source", "merged_into_id", "row_hash"),
+    "locations": ("id", "external_id", "source", "row_hash"),
+}
+STAGE_CHUNK_ROWS = 50_000
+_stage_numbers = itertools.count(1)
+log = logging.getLogger(__name__)
+
+
+def uses_staging(conn) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _dbapi(conn):
+    return conn.connection.dbapi_connection
+
+
+def _digest(rows) -> str:
+    digest = hashlib.sha256()
+    for start in range(0, len(rows), 20_000):
+        digest.update(repr(rows[start : start + 20_000]).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Snapshot:
+    """What the plan was decided on (read inside the plan's read transaction)."""
+
+    data_version: int
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn, data_version: int) -> Snapshot:
+        snap = cls(data_version)
+        snap.sizes = _sizes(conn)
+        snap.digests = _table_digests(conn)
+        return snap
+
+
+def _sizes(conn) -> dict[str, tuple[int, int]]:
+    cursor = _dbapi(conn).cursor()
+    try:
+        # COUNT(*) of a big table reads its smallest index (~1 s at 100,000 patients); no service
+        # deletes imported rows, so their highest id (one probe) shows any row added meanwhile.
+        return {
+            name: tuple(cursor.execute(
+                f"SELECT {'COUNT(*)' if name in COUNTED else '0'}, COALESCE(MAX(id), 0) FROM main.{_q(name)}"
+            ).fetchone())
+            for name in WATCHED
+        }
+    finally:
+        cursor.close()
+
+
+def _table_digests(conn) -> dict[str, str]:
+    cursor = _dbapi(conn).cursor()
+    try:
+        out = {}
+        for name, columns in DECIDING_COLUMNS.items():
+            cols = ", ".join(_q(c) for c in columns)
+            out[name] = _digest(cursor.execute(f"SELECT {cols} FROM main.{_q(name)} ORDER BY id").fetchall())
+        return out
+    finally:
+        cursor.close()
+
+
+def drop_leftovers(dbapi_connection) -> None:
+    """Drop staging tables still on a connection (a caller's rollback after the apply brings
+    dropped ones back); run with no transaction open, before the connection goes back to the pool."""
+    names = [row[0] for row in dbapi_connection.execute(
+        "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'pm_import_stage_%'").fetchall()]
+    for name in names:
+        dbapi_connection.execute(f"DROP TABLE temp.{_q(name)}")
+
+
+def data_version(conn) -> int:
+    """SQLite's count of commits by other connections, as this connection has seen them."""
+    return int(_dbapi(conn).execute("PRAGMA data_version").fetchone()[0])
+
+
+@dataclass
+class _Op:
+    kind: str  # "insert" or "update"
+    table: Table
+    stage: str
+    columns: list[str]
+    rows: int
+    before: str = ""  # digest of the stored rows the plan decided on (updated rows; patients given an identifier)
+
+
+class Stage:
+    """Collects the writer's inserts and updates in TEMP tables; ``apply`` writes them."""
+
+    def __init__(self, conn, snapshot: Snapshot) -> None:
+        self.conn = conn
+        self.snapshot = snapshot
+        self.ops: list[_Op] = []
+        self._next_id = {name: top + 1 for name, (_count, top) in snapshot.sizes.items()}
+
+    # ------------------------------------------------------------------ plan
+
+    def insert(self, conn, table: Table, frame: pd.DataFrame) -> np.ndarray:
+        """Stage new rows; returns the ids they will have (in the frame's order)."""
+        if frame.empty:
+            return np.zeros(0, dtype=np.int64)
+        start = self._next_id[table.name]
+        ids = np.arange(start, start + len(frame), dtype=np.int64)
+        self._next_id[table.name] = start + len(frame)
+        staged = frame.assign(id=ids)
+        # Core insert() fills the models' Python-side defaults (fte=1.0, status=...) for
+        # absent columns; so does db.bulk_insert, and so must the staged rows.
+        for column in table.c:
+            if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
+                staged[column.name] = column.default.arg
+        name = self._stage(table, staged)
+        op = _Op("insert", table, name, list(staged.columns), len(staged))
+        if table.name == "patient_identifiers":  # an existing patient matched by MRN: their row decided it
+            op.before = self._stored_digest(op)
+        self.ops.append(op)
+        return ids
+
+    def update(self, conn, table: Table, frame: pd.DataFrame, key: str = "id") -> int:
+        """Stage ``UPDATE table SET <other columns> WHERE id = ...`` for every row of ``frame``."""
+        if frame.empty:
+            return 0
+        assert key == "id"
+        name = self._stage(table, frame)
+        op = _Op("update", table, name, list(frame.columns), len(frame))
+        op.before = self._stored_digest(op)
+        self.ops.append(op)
+        return len(frame)
+
+    def _stage(self, table: Table, frame: pd.DataFrame) -> str:
+        name = f"pm_import_stage_{next(_stage_numbers)}"
+        columns = [table.c[c] for c in frame.columns]
+        cursor = _dbapi(self.conn).cursor()
+        try:
+            cursor.execute(f"CREATE TEMP TABLE {_q(name)} ({', '.join(_q(c.name) for c in columns)})")
+            sql = f"INSERT INTO temp.{_q(name)} VALUES ({', '.join('?' for _ in columns)})"
+            for start in range(0, len(frame), STAGE_CHUNK_ROWS):
+                part = frame.iloc[start : start + STAGE_CHUNK_ROWS]
+                values = [db._sqlite_values(part[c.name], c) for c in columns]
+                cursor.executemany(sql, zip(*values))
+                del values
+        finally:
+            cursor.close()
+        return name
+
+    def _stored_digest(self, op: _Op) -> str:
+        if op.table.name == "patient_identifiers":
+            target, key = "patients", "patient_id"
+        else:
+            target, key = op.table.name, "id"
+        rows = _dbapi(self.conn).execute(
+            f"SELECT t.* FROM main.{_q(target)} AS t WHERE t.id IN (SELECT {_q(key)} FROM temp.{_q(op.stage)}) "
+            "ORDER BY t.id"
+        ).fetchall()
+        return _digest(rows)
+
+    # ------------------------------------------------------------------ apply
+
+    def still_valid(self) -> bool:
+        """Under the write lock: is every input the plan was decided on as it was?"""
+        if data_version(self.conn) == self.snapshot.data_version:
+            return True  # no other connection committed anything since the plan's snapshot
+        if _sizes(self.conn) != self.snapshot.sizes:
+            return False
+        if _table_digests(self.conn) != self.snapshot.digests:
+            return False
+        return all(self._stored_digest(op) == op.before for op in self.ops if op.before)
+
+    def apply(self, progress: Callable[[int, int, str], None] | None = None) -> None:
+        """Write the staged rows into the registry (inside the caller's locked transaction)."""
+        cursor = _dbapi(self.conn).cursor()
+        try:
+            for index, op in enumerate(self.ops):
+                if progress:
+                    progress(index, len(self.ops), f"Saving {op.table.name}")
+                cols = ", ".join(_q(c) for c in op.columns)
+                target = f"main.{_q(op.table.name)}"
+                if op.kind == "insert":
+                    deferred = db._indexes_to_defer(self.conn, op.table, op.rows)
+                    for index_name, _sql in deferred:
+                        cursor.execute(f"DROP INDEX main.{_q(index_name)}")
+                    cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM temp.{_q(op.stage)}")
+                    for _name, create in deferred:
+                        cursor.execute(create)
+                else:
+                    sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in op.columns if c != "id")
+                    cursor.execute(f"UPDATE {target} AS t SET {sets} FROM temp.{_q(op.stage)} AS s WHERE t.id = s.id")
+                cursor.execute(f"DROP TABLE temp.{_q(op.stage)}")
+        finally:
+            cursor.close()
+        self.ops = []
+
+    def drop(self) -> None:
+        """Forget the staged rows (also after a failure: the connection goes back to the pool)."""
+        dbapi = _dbapi(self.conn)
+        for op in self.ops:
+            try:
+                dbapi.execute(f"DROP TABLE IF EXISTS temp.{_q(op.stage)}")
+            except Exception:  # a connection in a failed state is discarded by the pool anyway
+                pass
+        self.ops = []
+
+
+def _apply_or_undo(conn, stage: Stage, progress) -> bool:
+    """Apply inside a savepoint: a unique key taken meanwhile (an MRN another workstation just
+    gave a patient) undoes the apply, and the file is decided again under the lock."""
+    dbapi = _dbapi(conn)
+    dbapi.execute("SAVEPOINT pm_import_apply")
+    try:
+        stage.apply(progress)
+    except sqlite_integrity_errors():
+        dbapi.execute("ROLLBACK TO pm_import_apply")
+        dbapi.execute("RELEASE pm_import_apply")
+        return False
+    dbapi.execute("RELEASE pm_import_apply")
+    return True
+
+
+def sqlite_integrity_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' IntegrityError classes (sqlite3 and, when installed, SQLCipher's)."""
+    import sqlite3
+
+    classes: list[type[BaseException]] = [sqlite3.IntegrityError]
+    try:
+        import sqlcipher3  # type: ignore[import-not-found]
+
+        classes.append(sqlcipher3.dbapi2.IntegrityError)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def write_staged(
+    conn,
+    parsed,
+    reparse: Callable[[], object],
+    *,
+    progress=None,
+    cancel: CancelToken = NEVER_CANCELLED,
+):
+    """Plan ``parsed`` without the write lock, then apply it under it (module docstring).
+
+    ``conn`` is a SQLite connection with no transaction open. Returns ``(transaction,
+    result, parsed)``: the write transaction (BEGIN IMMEDIATE), still open, holding the
+    applied rows, for the caller to record its batch in and commit; ``parsed`` is the
+    import as finally written (read again by ``reparse`` if the plan had to be redone).
+    """
+    from panelmanager.core.db import WRITE_OPTION
+    from panelmanager.core.importers.writer import write_parsed
+
+    started = time.perf_counter()
+    version = data_version(conn)  # before the snapshot: anything committed after it shows
+    conn.execution_options(**{WRITE_OPTION: False})
+    plan = conn.begin()  # BEGIN (deferred): a read snapshot, no write lock on the registry
+    stage = None
+    try:
+        stage = Stage(conn, Snapshot.read(conn, version))
+        result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True, stage=stage)
+        plan.commit()  # ends the snapshot; the TEMP tables keep the staged rows
+    except BaseException:
+        plan.rollback()
+        if stage is not None:
+            stage.drop()
+        raise
+    conn.execution_options(**{WRITE_OPTION: True})
+    planned = time.perf_counter()
+    try:
+        cancel.raise_if_cancelled()
+        transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
+    except BaseException:
+        stage.drop()
+        raise
+    try:
+        locked = time.perf_counter()
+        valid = stage.still_valid()
+        checked = time.perf_counter()
+        if valid:
+            valid = _apply_or_undo(conn, stage, progress)
+        if valid:
+            # Timings only (no patient data): where a long import spends its time, and how long it locks.
+            log.info("import planned in %.2f s; waited %.2f s for the write lock, checked the plan in %.2f s, "
+                     "applied it in %.2f s", planned - started, locked - planned, checked - locked,
+                     time.perf_counter() - checked)
+        else:  # another workstation changed what the plan was decided on: decide again, under the lock
+            stage.drop()
+            log.info("the registry changed while the import planned: deciding again under the write lock")
+            parsed = reparse()
+            result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True)
+    except BaseException:
+        transaction.rollback()
+        stage.drop()
+        raise
+    return transaction, result, parsed
+
+
+__all__ = ["Snapshot", "Stage", "uses_staging", "write_staged"]
