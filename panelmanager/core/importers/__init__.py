@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -369,12 +370,14 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                     bulk_load_settings(conn):
                 transaction = None
                 try:
-                    write_progress = lambda d, t, m="": file_progress(t + d, t * 2, m)  # noqa: E731
+                    def write_progress(d: int, t: int, m: str = "") -> None:
+                        file_progress(t + d, t * 2, m)
+
                     if staged:  # SQLite: planned without the write lock, applied under it (importers.staging)
                         transaction, result, parsed = write_staged(
                             conn, parsed,
-                            lambda _path=path: parse_path(_path, profile=profile, mapping=mapping, cancel=cancel,
-                                               encoding=encoding, lazy=True),
+                            partial(parse_path, path, profile=profile, mapping=mapping, cancel=cancel,
+                                    encoding=encoding, lazy=True),
                             progress=write_progress, cancel=cancel)
                     else:
                         transaction = conn.begin_nested() if dry_conn is not None else conn.begin()

@@ -292,7 +292,7 @@ def sqlite_integrity_errors() -> tuple[type[BaseException], ...]:
 
     classes: list[type[BaseException]] = [sqlite3.IntegrityError]
     try:
-        import sqlcipher3  # type: ignore[import-not-found]
+        import sqlcipher3
 
         classes.append(sqlcipher3.dbapi2.IntegrityError)
     except ImportError:
