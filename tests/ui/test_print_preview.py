@@ -300,3 +300,37 @@ def test_a_preview_closed_while_loading_keeps_nothing(qtbot, monkeypatch):
     release.set()
     qtbot.wait(300)
     assert dialog.page_count() == 0 and dialog.pdf_bytes() == b""
+
+
+def test_a_big_document_is_written_off_the_gui_thread_and_reported_saved_when_written(qtbot, preview, tmp_path,
+                                                                                      monkeypatch):
+    # A 16,000-letter mailing is about 100 MB: its write blocked the window (issue 10). Above the
+    # limit the file is written on a worker thread, and "saved" (which logs a mailing) comes only
+    # once the file is complete.
+    dialog = preview(3)
+    target = tmp_path / "big.pdf"
+    monkeypatch.setattr(PrintPreviewDialog, "BACKGROUND_WRITE_BYTES", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name", staticmethod(lambda *a, **k: (str(target), "")))
+    delivered: list[str] = []
+    dialog.delivered.connect(delivered.append)
+    dialog.save_pdf()
+    qtbot.waitUntil(lambda: delivered == ["saved"], timeout=5000)
+    assert dialog.saved_path == str(target)
+    assert target.read_bytes() == dialog.pdf_bytes()
+    assert len(PdfReader(str(target)).pages) == 3
+
+
+def test_a_big_document_that_cannot_be_written_says_so_and_is_not_reported_saved(qtbot, preview, tmp_path,
+                                                                                monkeypatch):
+    dialog = preview(2)
+    monkeypatch.setattr(PrintPreviewDialog, "BACKGROUND_WRITE_BYTES", 0)
+    monkeypatch.setattr(PrintPreviewDialog, "save_file_name",
+                        staticmethod(lambda *a, **k: (str(tmp_path / "no such folder" / "x.pdf"), "")))
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: warnings.append(text))
+    delivered: list[str] = []
+    dialog.delivered.connect(delivered.append)
+    dialog.save_pdf()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert "Could not save" in warnings[0] and delivered == []
+    assert dialog.saved_path is None
