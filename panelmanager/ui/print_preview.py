@@ -118,6 +118,7 @@ class PrintPreviewDialog(QDialog):
         left_out_title: str = "",
         record_question: str = "",
         partial_of: int = 0,
+        partial_shown: int = 0,
         build_full: Callable[[Callable[..., None]], None] | None = None,
     ) -> None:
         super().__init__(parent)
@@ -135,6 +136,7 @@ class PrintPreviewDialog(QDialog):
         # builds it (a job); ``done(data, note)`` hands it over, ``done(None)`` when it was not built.
         self._build_full = build_full if partial_of else None
         self.partial_of = partial_of if build_full is not None else 0
+        self.partial_shown = partial_shown  # letters shown (a letter may take two pages); 0: count pages
         self._building_full = False
         self._after_full: Callable[[], object] | None = None
 
@@ -344,7 +346,7 @@ class PrintPreviewDialog(QDialog):
         self._update_navigation()
 
     def _partial_text(self) -> str:
-        shown, total = self.page_count(), f"{self.partial_of:,}"
+        shown, total = self.partial_shown or self.page_count(), f"{self.partial_of:,}"
         return self.tr("Preview of the first {0} of {1} letters. Print and Save as PDF produce all {1}.").format(
             f"{shown:,}", total) if shown else self.tr("Preview of the first letters of {0}.").format(total)
 

@@ -334,3 +334,11 @@ def test_a_big_document_that_cannot_be_written_says_so_and_is_not_reported_saved
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "Could not save" in warnings[0] and delivered == []
     assert dialog.saved_path is None
+
+
+def test_a_partial_preview_counts_the_letters_it_shows_not_its_pages(qtbot, preview):
+    # 2 letters shown on 3 pages (a long letter runs onto a second page): the banner says 2 letters.
+    dialog = preview(3, partial_of=16_045, partial_shown=2, build_full=lambda done: None)
+    assert dialog.page_count() == 3
+    assert dialog.partial_label.text() == ("Preview of the first 2 of 16,045 letters. Print and Save as PDF "
+                                           "produce all 16,045.")

@@ -594,7 +594,8 @@ class OutreachScreen(Screen):
                 self, buffer.getvalue(), self.tr("Outreach letters"), file_name=f"letters-{as_of.isoformat()}.pdf",
                 note=self._partial_note(result, count), left_out=left_out,
                 left_out_title=self.tr("No letter: no usable address ({0})").format(len(left_out)),
-                record_question=question, partial_of=count, build_full=build_full)
+                record_question=question, partial_of=count, partial_shown=result.letters,
+                build_full=build_full)
             self.preview.delivered.connect(lambda _how: self._mailing_delivered(full.get("result", result), list_key))
 
         self._run(self.tr("Writing letters"), done, first=self.PREVIEW_LETTERS, letters=buffer,
