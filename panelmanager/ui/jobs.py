@@ -289,14 +289,7 @@ class JobRunner:
         if stopped and not cls.synchronous:
             QThreadPool.globalInstance().waitForDone(timeout_ms)
         for job in stopped:
-            job.abandoned = True
-            cls._active.discard(job)
-            try:
-                job.dialog.canceled.disconnect(job._cancel)
-                job.dialog.close()
-                job.dialog.deleteLater()
-            except (RuntimeError, TypeError):  # already closed or deleted with its window
-                pass
+            job.abandon()
         return len(stopped)
 
 

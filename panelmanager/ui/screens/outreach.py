@@ -11,10 +11,12 @@ preview alone logs nothing; one mailing is logged once), exports when the file i
 calls as they are recorded. Building lists and documents and logging run off the GUI thread
 (``run_job``).
 
-Why one module of about 800 lines: it is one screen whose four parts (the list and its filters,
+Why one module of about 900 lines: it is one screen whose four parts (the list and its filters,
 the documents, the call outcomes, the report) share one list, one selection and one set of jobs;
 every rule they apply lives in ``core.outreach`` / ``core.outreach_run``, and what is here is
-widget wiring. Split it along those parts when it grows further."""
+widget wiring. The latest growth is the big-mailing preview (``_partial_letters``: the first
+letters shown, the whole mailing built on Print / Save), which needs the same list, contacts and
+jobs as the other documents. Split it along those parts (the documents first) when it grows further."""
 
 from __future__ import annotations
 
