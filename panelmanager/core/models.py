@@ -539,7 +539,11 @@ class MeasureResult(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(Date)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    # No foreign key (migration 0014_gaps_nofk): this is a cache that every refresh replaces
+    # wholesale, and with a foreign key SQLite checked each of ~570,000 rows against patients
+    # and could not truncate the table. The application never deletes a patient (no cascade
+    # is needed), and a refresh stores only patients that exist.
+    patient_id: Mapped[int] = mapped_column(Integer)
     measure_id: Mapped[str] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(12))  # open, due-soon, met, excluded
     due_date: Mapped[dt.date | None] = mapped_column(Date)

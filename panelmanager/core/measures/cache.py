@@ -15,7 +15,12 @@ measures. Here, on SQLite:
 - when the new rows outnumber what stays (other dates), the plain indexes are dropped
   before the old rows are deleted and rebuilt once after the insert with a 64 MB page
   cache, so SQLite sorts them in memory (inside the same transaction, so a failure or a
-  cancel restores them).
+  cancel restores them);
+- when no other date is cached, the old rows go with one ``DELETE FROM measure_results``
+  without a WHERE clause: SQLite's truncate optimization frees the pages without visiting
+  each row. The table has no foreign key for that reason (migration 0014_gaps_nofk: a
+  table in a foreign-key relation is emptied row by row, and each inserted row was
+  checked against ``patients``).
 
 Every reader sees exactly the rows and values the generic path wrote (tests prove it:
 ``tests/core/test_measures_cache_write.py``). PostgreSQL streams the rows with ``COPY``
@@ -73,8 +78,8 @@ def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, comput
     ).scalar() or 0
     deferred: list[tuple[str, str]] = []
     if len(result) and len(result) * 2 >= staying:
-        # Dropped before the DELETE too: the old rows then leave the table alone, not row
-        # by row from each index (SQLite cannot truncate while foreign keys are on).
+        # Dropped before the DELETE too: when other dates stay, their rows are deleted from
+        # the table alone, not row by row from each index as well.
         deferred = [
             (name, sql)
             for name, sql in conn.exec_driver_sql(
@@ -86,7 +91,7 @@ def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, comput
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
     if staying:
         conn.exec_driver_sql("DELETE FROM measure_results WHERE as_of = ?", (as_of_text,))
-    else:
+    else:  # no WHERE: the truncate optimization (the table is in no foreign-key relation)
         conn.exec_driver_sql("DELETE FROM measure_results")
     if len(result):
         _insert_sqlite(conn, as_of_text, result, computed_at)
