@@ -256,10 +256,10 @@ class _DirectWriter:
                 self._write(name, frame)
             self.progress(3 + int(82 * done / gen.n), 100, f"Written {done:,} of {gen.n:,} patients")
         self.cancel.raise_if_cancelled()
-        if deferred:
-            self.progress(86, 100, "Building the indexes")
-            for _name, create in deferred:
-                conn.exec_driver_sql(create)
+        for index, (_name, create) in enumerate(deferred):
+            self.cancel.raise_if_cancelled()
+            self.progress(86 + int(12 * index / len(deferred)), 100, "Building the indexes")
+            conn.exec_driver_sql(create)
         if not self.sqlite:
             for name in (*_ID_TABLES, "patient_identifiers"):
                 conn.exec_driver_sql(
@@ -332,8 +332,9 @@ class _DirectWriter:
         frame = gen.patient_frame
         refs = {"pm_provider_id": self._ref("providers", frame["_pm_provider"].to_numpy())}
         identifiers = frame["external_id"]
-        written = self._insert("patients", _with_search_keys(_public(frame).drop(columns="external_id")), refs,
-                               key="mrn")
+        written = self._prepare("patients", _public(frame).drop(columns="external_id"), refs, key="mrn")
+        written = _with_search_keys(written)  # after the hash, which (as the importer's) leaves it out
+        self._write("patients", written)
         bulk_insert(self.conn, PatientIdentifier.__table__,
                     pd.DataFrame({"patient_id": written["id"].to_numpy(), "source": SOURCE,
                                   "identifier": identifiers.to_numpy(dtype=object)}))
