@@ -240,7 +240,7 @@ class _DirectWriter:
         self.base = {name: int(conn.exec_driver_sql(f'SELECT MAX(id) FROM "{name}"').scalar() or 0)
                      for name in _ID_TABLES}
         deferred = self._drop_plain_indexes() if self.sqlite else []
-        self.progress(1, 100, "Generating providers and patients")
+        self.progress(1, 100, "Generating patients")
         _head(gen)
         self._insert("locations", _public(gen.location_frame), {})
         location = gen.provider_location_index
