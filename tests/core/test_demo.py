@@ -277,3 +277,82 @@ def test_pm_export_is_in_athenahealth_report_builder_layout(tmp_path):
     with patients_csv.open(newline="", encoding="utf-8") as handle:
         languages = {row["patient language"] for row in csv.DictReader(handle)}
     assert {"English", "Spanish"} <= languages
+
+
+def _stored(registry, table: str, key: str) -> list[tuple]:
+    """Every row of ``table`` as (key, row_hash, the references it carries) in key order."""
+    refs = {
+        "patients": "p.pm_provider_id, p.search_name, (SELECT i.identifier FROM patient_identifiers i "
+                    "WHERE i.patient_id = p.id)",
+        "visits": "p.patient_id, p.provider_id, p.location_id",
+        "providers": "p.location_id",
+        "locations": "NULL",
+    }.get(table, "(SELECT v.external_id FROM visits v WHERE v.id = p.visit_id), "
+                 "(SELECT m.mrn FROM patients m WHERE m.id = p.patient_id)")
+    with registry.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            f"SELECT p.{key}, p.source, p.row_hash, {refs} FROM {table} p ORDER BY p.{key}"))]
+
+
+def test_the_direct_load_stores_what_the_importers_writer_stores(fresh_registry, tmp_path):
+    """load_demo writes its rows itself (issue 16); a registry filled by the importers' own
+    write_parsed from the same practice holds the same rows, keys and hashes, so the demo
+    still behaves as imported data (change detection, natural keys, search keys)."""
+    from panelmanager.core.importers.writer import ParsedImport, write_parsed
+
+    counts = load_demo(fresh_registry, patients=220, seed=9, as_of=AS_OF)
+    practice = generate_practice(220, seed=9, as_of=AS_OF)
+    reference = open_registry(tmp_path / "writer.sqlite3", create=True)
+    try:
+        parsed = ParsedImport(path="demo", format="demo", profile=None, source="demo",
+                              rows_read=sum(practice.counts().values()), frames=practice.frames)
+        with reference.engine.begin() as conn:
+            written = write_parsed(conn, parsed)
+        assert counts == {name: written.tables[name].new for name in counts}
+        for table, key in (("locations", "external_id"), ("providers", "external_id"), ("patients", "mrn"),
+                           ("visits", "external_id"), ("observations", "natural_key"),
+                           ("immunizations", "natural_key"), ("procedures", "natural_key"),
+                           ("conditions", "natural_key"), ("medications", "natural_key")):
+            assert _stored(fresh_registry, table, key) == _stored(reference, table, key), table
+    finally:
+        reference.close()
+
+
+def test_cancelling_during_the_load_writes_nothing_and_keeps_the_indexes(tmp_path):
+    registry = open_registry(tmp_path / "cancel-late.sqlite3", create=True)
+    token = CancelToken()
+    seen: list[str] = []
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        seen.append(message)
+        if message.startswith("Written"):  # the first chunk of patients is in
+            token.cancel()
+
+    indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'"
+    try:
+        before = _scalar(registry, indexes)
+        with pytest.raises(Cancelled):
+            load_demo(registry, patients=12_000, seed=1, as_of=AS_OF, progress=progress, cancel=token)
+        assert any(m.startswith("Written 5,000 of 12,000 patients") for m in seen)
+        assert _scalar(registry, "SELECT COUNT(*) FROM patients") == 0
+        assert _scalar(registry, "SELECT COUNT(*) FROM visits") == 0
+        assert _scalar(registry, indexes) == before
+        # ...and the same demo loads afterwards.
+        assert load_demo(registry, patients=300, seed=1, as_of=AS_OF)["patients"] == 300
+    finally:
+        registry.close()
+
+
+def test_progress_goes_forward_to_the_end_and_names_no_patient(tmp_path):
+    registry = open_registry(tmp_path / "progress.sqlite3", create=True)
+    steps: list[tuple[int, int, str]] = []
+    try:
+        load_demo(registry, patients=11_000, seed=2, as_of=AS_OF, progress=lambda d, t, m="": steps.append((d, t, m)))
+        names = {row[0] for row in registry.engine.connect().execute(text("SELECT last_name FROM patients"))}
+    finally:
+        registry.close()
+    done = [d / t for d, t, _ in steps]
+    assert done == sorted(done) and done[-1] == 1.0
+    messages = [m for _, _, m in steps]
+    assert "Written 5,000 of 11,000 patients" in messages and "Building the indexes" in messages
+    assert not any(name in m for m in messages for name in names)

@@ -57,6 +57,9 @@ class _ClinicalFacts:
     v_primary: np.ndarray
     v_completed: np.ndarray
     v_age: np.ndarray
+    # ...and where this chunk of patients starts (``_Generator.chunk``).
+    patient_offset: int
+    visit_offset: int
 
     # ----------------------------------------------------------------- observations
 
@@ -207,6 +210,8 @@ class _ClinicalFacts:
         obs.insert(1, "visit_ref", self.v_ids[index])
         obs.insert(2, "date", self.v_start[index])
         obs.insert(4, "code_system", LOINC)
+        obs["_patient"] = vp[index] + self.patient_offset  # hidden integer references (loading.py)
+        obs["_visit"] = index + self.visit_offset
         for column in ("category", "code", "description", "unit", "code_system"):
             obs[column] = obs[column].astype(object)
         self.observation_frame = obs
@@ -245,6 +250,8 @@ class _ClinicalFacts:
                         "code_system": np.array([o[0] for o in options], dtype=object)[choice],
                         "code": np.array([o[1] for o in options], dtype=object)[choice],
                         "description": np.array([o[2] for o in options], dtype=object)[choice],
+                        "_patient": who + self.patient_offset,
+                        "_visit": visit + self.visit_offset if visit is not None else np.full(len(who), -1),
                     }
                 )
             )
@@ -275,7 +282,7 @@ class _ClinicalFacts:
         if len(pap):
             add("pap", self.v_patient[pap], self.v_day[pap], self.v_day[pap], visit=pap)
         frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            columns=["patient_ref", "visit_ref", "date", "code_system", "code", "description"]
+            columns=["patient_ref", "visit_ref", "date", "code_system", "code", "description", "_patient", "_visit"]
         )
         frame["visit_ref"] = frame["visit_ref"].astype(object)
         frame = frame.sort_values(["patient_ref", "date"], kind="stable").reset_index(drop=True)
@@ -367,10 +374,11 @@ class _ClinicalFacts:
                 "date": _at_time(day, minutes),
                 "cvx": cvx,
                 "description": pd.Series(cvx).map(_CVX).to_numpy(dtype=object),
-                "_p": patient,
+                "_patient": patient + self.patient_offset,
+                "_visit": np.full(len(patient), -1),
             }
         )
-        frame = frame.sort_values(["_p", "date"], kind="stable").drop(columns="_p").reset_index(drop=True)
+        frame = frame.sort_values(["_patient", "date"], kind="stable").reset_index(drop=True)
         self.immunization_frame = frame
         return frame
 
@@ -407,14 +415,15 @@ class _ClinicalFacts:
                         "description": description,
                         "onset": onset.astype("datetime64[s]"),
                         "resolved": np.full(len(who), np.datetime64("NaT"), dtype="datetime64[s]"),
-                        "_p": who,
+                        "_patient": who + self.patient_offset,
+                        "_visit": np.where(recent, visit + self.visit_offset, -1),
                     }
                 )
             )
         frame = pd.concat(parts, ignore_index=True)
         for column in ("code_system", "code", "description"):
             frame[column] = frame[column].astype(object)
-        frame = frame.sort_values(["_p", "onset"], kind="stable").drop(columns="_p").reset_index(drop=True)
+        frame = frame.sort_values(["_patient", "onset"], kind="stable").reset_index(drop=True)
         self.onset_by_key = onset_by_key
         self.condition_frame = frame
         return frame
@@ -443,7 +452,8 @@ class _ClinicalFacts:
                         "code_system": RXNORM,
                         "code": code,
                         "description": description,
-                        "_p": who,
+                        "_patient": who + self.patient_offset,
+                        "_visit": np.full(len(who), -1),
                     }
                 )
             )
@@ -473,10 +483,11 @@ class _ClinicalFacts:
         lis_after = np.where(np.isnat(lis_after), self.today - _years(3), lis_after).astype("datetime64[D]")
         add("lisinopril", lis, lis_after)
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["patient_ref", "visit_ref", "start", "stop", "code_system", "code", "description", "_p"]
+            columns=["patient_ref", "visit_ref", "start", "stop", "code_system", "code", "description", "_patient",
+                     "_visit"]
         )
         for column in ("code_system", "code", "description"):
             frame[column] = frame[column].astype(object)
-        frame = frame.sort_values(["_p", "start"], kind="stable").drop(columns="_p").reset_index(drop=True)
+        frame = frame.sort_values(["_patient", "start"], kind="stable").reset_index(drop=True)
         self.medication_frame = frame
         return frame

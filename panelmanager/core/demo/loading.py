@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,49 @@ from panelmanager.core.demo.vocabulary import (
 )
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
+CHUNK_PATIENTS = 5_000  # patients generated and written at once (fixed: the practice depends on it)
+INSERT_ROWS = 40_000  # rows handed to one executemany / COPY
+BACKGROUND = True  # generate the next chunk while the current one is written (``_in_background``)
+_EVENTS = ("observations", "immunizations", "procedures", "conditions", "medications")
+
+
+def _head(gen: _Generator) -> None:
+    """What depends on the whole practice: locations, providers, patients, conditions, appointments."""
+    gen.locations()
+    gen.providers()
+    gen.patients()
+    gen.condition_flags()
+    gen.appointments()
+
+
+def _chunks(gen: _Generator, cancel: CancelToken) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    """Visits and the clinical rows of ``CHUNK_PATIENTS`` patients at a time: (patients done, frames)."""
+    past_visits = 0
+    for index, lo in enumerate(range(0, gen.n, CHUNK_PATIENTS)):
+        cancel.raise_if_cancelled()
+        hi = min(gen.n, lo + CHUNK_PATIENTS)
+        part = gen.chunk(index, lo, hi, past_visits)
+        part.visits()
+        part.observations()
+        part.procedures()
+        part.immunizations()
+        part.conditions()
+        part.medications()
+        past_visits += len(part.visit_frame)
+        yield hi, {
+            "visits": part.visit_frame,
+            "observations": part.observation_frame,
+            "immunizations": part.immunization_frame,
+            "procedures": part.procedure_frame,
+            "conditions": part.condition_frame,
+            "medications": part.medication_frame,
+        }
+
+
+def _public(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the generator's hidden integer references (``_patient``, ``_visit``...)."""
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
+
 
 def generate_practice(
     patients: int,
@@ -24,40 +70,31 @@ def generate_practice(
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> DemoPractice:
-    """Generate the demo practice for ``patients`` patients as of ``as_of`` (deterministic)."""
+    """Generate the demo practice for ``patients`` patients as of ``as_of`` (deterministic).
+
+    The whole practice at once, in the importers' ``ParsedImport`` layout (for the CSV
+    exports and tests); ``load_demo`` writes the same practice a chunk at a time.
+    """
     progress = progress or no_progress
     cancel = cancel or NEVER_CANCELLED
     gen = _Generator(patients, seed, as_of)
-    steps = [
-        ("Generating locations and providers", lambda: (gen.locations(), gen.providers())),
-        ("Generating patients", gen.patients),
-        ("Generating conditions", gen.condition_flags),
-        ("Generating visit histories", gen.visits),
-        ("Generating appointments", gen.appointments),
-        ("Generating vitals, labs and screenings", gen.observations),
-        ("Generating procedures", gen.procedures),
-        ("Generating immunizations", gen.immunizations),
-        ("Generating conditions and medications", lambda: (gen.conditions(), gen.medications())),
-    ]
-    for index, (message, step) in enumerate(steps):
-        cancel.raise_if_cancelled()
-        progress(index, len(steps), message)
-        step()
-    visits = pd.concat([gen.visit_frame, gen.appointment_frame], ignore_index=True)
+    progress(0, patients + 1, "Generating providers and patients")
+    _head(gen)
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ("visits", *_EVENTS)}
+    for done, frames in _chunks(gen, cancel):
+        for name, frame in frames.items():
+            parts[name].append(_public(frame))
+        progress(done, patients + 1, f"Generated {done:,} of {patients:,} patients")
+    parts["visits"].append(_public(gen.appointment_frame))
     frames = {
         "locations": gen.location_frame,
         "providers": gen.provider_frame,
-        "patients": gen.patient_frame,
-        "visits": visits,
-        "observations": gen.observation_frame,
-        "immunizations": gen.immunization_frame,
-        "procedures": gen.procedure_frame,
-        "conditions": gen.condition_frame,
-        "medications": gen.medication_frame,
+        "patients": _public(gen.patient_frame),
+        **{name: pd.concat(chunks, ignore_index=True) for name, chunks in parts.items()},
     }
     for frame in frames.values():
         frame["_row"] = np.arange(2, len(frame) + 2)
-    progress(len(steps), len(steps), "Generated")
+    progress(patients + 1, patients + 1, "Generated")
     return DemoPractice(patients_requested=patients, seed=seed, as_of=as_of, frames=frames)
 
 
@@ -71,7 +108,8 @@ class DemoRefused(RegistryError):
     """The registry already holds data the demo practice must not be mixed with."""
 
 
-def _check_registry(conn, wanted: dict) -> None:
+def _check_registry(conn, wanted: dict) -> bool:
+    """True when the registry already holds this demo practice; ``DemoRefused`` when it must not get it."""
     from sqlalchemy import func, select
 
     from panelmanager.core.models import Patient, Setting
@@ -91,6 +129,15 @@ def _check_registry(conn, wanted: dict) -> None:
             f"{held.get('seed')}, as of {held.get('as_of')}); two demos cannot share a registry. Load this one "
             "into a new registry (--db another.sqlite3)."
         )
+    if marker is not None:
+        return True
+    demo = conn.execute(select(func.count()).select_from(Patient).where(Patient.source == SOURCE)).scalar() or 0
+    if demo:
+        raise DemoRefused(
+            f"This registry already holds {demo:,} demo patients without a record of which demo practice they "
+            "are; load the demo into a new registry (--db another.sqlite3)."
+        )
+    return False
 
 
 def _save_marker(conn, wanted: dict) -> None:
@@ -117,42 +164,39 @@ def load_demo(
     nothing. Raises ``DemoRefused`` (a ``RegistryError``) when the registry holds real
     patients or a different demo practice, and ``Cancelled`` (nothing written) when
     ``cancel`` is set.
+
+    The practice is generated and written ``CHUNK_PATIENTS`` patients at a time straight into
+    the registry's tables (``_DirectWriter``), with the values the importers' ``write_parsed``
+    would store for the same rows (ids, natural keys, row hashes, search keys, one
+    identifier per patient): the demo is invented data whose references are known by
+    construction, so the import's matching, reference look-ups and change detection are
+    not needed (issue 16: 100,000 patients took 108 s and 1.3 GB through ``write_parsed``).
     """
     from panelmanager.core.importers.bulkload import bulk_load_settings
-    from panelmanager.core.importers.writer import ParsedImport, write_parsed
     from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
 
     progress = progress or no_progress
     cancel = cancel or NEVER_CANCELLED
     wanted = {"patients": int(patients), "seed": int(seed), "as_of": as_of.isoformat()}
+    names = ["patients", "providers", "locations", "visits", "observations", "immunizations", "procedures",
+             "conditions", "medications"]
     with registry.engine.connect() as conn:
-        _check_registry(conn, wanted)
-
-    def generating(done: int, total: int, message: str = "") -> None:
-        progress(int(40 * done / max(total, 1)), 100, message)
-
-    def writing(done: int, total: int, message: str = "") -> None:
-        progress(40 + int(60 * done / max(total, 1)), 100, message)
-
-    practice = generate_practice(patients, seed=seed, as_of=as_of, progress=generating, cancel=cancel)
-    parsed = ParsedImport(
-        path=f"demo:{patients}:{seed}:{as_of.isoformat()}",
-        format="demo",
-        profile=None,
-        source=SOURCE,
-        rows_read=sum(len(f) for f in practice.frames.values()),
-        frames=practice.frames,
-    )
-    del practice
+        if _check_registry(conn, wanted):
+            progress(100, 100, "This demo practice is already loaded")
+            return dict.fromkeys(names, 0)
+    cancel.raise_if_cancelled()
     # The import's bulk-load connection settings (SQLite: foreign-key checks off, a larger page
-    # cache): the demo is written by the importers' own writer, which resolves every reference
-    # itself, exactly as an import of the same rows (core.importers.bulkload says why).
+    # cache; core.importers.bulkload says why): every reference written here is an id this
+    # transaction has just given its row.
     with registry.engine.connect() as conn, bulk_load_settings(conn):
         with conn.begin():
-            _check_registry(conn, wanted)  # again, inside the transaction that writes
-            result = write_parsed(conn, parsed, progress=writing, cancel=cancel)
+            if _check_registry(conn, wanted):  # again, inside the transaction that writes
+                return dict.fromkeys(names, 0)
+            writer = _DirectWriter(conn, progress, cancel)
+            counts = writer.write(_Generator(patients, seed, as_of))
             _save_marker(conn, wanted)
             cancel.raise_if_cancelled()
+            progress(99, 100, "Saving the registry")
     with registry.session() as session:
         settings = load_settings(session)
         if settings.practice_name == PracticeSettings().practice_name:
@@ -161,6 +205,217 @@ def load_demo(
             settings.practice_phone = "(413) 555-0100"
             save_settings(session, settings)
     progress(100, 100, "Demo practice loaded")
-    names = ["patients", "providers", "locations", "visits", "observations", "immunizations", "procedures",
-             "conditions", "medications"]
-    return {name: result.tables[name].new if name in result.tables else 0 for name in names}
+    return {name: counts.get(name, 0) for name in names}
+
+
+_ID_TABLES = ("locations", "providers", "patients", "visits", *_EVENTS)
+# Tables whose plain (non-unique) indexes are dropped during a SQLite load and built once after.
+_DEFERRED_INDEX_TABLES = ("patients", "patient_identifiers", "visits", *_EVENTS)
+
+
+class _DirectWriter:
+    """Writes the generated frames into the registry's tables, ids given here.
+
+    Every row gets the id ``base + 1 + its index`` (``base``: the table's largest id when the
+    load began), so references are computed, never looked up. SQLite: the plain indexes of
+    the big tables are dropped first and built once at the end (inside the transaction: a
+    failure or Cancel restores them with everything else); PostgreSQL: the tables are
+    locked for the transaction (nobody else can take ids meanwhile), rows go by COPY
+    (``importers.pg_copy``) and the id sequences are moved past the ids used.
+    """
+
+    def __init__(self, conn, progress: Progress, cancel: CancelToken) -> None:
+        from panelmanager.core.importers.writer import TABLES
+
+        self.conn, self.progress, self.cancel = conn, progress, cancel
+        self.tables = TABLES
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.counts: dict[str, int] = dict.fromkeys(_ID_TABLES, 0)
+
+    def write(self, gen: _Generator) -> dict[str, int]:
+        conn = self.conn
+        if not self.sqlite:
+            conn.exec_driver_sql(
+                "LOCK TABLE " + ", ".join(_ID_TABLES + ("patient_identifiers",)) + " IN SHARE ROW EXCLUSIVE MODE")
+        self.base = {name: int(conn.exec_driver_sql(f'SELECT MAX(id) FROM "{name}"').scalar() or 0)
+                     for name in _ID_TABLES}
+        deferred = self._drop_plain_indexes() if self.sqlite else []
+        self.progress(1, 100, "Generating patients")
+        _head(gen)
+        self._insert("locations", _public(gen.location_frame), {})
+        location = gen.provider_location_index
+        self._insert("providers", _public(gen.provider_frame), {"location_id": self._ref("locations", location)})
+        self._patients(gen)
+        self.appointments = len(gen.appointment_frame)
+        appointments = self._visits(gen.appointment_frame, first=0)
+        if appointments is not None:
+            self._write("visits", appointments)
+        chunks = self._prepared_chunks(gen)
+        for done, prepared in _in_background(chunks, self.cancel) if BACKGROUND else chunks:
+            for name, frame in prepared:
+                self._write(name, frame)
+            self.progress(3 + int(82 * done / gen.n), 100, f"Written {done:,} of {gen.n:,} patients")
+        self.cancel.raise_if_cancelled()
+        for index, (_name, create) in enumerate(deferred):
+            self.cancel.raise_if_cancelled()
+            self.progress(86 + int(12 * index / len(deferred)), 100, "Building the indexes")
+            conn.exec_driver_sql(create)
+        if not self.sqlite:
+            for name in (*_ID_TABLES, "patient_identifiers"):
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), COALESCE((SELECT MAX(id) FROM \"{name}\"), 0) + 1, false)")
+        return self.counts
+
+    def _drop_plain_indexes(self) -> list[tuple[str, str]]:
+        rows = self.conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ("
+            + ", ".join("?" for _ in _DEFERRED_INDEX_TABLES) + ")",
+            _DEFERRED_INDEX_TABLES,
+        ).fetchall()
+        plain = []
+        for name, sql in rows:
+            if sql.lstrip().upper().startswith("CREATE UNIQUE"):
+                continue
+            plain.append((name, sql))
+        for name, _sql in plain:
+            self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        return plain
+
+    def _ref(self, table: str, index: np.ndarray, *, offset: int = 0) -> pd.arrays.IntegerArray:
+        """Registry ids of ``table`` rows by generator index (-1: no reference, NULL)."""
+        index = np.asarray(index, dtype=np.int64)
+        return pd.arrays.IntegerArray(self.base[table] + 1 + offset + index, index < 0)
+
+    def _insert(self, name: str, frame: pd.DataFrame, refs: dict, *, key: str = "external_id",
+                ids: np.ndarray | None = None) -> pd.DataFrame:
+        frame = self._prepare(name, frame, refs, key=key, ids=ids)
+        self._write(name, frame)
+        return frame
+
+    def _write(self, name: str, frame: pd.DataFrame) -> None:
+        from panelmanager.core.importers.pg_copy import bulk_insert
+
+        table = self.tables[name]
+        columns = [c for c in frame.columns if c in table.c]
+        # Slices under db.DEFER_INDEXES_MIN_ROWS: the plain indexes are already dropped (no
+        # COUNT(*) of a growing table per call), and fewer row tuples are held at once.
+        for start in range(0, len(frame), INSERT_ROWS):
+            bulk_insert(self.conn, table, frame.iloc[start : start + INSERT_ROWS][columns])
+
+    def _prepare(self, name: str, frame: pd.DataFrame, refs: dict, *, key: str = "external_id",
+                 ids: np.ndarray | None = None) -> pd.DataFrame:
+        """``frame`` with ``refs``, ``source``, ``row_hash`` and ``id`` as ``write_parsed`` would store it."""
+        from panelmanager.core.importers.writer import row_hashes
+
+        table = self.tables[name]
+        frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_ref")]).assign(**refs, source=SOURCE)
+        hashed = [c for c in frame.columns if c in table.c and c not in ("id", "source", key)]
+        frame["row_hash"] = row_hashes(frame, hashed + (["mrn"] if name == "patients" else []))
+        if ids is None:
+            ids = self.base[name] + 1 + self.counts[name] + np.arange(len(frame))
+        frame["id"] = ids
+        self.counts[name] += len(frame)
+        return frame
+
+    def _prepared_chunks(self, gen: _Generator) -> Iterator[tuple[int, list[tuple[str, pd.DataFrame]]]]:
+        """Each chunk of patients' visits and clinical rows, ready to insert (no database access)."""
+        for done, frames in _chunks(gen, self.cancel):
+            prepared = [("visits", self._visits(frames.pop("visits"), first=self.appointments))]
+            prepared += [(name, self._events(name, frames.pop(name))) for name in _EVENTS]
+            yield done, [(name, frame) for name, frame in prepared if frame is not None]
+
+    def _patients(self, gen: _Generator) -> None:
+        from panelmanager.core.importers.pg_copy import bulk_insert
+        from panelmanager.core.importers.writer import _with_search_keys
+        from panelmanager.core.models import PatientIdentifier
+
+        frame = gen.patient_frame
+        refs = {"pm_provider_id": self._ref("providers", frame["_pm_provider"].to_numpy())}
+        identifiers = frame["external_id"]
+        written = self._prepare("patients", _public(frame).drop(columns="external_id"), refs, key="mrn")
+        written = _with_search_keys(written)  # after the hash, which (as the importer's) leaves it out
+        self._write("patients", written)
+        bulk_insert(self.conn, PatientIdentifier.__table__,
+                    pd.DataFrame({"patient_id": written["id"].to_numpy(), "source": SOURCE,
+                                  "identifier": identifiers.to_numpy(dtype=object)}))
+
+    def _visits(self, frame: pd.DataFrame, *, first: int) -> pd.DataFrame | None:
+        if frame.empty:
+            return None
+        refs = {
+            "patient_id": self._ref("patients", frame["_patient"].to_numpy()),
+            "provider_id": self._ref("providers", frame["_provider"].to_numpy()),
+            "location_id": self._ref("locations", frame["_location"].to_numpy()),
+        }
+        ids = self.base["visits"] + 1 + first + frame["_visit"].to_numpy(dtype=np.int64)
+        return self._prepare("visits", _public(frame), refs, ids=ids)
+
+    def _events(self, name: str, frame: pd.DataFrame) -> pd.DataFrame | None:
+        from panelmanager.core.importers.writer import _with_event_keys
+
+        if frame.empty:
+            return None
+        refs = {
+            "patient_ref": self._ref("patients", frame["_patient"].to_numpy()),
+            "visit_ref": self._ref("visits", frame["_visit"].to_numpy(), offset=self.appointments),
+        }
+        # The importer's natural key (identity over the registry ids), then new rows in key order
+        # as the importer writes them: the unique (source, natural_key) index grows in runs.
+        keyed = _with_event_keys(name, _public(frame).drop(columns=["patient_ref", "visit_ref"]).assign(**refs))
+        keyed = keyed.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
+        keyed = keyed.sort_values("natural_key", kind="stable")
+        return self._prepare(name, keyed, {}, key="natural_key")
+
+
+_DONE = object()
+
+
+def _in_background(items: Iterator, cancel: CancelToken) -> Iterator:
+    """``items``, produced one ahead by a worker thread.
+
+    The next chunk is generated and prepared (numpy/pandas) while SQLite inserts the current
+    one; sqlite3 releases the GIL while it steps through its statements, so on two cores the
+    two overlap. One chunk waits at most (memory stays bounded); an exception in the worker
+    is raised here; when the consumer stops early (an error, Cancel) the worker stops too.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if stop.is_set() or cancel.cancelled or not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(exc)
+
+    worker = threading.Thread(target=work, name="demo-generator", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=0.1)
+            except queue.Empty:
+                cancel.raise_if_cancelled()
+                if not worker.is_alive() and handoff.empty():
+                    cancel.raise_if_cancelled()
+                    raise RuntimeError("the demo generator stopped without finishing") from None
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()

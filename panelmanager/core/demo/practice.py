@@ -68,6 +68,11 @@ class DemoPractice:
         return {name: len(frame) for name, frame in self.frames.items()}
 
 
+_VISIT_COLUMNS = ["external_id", "patient_ref", "provider_ref", "location_ref", "start", "end", "visit_class",
+                  "visit_type", "status", "cancelled_date", "reason_code", "reason", "_patient", "_visit", "_provider",
+                  "_location"]
+
+
 class _Generator(_ClinicalFacts):
     def __init__(self, patients: int, seed: int, as_of: dt.date) -> None:
         if patients < 1:
@@ -77,6 +82,31 @@ class _Generator(_ClinicalFacts):
         self.as_of = as_of
         self.today = np.datetime64(as_of, "D")
         self.rng = np.random.default_rng(np.random.SeedSequence([self.seed % (1 << 63), 0x50A4E1]))
+        self.patient_offset = 0  # a chunk's first patient (``chunk``)
+        self.visit_offset = 0  # past visits generated before this chunk
+
+    # Per-patient arrays a chunk of patients takes its slice of.
+    _PER_PATIENT = ("dob", "age", "female", "spanish", "no_address", "status", "deceased", "moved", "unseen",
+                    "never", "last_day", "active", "child", "home", "patient_ids", "n_chronic")
+
+    def chunk(self, index: int, lo: int, hi: int, visit_offset: int) -> _Generator:
+        """The same generator restricted to patients ``lo:hi``, with a random stream of its own.
+
+        Visits and everything recorded at them depend only on the patient, so the practice is
+        generated (and loaded) a chunk of patients at a time: memory stays bounded whatever
+        the size. Each chunk's stream is derived from the seed and the chunk's number, so the
+        same ``(patients, seed, as_of)`` still gives the same practice.
+        """
+        part = object.__new__(type(self))
+        part.__dict__.update(self.__dict__)
+        for name in self._PER_PATIENT:
+            setattr(part, name, getattr(self, name)[lo:hi])
+        part.flags = {key: value[lo:hi] for key, value in self.flags.items()}
+        part.n = hi - lo
+        part.patient_offset = lo
+        part.visit_offset = visit_offset
+        part.rng = np.random.default_rng(np.random.SeedSequence([self.seed % (1 << 63), 0x50A4E1, 1 + index]))
+        return part
 
     # ----------------------------------------------------------------- locations and providers
 
@@ -171,6 +201,9 @@ class _Generator(_ClinicalFacts):
         self.provider_fte = frame["fte"].to_numpy()
         self.provider_location = frame["location_ref"].to_numpy(dtype=object)
         self.provider_display = frame["display_name"].to_numpy(dtype=object)
+        location_index = {ref: i for i, ref in enumerate(self.location_ids)}
+        self.provider_location_index = np.array(
+            [location_index.get(ref, -1) for ref in self.provider_location], dtype=np.int64)
         kinds_arr = self.provider_kind
         self.peds = np.flatnonzero(kinds_arr == "peds")
         self.adult_pcps = np.flatnonzero(np.isin(kinds_arr, ["fm", "im", "np", "pa"]))
@@ -307,10 +340,12 @@ class _Generator(_ClinicalFacts):
         self.home = home
 
         # The PM system's PCP field: usually set, sometimes stale.
-        pm_pcp = self.provider_ids[home].copy()
+        pm_index = home.copy()
         stale = rng.random(n) < 0.08
-        pm_pcp[stale] = self.provider_ids[self.panel_providers[rng.integers(0, len(self.panel_providers), size=n)]][stale]
-        pm_pcp[rng.random(n) < 0.25] = None
+        pm_index[stale] = self.panel_providers[rng.integers(0, len(self.panel_providers), size=n)][stale]
+        pm_index[rng.random(n) < 0.25] = -1
+        pm_pcp = self.provider_ids[np.maximum(pm_index, 0)].copy()
+        pm_pcp[pm_index < 0] = None
 
         self.patient_ids = _ids("D", n, 7)
         self.patient_frame = pd.DataFrame(
@@ -335,6 +370,8 @@ class _Generator(_ClinicalFacts):
                 "status": status,
                 "deceased_date": deceased_date.astype("datetime64[s]"),
                 "pm_provider_ref": pm_pcp,
+                "_patient": np.arange(n),
+                "_pm_provider": pm_index,
             }
         )
         return self.patient_frame
@@ -477,7 +514,7 @@ class _Generator(_ClinicalFacts):
         self.v_primary = primary[order]
         self.v_status = status[order]
         self.v_provider = provider[order]
-        self.v_ids = _ids("DV", v, 8)
+        self.v_ids = _ids("DV", v, 8, start=self.visit_offset + 1)
         self.visit_frame = pd.DataFrame(
             {
                 "external_id": self.v_ids,
@@ -492,6 +529,11 @@ class _Generator(_ClinicalFacts):
                 "cancelled_date": cancelled_date[order].astype("datetime64[s]"),
                 "reason_code": reason_code[order],
                 "reason": reason[order],
+                # Hidden integer references (loading.py turns them into registry ids).
+                "_patient": self.v_patient + self.patient_offset,
+                "_visit": np.arange(self.visit_offset, self.visit_offset + v),
+                "_provider": self.v_provider,
+                "_location": self.provider_location_index[self.v_provider],
             }
         )
         self.v_completed = completed[order]
@@ -508,7 +550,8 @@ class _Generator(_ClinicalFacts):
         fill = min(1.0, self.n / (1_500.0 * max(1, len(self.panel_providers))))
         bookable = np.flatnonzero(self.active & ~self.unseen)
         if len(bookable) == 0:
-            self.appointment_frame = self.visit_frame.iloc[0:0].copy()
+            self.appointment_frame = pd.DataFrame(
+                {name: np.zeros(0, dtype=np.int64 if name.startswith("_") else object) for name in _VISIT_COLUMNS})
             return self.appointment_frame
         by_home = pd.Series(bookable).groupby(self.home[bookable]).apply(lambda s: s.to_numpy())
         parts = []
@@ -589,6 +632,10 @@ class _Generator(_ClinicalFacts):
                 "cancelled_date": cancelled_date.astype("datetime64[s]"),
                 "reason_code": None,
                 "reason": None,
+                "_patient": patient,
+                "_visit": np.arange(a),
+                "_provider": provider,
+                "_location": self.provider_location_index[provider],
             }
         )
         self.appointment_frame["reason_code"] = self.appointment_frame["reason_code"].astype(object)
