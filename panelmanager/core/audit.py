@@ -14,8 +14,12 @@ Rows hold patient ids, never names; ``details`` is a small JSON object of counts
 and option names, never patient data. Appends are serialized: on PostgreSQL by the chain head's
 row lock (``SELECT ... FOR UPDATE`` on the registry_changes row, which write services already hold
 from ``begin_write``), on SQLite by the write transaction itself (``Registry.write_session``).
-``seq`` is the table's primary key (SQLite's rowid): an append writes the row and
-``ix_audit_log_at``; the head's page is already written by the action (migration 0013_auditlean).
+``seq`` is the table's primary key (SQLite's rowid): an in-order append writes the row's page only;
+the head's page is already written by the action (migrations 0013_auditlean, 0014_audit_late). No
+index holds every entry's ``at``: the date filter reads a seq range and the few "late" entries
+(``list_entries``). A workstation whose clock is over a day ahead makes the others' entries late
+until the time catches up: they are then indexed too (one page more each, as every entry was before
+0014) and the filter stays exact, but finds the few in-order entries of those days by a scan.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import IO, Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import BigInteger, DateTime, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
@@ -37,8 +41,12 @@ from panelmanager.core.permissions import Actor
 GENESIS = "0" * 64
 # An entry whose ``at`` is this far before the trail's newest ``at`` is "late" (its workstation's clock
 # is behind): the date filter finds it by the late entries' index, every other entry by seq
-# (list_entries; migration 0014_audit_late, which copies this value).
-LATE_AFTER = dt.timedelta(hours=2)
+# (list_entries; migration 0014_audit_late, which copies this value). Over a day, so that a DST
+# change or a workstation set to another time zone makes no entry late; the price is that a date
+# range reads the in-order entries of about a day more on each side.
+LATE_AFTER = dt.timedelta(hours=26)
+# A probe of the binary search looks at this many seqs at most (late entries are skipped).
+_PROBE_SPAN = 256
 OUTCOMES = ("ok", "refused", "error", "failed")
 # Any fixed 64-bit number: the advisory lock that serializes appends on PostgreSQL.
 _PG_LOCK_KEY = 0x5041_4E45_4C41_5544  # "PANELAUD"
@@ -471,6 +479,12 @@ def list_entries(
     ]
 
 
+# Two subqueries: each reads one end of the key (MIN and MAX together would scan the table on SQLite).
+_SEQ_SPAN = text("SELECT (SELECT MIN(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log)")
+_PROBE = text("SELECT seq, at FROM audit_log WHERE seq >= :lo AND seq < :stop AND late IS NULL ORDER BY seq LIMIT 1"
+              ).columns(seq=BigInteger(), at=DateTime())
+
+
 def _seq_bounds(session: Session, start: dt.datetime | None, end: dt.datetime | None) -> tuple[int | None, int | None]:
     """A ``seq`` range [low, high) that holds every in-order entry (``late`` NULL) with ``start <= at < end``.
 
@@ -481,34 +495,38 @@ def _seq_bounds(session: Session, start: dt.datetime | None, end: dt.datetime | 
     so it comes after them. A binary search over seq (a few dozen key look-ups) finds such entries
     close to the range; a None bound is open.
     """
-    a = m.AuditEntry
-    first, last = session.execute(select(func.min(a.seq), func.max(a.seq))).one()
+    conn = session.connection()  # Core statements: the search runs a few dozen of them
+    first, last = conn.execute(_SEQ_SPAN).one()
     if first is None:
         return None, None
 
-    def probe(lo: int, hi: int) -> tuple[int, dt.datetime] | None:
-        """The first in-order entry with lo <= seq < hi."""
-        row = session.execute(select(a.seq, a.at).where(a.seq >= lo, a.seq < hi, a.late.is_(None))
-                              .order_by(a.seq).limit(1)).first()
-        return (int(row[0]), row[1]) if row else None
+    def probe(lo: int, hi: int) -> tuple[int, dt.datetime] | bool:
+        """The first in-order entry with lo <= seq < hi; False when there is none, True when there is
+        none among the first _PROBE_SPAN seqs (unknown: many late entries)."""
+        stop = min(hi, lo + _PROBE_SPAN)
+        row = conn.execute(_PROBE, {"lo": lo, "stop": stop}).first()
+        return (int(row[0]), row[1]) if row else stop < hi
 
     low = high = None
     if start is not None:  # the largest in-order seq found with at < start - LATE_AFTER: every wanted seq is above it
         limit, lo, hi = start - LATE_AFTER, first - 1, last + 1
         while hi - lo > 1:
-            found = probe((lo + hi) // 2, hi)
-            if found is not None and found[1] < limit:
+            mid = (lo + hi) // 2
+            found = probe(mid, hi)
+            if isinstance(found, tuple) and found[1] < limit:
                 lo = found[0]
-            else:
-                hi = (lo + hi) // 2
+            else:  # none, unknown, or not before the range: look below mid
+                hi = mid
         low = lo + 1 if lo >= first else None
     if end is not None:  # the smallest in-order seq found with at >= end + LATE_AFTER: every wanted seq is below it
         limit, lo, hi = end + LATE_AFTER, first - 1, last + 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
             found = probe(mid, hi)
-            if found is None:
+            if found is False:  # no in-order entry in [mid, hi): every wanted seq is below mid
                 hi = mid
+            elif found is True:  # unknown: look above mid (hi stays a bound)
+                lo = mid
             elif found[1] >= limit:
                 hi = found[0]
             else:

@@ -7,14 +7,15 @@ the index was what made the Audit screen's date filter fast. Now (core.audit.lis
 
 - ``registry_changes.audit_at_max``: the newest ``at`` in the trail, kept with the chain head (the
   row every write service already writes, so no page of its own);
-- ``audit_log.late``: TRUE on an entry whose ``at`` is more than ``LATE_AFTER`` (2 hours) before
-  that newest time when it was appended (a workstation whose clock is behind); NULL otherwise;
+- ``audit_log.late``: TRUE on an entry whose ``at`` is more than ``LATE_AFTER`` (26 hours: a DST
+  change or a workstation in another time zone makes no entry late) before that newest time when
+  it was appended (a workstation whose clock is a day or more behind); NULL otherwise;
 - ``ix_audit_log_late_at``: ``at`` of the late entries only (a partial index: an in-order append
   writes no page of it).
 
-Every other entry's ``at`` is within 2 hours of the trail's running newest time, which only grows
+Every other entry's ``at`` is within 26 hours of the trail's running newest time, which only grows
 with ``seq``; so a date range is a ``seq`` range found by a binary search on ``at`` (widened by
-the 2 hours), plus the late entries from their index. Exact, not approximate.
+the 26 hours), plus the late entries from their index. Exact, not approximate.
 
 ``late`` is not part of an entry's hash (it is derived from the entries before it): every
 existing row and the chain head stay valid. The upgrade marks the existing late entries (the
@@ -37,7 +38,7 @@ down_revision: Union[str, Sequence[str], None] = "0013_auditlean"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-LATE_AFTER = dt.timedelta(hours=2)  # core.audit.LATE_AFTER when this was written
+LATE_AFTER = dt.timedelta(hours=26)  # core.audit.LATE_AFTER when this was written
 _LATE_WHERE = sa.text("late IS NOT NULL")
 
 
