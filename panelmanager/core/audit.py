@@ -14,8 +14,12 @@ Rows hold patient ids, never names; ``details`` is a small JSON object of counts
 and option names, never patient data. Appends are serialized: on PostgreSQL by the chain head's
 row lock (``SELECT ... FOR UPDATE`` on the registry_changes row, which write services already hold
 from ``begin_write``), on SQLite by the write transaction itself (``Registry.write_session``).
-``seq`` is the table's primary key (SQLite's rowid): an append writes the row and
-``ix_audit_log_at``; the head's page is already written by the action (migration 0013_auditlean).
+``seq`` is the table's primary key (SQLite's rowid): an in-order append writes the row's page only;
+the head's page is already written by the action (migrations 0013_auditlean, 0014_audit_late). No
+index holds every entry's ``at``: the date filter reads a seq range and the few "late" entries
+(``list_entries``). A workstation whose clock is over a day ahead makes the others' entries late
+until the time catches up: they are then indexed too (one page more each, as every entry was before
+0014) and the filter stays exact, but finds the few in-order entries of those days by a scan.
 """
 
 from __future__ import annotations
@@ -28,13 +32,21 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import IO, Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import BigInteger, DateTime, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
 from panelmanager.core.permissions import Actor
 
 GENESIS = "0" * 64
+# An entry whose ``at`` is this far before the trail's newest ``at`` is "late" (its workstation's clock
+# is behind): the date filter finds it by the late entries' index, every other entry by seq
+# (list_entries; migration 0014_audit_late, which copies this value). Over a day, so that a DST
+# change or a workstation set to another time zone makes no entry late; the price is that a date
+# range reads the in-order entries of about a day more on each side.
+LATE_AFTER = dt.timedelta(hours=26)
+# A probe of the binary search looks at this many seqs at most (late entries are skipped).
+_PROBE_SPAN = 256
 OUTCOMES = ("ok", "refused", "error", "failed")
 # Any fixed 64-bit number: the advisory lock that serializes appends on PostgreSQL.
 _PG_LOCK_KEY = 0x5041_4E45_4C41_5544  # "PANELAUD"
@@ -159,18 +171,19 @@ def row_hash(values: dict[str, Any], prev_hash: str) -> str:
 # The statements are written once per parameter style ("qmark": sqlite3 / SQLCipher; "format" or
 # "pyformat": psycopg); any other driver goes through SQLAlchemy (``_record_sa``).
 _COLUMNS = ("seq", "at", "user_id", "user_name", "role", "workstation", "action", "patient_ids", "outcome",
-            "emergency", "emergency_reason", "details", "prev_hash", "hash")
+            "emergency", "emergency_reason", "details", "prev_hash", "hash", "late")
 # The head lives in the one registry_changes row (migration 0013_auditlean): every write service has
 # already updated that row (concurrency.begin_write), so moving the head writes no page of its own.
-_READ_HEAD = "SELECT audit_seq, audit_hash FROM registry_changes WHERE id = 1"
-_MOVE_HEAD = "UPDATE registry_changes SET audit_seq = ?, audit_hash = ? WHERE id = 1"
+_READ_HEAD = "SELECT audit_seq, audit_hash, audit_at_max FROM registry_changes WHERE id = 1"
+_MOVE_HEAD = "UPDATE registry_changes SET audit_seq = ?, audit_hash = ?, audit_at_max = ? WHERE id = 1"
 _INSERT = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
 _SQL = {
     "read_head": _READ_HEAD,
     "lock_head": _READ_HEAD + " FOR UPDATE",
     "insert": _INSERT,
     "move_head": _MOVE_HEAD,
-    "new_head": "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, ?, ?)",
+    "new_head": "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash, audit_at_max) VALUES (1, 0, ?, ?, ?)",
+    "newest": "SELECT MAX(at) FROM audit_log",
     # PostgreSQL: the row and the head's move in one round trip.
     "insert_and_move": f"WITH appended AS ({_INSERT}) {_MOVE_HEAD}",
     "lock": "SELECT pg_advisory_xact_lock(?)",
@@ -182,6 +195,31 @@ def _lock_chain(session: Session) -> None:
     """PostgreSQL: the advisory lock that serializes the first append (and the first administrator's creation)."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+
+
+# What ``record`` writes of an actor, built once per actor (Actor is frozen): the row's four values
+# and their canonical JSON ("role", then after "seq" the "user_id", "user_name", "workstation" tail).
+_ACTOR_PARTS: dict[int, tuple[Any, ...]] = {}
+# The canonical text's middle of an entry with no details, no emergency and outcome "ok" (most entries).
+_PLAIN_MIDDLE = ',"details":null,"emergency":false,"emergency_reason":null,"outcome":"ok","patient_ids":'
+
+
+def _actor_parts(actor: Actor | None, user_name: str | None) -> tuple[Any, ...]:
+    if actor is not None:
+        parts = _ACTOR_PARTS.get(id(actor))
+        if parts is not None and parts[0] is actor:
+            return parts
+    user_id = actor.user_id if actor else None
+    name = (actor.username if actor else (user_name or "unknown"))[:80]
+    role = actor.role if actor else None
+    workstation = (actor.workstation if actor else None) or None
+    parts = (actor, user_id, name, role, workstation, _json(role),
+             f',"user_id":{_json(user_id)},"user_name":{_json(name)},"workstation":{_json(workstation)}}}')
+    if actor is not None:
+        if len(_ACTOR_PARTS) > 64:  # a process sees a few actors; the entry keeps its actor alive (no id reuse)
+            _ACTOR_PARTS.clear()
+        _ACTOR_PARTS[id(actor)] = parts
+    return parts
 
 
 def record(
@@ -202,29 +240,23 @@ def record(
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    when = (at or dt.datetime.now()).replace(tzinfo=None)
+    when = dt.datetime.now() if at is None else at.replace(tzinfo=None)
     reason = (emergency_reason or "").strip() or None
-    row: list[Any] = [
-        0,  # seq, once the head is read
-        when,
-        actor.user_id if actor else None,
-        (actor.username if actor else (user_name or "unknown"))[:80],
-        actor.role if actor else None,
-        (actor.workstation if actor else None) or None,
-        action,
-        _ids_text(patient_ids),
-        outcome,
-        bool(emergency_reason),
-        reason,
-        json.dumps(details, sort_keys=True, default=str) if details else None,
-        None,  # prev_hash
-        None,  # hash
-    ]
+    # A check-in names one patient: its text without the set and sort of ``_ids_text``.
+    ids: str | None
+    if type(patient_ids) is list and len(patient_ids) == 1 and type(patient_ids[0]) is int:
+        ids = f",{patient_ids[0]},"
+    else:
+        ids = _ids_text(patient_ids)
+    details_text = json.dumps(details, sort_keys=True, default=str) if details else None
+    _actor, user_id, name, role, workstation, role_json, tail = _actor_parts(actor, user_name)
+    emergency = bool(emergency_reason)
     conn = session.connection()
     dialect = conn.dialect
     sql = _STYLES.get(dialect.paramstyle)
     if sql is None:
-        return _record_sa(conn, dict(zip(_COLUMNS, row)))
+        return _record_sa(conn, dict(zip(_COLUMNS, (0, when, user_id, name, role, workstation, action, ids, outcome,
+                                                    emergency, reason, details_text, None, None, None))))
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None  # a connection taken from the session's transaction is open
     cursor = dbapi.cursor()
@@ -241,38 +273,68 @@ def record(
             head = cursor.fetchone()
         seq, prev_hash = (int(head[0]) + 1, head[1]) if head and head[0] is not None else (1, GENESIS)
         stamp = when.isoformat(timespec="microseconds")
-        text_ = _TEMPLATE % (_json(action), '"' + stamp + '"', _json(row[11]), "true" if row[9] else "false",
-                             _json(reason), _encode_str(outcome), _json(row[7]), _json(row[4]), int.__repr__(seq),
-                             _json(row[2]), _json(row[3]), _json(row[5]))
+        # What the row's ``at`` is in the database (SQLite: SQLAlchemy's DateTime text, which the ORM
+        # reads as its own and which sorts as the time does; psycopg: the datetime), and the newest.
+        stored = stamp.replace("T", " ") if dialect.name == "sqlite" else when
+        newest = head[2] if head else None
+        if newest is None and seq > 1:  # a head written before 0014, or copied without it
+            cursor.execute(sql["newest"])
+            newest = (cursor.fetchone() or (None,))[0]
+        late = None
+        if newest is None or stored >= newest:
+            newest = stored
+        elif when < _as_datetime(newest) - LATE_AFTER:
+            late = True
+        if details_text is None and not emergency and reason is None and outcome == "ok":
+            middle = _PLAIN_MIDDLE
+        else:
+            middle = (f',"details":{_json(details_text)},"emergency":{"true" if emergency else "false"},'
+                      f'"emergency_reason":{_json(reason)},"outcome":{_encode_str(outcome)},"patient_ids":')
+        # = canonical(row) (test_audit_lean compares them): the keys in sorted order
+        text_ = (f'{{"action":{_encode_str(action)},"at":"{stamp}"{middle}{"null" if ids is None else _encode_str(ids)}'
+                 f',"role":{role_json},"seq":{seq}{tail}')
         digest = hashlib.sha256((text_ + prev_hash).encode("ascii")).hexdigest()
-        row[0], row[12], row[13] = seq, prev_hash, digest
+        row = (seq, stored, user_id, name, role, workstation, action, ids, outcome, emergency, reason, details_text,
+               prev_hash, digest, late)
         if dialect.name == "sqlite":
-            row[1] = stamp.replace("T", " ")  # SQLAlchemy's SQLite DateTime format: the ORM reads it as its own
             cursor.execute(sql["insert"], row)
-            cursor.execute(sql["move_head"] if head else sql["new_head"], (seq, digest))
+            cursor.execute(sql["move_head"] if head else sql["new_head"], (seq, digest, newest))
         elif head:
-            cursor.execute(sql["insert_and_move"], [*row, seq, digest])
+            cursor.execute(sql["insert_and_move"], (*row, seq, digest, newest))
         else:
             cursor.execute(sql["insert"], row)
-            cursor.execute(sql["new_head"], (seq, digest))
+            cursor.execute(sql["new_head"], (seq, digest, newest))
     finally:
         cursor.close()
     return seq
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def _record_sa(conn, values: dict[str, Any]) -> int:
     """The same append through SQLAlchemy (a driver whose parameter style has no prebuilt statements)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    head = conn.execute(text(_SQL["read_head"])).first()
+    h = m.RegistryChange.__table__
+    head = conn.execute(select(h.c.audit_seq, h.c.audit_hash, h.c.audit_at_max).where(h.c.id == 1)).first()
     prev_seq, prev_hash = (int(head[0]), head[1]) if head and head[0] is not None else (0, GENESIS)
+    newest = head[2] if head else None
+    if newest is None and prev_seq:
+        newest = conn.execute(select(func.max(m.AuditEntry.at))).scalar()
+    if newest is not None and values["at"] < newest - LATE_AFTER:
+        values["late"] = True
+    newest = values["at"] if newest is None or values["at"] > newest else newest
     values["seq"] = prev_seq + 1
     values["prev_hash"] = prev_hash
     values["hash"] = row_hash(values, prev_hash)
     conn.execute(m.AuditEntry.__table__.insert(), values)
-    move = "UPDATE registry_changes SET audit_seq = :seq, audit_hash = :hash WHERE id = 1"
-    new = "INSERT INTO registry_changes (id, counter, audit_seq, audit_hash) VALUES (1, 0, :seq, :hash)"
-    conn.execute(text(move if head else new), {"seq": values["seq"], "hash": values["hash"]})
+    moved = {"audit_seq": values["seq"], "audit_hash": values["hash"], "audit_at_max": newest}
+    if head:
+        conn.execute(h.update().where(h.c.id == 1).values(**moved))
+    else:
+        conn.execute(h.insert().values(id=1, counter=0, **moved))
     return values["seq"]
 
 
@@ -367,7 +429,11 @@ def list_entries(
     emergency_only: bool = False,
     limit: int | None = 10_000,
 ) -> list[AuditRow]:
-    """Entries newest first, filtered by user name, patient id, action(s), dates (inclusive)."""
+    """Entries newest first, filtered by user name, patient id, action(s), dates (inclusive).
+
+    A date range reads the entries in order by a ``seq`` range (``_seq_bounds``) and the late ones
+    (a workstation clock behind) by their index: no index on every entry's ``at``.
+    """
     a = m.AuditEntry
     query = select(a.seq, a.at, a.user_name, a.role, a.workstation, a.action, a.patient_ids, a.outcome,
                    a.emergency, a.emergency_reason, a.details)
@@ -378,15 +444,30 @@ def list_entries(
     if action:
         actions = [action] if isinstance(action, str) else list(action)
         query = query.where(a.action.in_(actions))
-    if date_from:
-        query = query.where(a.at >= dt.datetime.combine(date_from, dt.time()))
-    if date_to:
-        query = query.where(a.at < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time()))
     if emergency_only:
         query = query.where(a.emergency.is_(True))
-    query = query.order_by(a.seq.desc())
-    if limit:
-        query = query.limit(limit)
+    queries = [query]
+    if date_from or date_to:
+        start = dt.datetime.combine(date_from, dt.time()) if date_from else None
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time()) if date_to else None
+        if start is not None:
+            query = query.where(a.at >= start)
+        if end is not None:
+            query = query.where(a.at < end)
+        low, high = _seq_bounds(session, start, end)
+        in_order = query.where(a.late.is_(None))
+        if low is not None:
+            in_order = in_order.where(a.seq >= low)
+        if high is not None:
+            in_order = in_order.where(a.seq < high)
+        queries = [in_order, query.where(a.late.is_not(None))]  # the second reads ix_audit_log_late_at
+    rows: list[Any] = []
+    for each in queries:
+        each = each.order_by(a.seq.desc())
+        rows.extend(session.execute(each.limit(limit) if limit else each))
+    if len(queries) > 1:
+        rows.sort(key=lambda r: r.seq, reverse=True)
+        del rows[limit or len(rows):]
     return [
         AuditRow(
             seq=int(r.seq), at=r.at, user_name=r.user_name, role=r.role, workstation=r.workstation, action=r.action,
@@ -394,8 +475,64 @@ def list_entries(
             outcome=r.outcome, emergency=bool(r.emergency), emergency_reason=r.emergency_reason,
             details=json.loads(r.details) if r.details else {},
         )
-        for r in session.execute(query)
+        for r in rows
     ]
+
+
+# Two subqueries: each reads one end of the key (MIN and MAX together would scan the table on SQLite).
+_SEQ_SPAN = text("SELECT (SELECT MIN(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log)")
+_PROBE = text("SELECT seq, at FROM audit_log WHERE seq >= :lo AND seq < :stop AND late IS NULL ORDER BY seq LIMIT 1"
+              ).columns(seq=BigInteger(), at=DateTime())
+
+
+def _seq_bounds(session: Session, start: dt.datetime | None, end: dt.datetime | None) -> tuple[int | None, int | None]:
+    """A ``seq`` range [low, high) that holds every in-order entry (``late`` NULL) with ``start <= at < end``.
+
+    When it was appended, an in-order entry's ``at`` was at most ``LATE_AFTER`` before the newest
+    ``at`` of the trail so far, N(seq), which never decreases with seq; so at <= N(seq) <= at +
+    LATE_AFTER. An in-order entry with at < start - LATE_AFTER has N below start, so it comes
+    before every entry wanted; one with at >= end + LATE_AFTER has N above every wanted entry's N,
+    so it comes after them. A binary search over seq (a few dozen key look-ups) finds such entries
+    close to the range; a None bound is open.
+    """
+    conn = session.connection()  # Core statements: the search runs a few dozen of them
+    first, last = conn.execute(_SEQ_SPAN).one()
+    if first is None:
+        return None, None
+
+    def probe(lo: int, hi: int) -> tuple[int, dt.datetime] | bool:
+        """The first in-order entry with lo <= seq < hi; False when there is none, True when there is
+        none among the first _PROBE_SPAN seqs (unknown: many late entries)."""
+        stop = min(hi, lo + _PROBE_SPAN)
+        row = conn.execute(_PROBE, {"lo": lo, "stop": stop}).first()
+        return (int(row[0]), row[1]) if row else stop < hi
+
+    low = high = None
+    if start is not None:  # the largest in-order seq found with at < start - LATE_AFTER: every wanted seq is above it
+        limit, lo, hi = start - LATE_AFTER, first - 1, last + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            found = probe(mid, hi)
+            if isinstance(found, tuple) and found[1] < limit:
+                lo = found[0]
+            else:  # none, unknown, or not before the range: look below mid
+                hi = mid
+        low = lo + 1 if lo >= first else None
+    if end is not None:  # the smallest in-order seq found with at >= end + LATE_AFTER: every wanted seq is below it
+        limit, lo, hi = end + LATE_AFTER, first - 1, last + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            found = probe(mid, hi)
+            if found is False:  # no in-order entry in [mid, hi): every wanted seq is below mid
+                hi = mid
+            elif found is True:  # unknown: look above mid (hi stays a bound)
+                lo = mid
+            elif found[1] >= limit:
+                hi = found[0]
+            else:
+                lo = found[0]
+        high = hi if hi <= last else None
+    return low, high
 
 
 def resolve_patient(session: Session, text_value: str) -> int | None:

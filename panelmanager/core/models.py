@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -679,6 +680,7 @@ class RegistryChange(Base):
     # so an audited action writes no page for it (migration 0013_auditlean).
     audit_seq: Mapped[int | None] = mapped_column(BigInteger)
     audit_hash: Mapped[str | None] = mapped_column(String(64))
+    audit_at_max: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the trail's newest ``at``
 
 
 # --------------------------------------------------------------------------- Users and audit (issue 14)
@@ -732,10 +734,12 @@ class AuditEntry(Base):
     (core.audit); ``seq`` numbers the chain without gaps, so a deleted or inserted row shows."""
 
     __tablename__ = "audit_log"
-    # seq is the key (SQLite: the rowid, so no index of its own) and ``at`` the one index: every
-    # append writes each B-tree, and check-in must stay quick (tests/benchmarks/bench_audit.py,
-    # migration 0013_auditlean); the Audit screen's filters read a date range.
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    # seq is the key (SQLite: the rowid, so no index of its own) and an in-order append writes no
+    # other B-tree: check-in must stay quick (tests/benchmarks/bench_audit.py, migrations
+    # 0013_auditlean, 0014_audit_late). The Audit screen's date filter reads a seq range plus the
+    # late entries, whose ``at`` alone is indexed (core.audit.list_entries).
+    __table_args__ = (Index("ix_audit_log_late_at", "at", sqlite_where=text("late IS NOT NULL"),
+                            postgresql_where=text("late IS NOT NULL")),)
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
                                      autoincrement=False)
@@ -753,3 +757,6 @@ class AuditEntry(Base):
     details: Mapped[str | None] = mapped_column(Text)  # JSON, never PHI
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # TRUE: appended with an ``at`` more than core.audit.LATE_AFTER before the newest ``at`` then in
+    # the trail (a workstation clock behind); NULL otherwise. Derived, so not part of the hash.
+    late: Mapped[bool | None] = mapped_column(Boolean)
