@@ -15,7 +15,7 @@ and option names, never patient data. Appends are serialized: on PostgreSQL by t
 row lock (``SELECT ... FOR UPDATE`` on the registry_changes row, which write services already hold
 from ``begin_write``), on SQLite by the write transaction itself (``Registry.write_session``).
 ``seq`` is the table's primary key (SQLite's rowid): an in-order append writes the row's page only;
-the head's page is already written by the action (migrations 0013_auditlean, 0014_audit_late). No
+the head's page is already written by the action (migrations 0013_auditlean, 0015_audit_late). No
 index holds every entry's ``at``: the date filter reads a seq range and the few "late" entries
 (``list_entries``). A workstation whose clock is over a day ahead makes the others' entries late
 until the time catches up: they are then indexed too (one page more each, as every entry was before
@@ -41,7 +41,7 @@ from panelmanager.core.permissions import Actor
 GENESIS = "0" * 64
 # An entry whose ``at`` is this far before the trail's newest ``at`` is "late" (its workstation's clock
 # is behind): the date filter finds it by the late entries' index, every other entry by seq
-# (list_entries; migration 0014_audit_late, which copies this value). Over a day, so that a DST
+# (list_entries; migration 0015_audit_late, which copies this value). Over a day, so that a DST
 # change or a workstation set to another time zone makes no entry late; the price is that a date
 # range reads the in-order entries of about a day more on each side.
 LATE_AFTER = dt.timedelta(hours=26)

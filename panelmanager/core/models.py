@@ -736,7 +736,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     # seq is the key (SQLite: the rowid, so no index of its own) and an in-order append writes no
     # other B-tree: check-in must stay quick (tests/benchmarks/bench_audit.py, migrations
-    # 0013_auditlean, 0014_audit_late). The Audit screen's date filter reads a seq range plus the
+    # 0013_auditlean, 0015_audit_late). The Audit screen's date filter reads a seq range plus the
     # late entries, whose ``at`` alone is indexed (core.audit.list_entries).
     __table_args__ = (Index("ix_audit_log_late_at", "at", sqlite_where=text("late IS NOT NULL"),
                             postgresql_where=text("late IS NOT NULL")),)

@@ -1,4 +1,4 @@
-"""The Audit screen's date filter without an index on every entry's time (migration 0014_audit_late).
+"""The Audit screen's date filter without an index on every entry's time (migration 0015_audit_late).
 
 ``at`` is each workstation's own clock: entries are not in time order across workstations, across
 a DST change, or from a PC whose clock is days off. The filter must still return exactly the

@@ -21,8 +21,8 @@ the 26 hours), plus the late entries from their index. Exact, not approximate.
 existing row and the chain head stay valid. The upgrade marks the existing late entries (the
 append-only triggers are lifted for that one UPDATE and put back). Data-preserving both ways.
 
-Revision ID: 0014_audit_late
-Revises: 0013_auditlean
+Revision ID: 0015_audit_late
+Revises: 0014_gaps_nofk
 Create Date: 2026-12-04
 
 """
@@ -33,8 +33,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = "0014_audit_late"
-down_revision: Union[str, Sequence[str], None] = "0013_auditlean"
+revision: str = "0015_audit_late"
+down_revision: Union[str, Sequence[str], None] = "0014_gaps_nofk"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
