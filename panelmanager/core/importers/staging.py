@@ -65,6 +65,9 @@ DECIDING_COLUMNS = {
     "locations": ("id", "external_id", "source", "row_hash"),
 }
 STAGE_CHUNK_ROWS = 50_000
+# Between two index builds after the commit the import lets go of the write lock this long:
+# SQLite has no queue, a writer waiting on the lock retries every few to 100 ms.
+INDEX_PAUSE_S = 0.1
 _stage_numbers = itertools.count(1)
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,8 @@ class Stage:
         self.conn = conn
         self.snapshot = snapshot
         self.ops: list[_Op] = []
+        # Plain indexes the apply dropped, (table, index, CREATE INDEX sql), built after the commit.
+        self.deferred: list[tuple[str, str, str]] = []
         self._next_id = {name: top + 1 for name, (_count, top) in snapshot.sizes.items()}
 
     # ------------------------------------------------------------------ plan
@@ -237,28 +242,32 @@ class Stage:
         return all(self._stored_digest(op) == op.before for op in self.ops if op.before)
 
     def apply(self, progress: Callable[[int, int, str], None] | None = None) -> None:
-        """Write the staged rows into the registry (inside the caller's locked transaction)."""
+        """Write the staged rows into the registry (inside the caller's locked transaction).
+
+        A big insert drops its table's plain indexes first and does not build them again
+        here: ``self.deferred`` lists them for ``build_indexes`` to create after the commit,
+        one short transaction each (module docstring). The staged TEMP tables are dropped
+        after the commit too (``drop``): dropping them here would lengthen the lock."""
         cursor = _dbapi(self.conn).cursor()
         try:
             for index, op in enumerate(self.ops):
+                op_started = time.perf_counter()
                 if progress:
                     progress(index, len(self.ops), f"Saving {op.table.name}")
                 cols = ", ".join(_q(c) for c in op.columns)
                 target = f"main.{_q(op.table.name)}"
                 if op.kind == "insert":
-                    deferred = db._indexes_to_defer(self.conn, op.table, op.rows)
-                    for index_name, _sql in deferred:
+                    for index_name, create in db._indexes_to_defer(self.conn, op.table, op.rows):
                         cursor.execute(f"DROP INDEX main.{_q(index_name)}")
+                        self.deferred.append((op.table.name, index_name, create))
                     cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM temp.{_q(op.stage)}")
-                    for _name, create in deferred:
-                        cursor.execute(create)
                 else:
                     sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in op.columns if c != "id")
                     cursor.execute(f"UPDATE {target} AS t SET {sets} FROM temp.{_q(op.stage)} AS s WHERE t.id = s.id")
-                cursor.execute(f"DROP TABLE temp.{_q(op.stage)}")
+                log.debug("applied %s %s: %d rows in %.2f s", op.kind, op.table.name, op.rows,
+                          time.perf_counter() - op_started)
         finally:
             cursor.close()
-        self.ops = []
 
     def drop(self) -> None:
         """Forget the staged rows (also after a failure: the connection goes back to the pool)."""
@@ -279,7 +288,8 @@ def _apply_or_undo(conn, stage: Stage, progress) -> bool:
     try:
         stage.apply(progress)
     except sqlite_integrity_errors():
-        dbapi.execute("ROLLBACK TO pm_import_apply")
+        dbapi.execute("ROLLBACK TO pm_import_apply")  # the dropped indexes are back too
+        stage.deferred = []
         dbapi.execute("RELEASE pm_import_apply")
         return False
     dbapi.execute("RELEASE pm_import_apply")
@@ -360,7 +370,81 @@ def write_staged(
         transaction.rollback()
         stage.drop()
         raise
-    return transaction, result, parsed
+    return transaction, result, parsed, stage
 
 
-__all__ = ["Snapshot", "Stage", "uses_staging", "write_staged"]
+def finish_staged(conn, stage: Stage, progress=None) -> None:
+    """After the caller committed the apply: drop the staged TEMP tables, then build the plain
+    indexes the apply dropped, each in its own short write transaction (module docstring)."""
+    stage.drop()
+    deferred, stage.deferred = stage.deferred, []
+    build_indexes(conn, deferred, progress)
+
+
+def build_indexes(conn, deferred: list[tuple[str, str, str]], progress=None) -> None:
+    """Create each of ``deferred`` (table, index, sql) that does not exist, one BEGIN IMMEDIATE ...
+    COMMIT each, so that other workstations' writes go through between them.
+
+    The import is committed by then: a failure here (another workstation holding the write lock
+    past the busy timeout) leaves the index for ``restore_missing_indexes`` at the next import,
+    and is logged; readers are right without a plain index, only slower."""
+    from panelmanager.core.db import WRITE_OPTION
+
+    if not deferred:
+        return
+    conn.execution_options(**{WRITE_OPTION: True})
+    longest, started = 0.0, time.perf_counter()
+    for index, (table, name, create) in enumerate(deferred):
+        if progress:
+            progress(index, len(deferred), f"Indexing {table}")
+        begun = time.perf_counter()
+        try:
+            with conn.begin():
+                _create_index(conn, name, create)
+        except Exception as exc:  # noqa: BLE001 - the import stands; the index is built next time
+            log.warning("index %s not built after the import (%s): it is built at the next import",
+                        name, type(exc).__name__)
+            continue
+        longest = max(longest, time.perf_counter() - begun)
+        time.sleep(INDEX_PAUSE_S)  # SQLite queues no one: a waiting check-in polls, and gets in here
+    log.info("built %d indexes after the commit in %.2f s, each in its own transaction (longest %.2f s)",
+             len(deferred), time.perf_counter() - started, longest)
+
+
+def _create_index(conn, name: str, create: str) -> None:
+    dbapi = _dbapi(conn)
+    present = dbapi.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+    if present is None:
+        dbapi.execute(create)
+
+
+def missing_indexes(conn) -> list[tuple[str, str, str]]:
+    """Plain indexes of the imported tables that the models define and the registry lacks
+    (an import killed after its commit, before ``build_indexes`` finished)."""
+    from sqlalchemy.schema import CreateIndex
+
+    from panelmanager.core import models
+
+    present = {row[0] for row in _dbapi(conn).execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'index'").fetchall()}
+    out = []
+    for name in WATCHED:
+        for index in models.Base.metadata.tables[name].indexes:
+            if index.name not in present and not index.unique:
+                out.append((name, str(index.name), str(CreateIndex(index).compile(dialect=conn.dialect))))
+    return out
+
+
+def restore_missing_indexes(engine) -> None:
+    """Build the plain indexes an interrupted import left out (a read when none is missing)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        missing = missing_indexes(conn)
+        conn.rollback()
+        if missing:
+            log.info("building %d indexes an interrupted import left out", len(missing))
+            build_indexes(conn, missing)
+
+
+__all__ = ["Snapshot", "Stage", "finish_staged", "restore_missing_indexes", "uses_staging", "write_staged"]
