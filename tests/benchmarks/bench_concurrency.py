@@ -60,7 +60,11 @@ def _load(url: str, folder: str, queue) -> None:
     outcomes = run_import(registry, [folder], write_rejects=False, user="benchmark")
     queue.put(time.perf_counter() - start)
     # What was imported (counts only; an error names the file and row, never patient data).
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     queue.put({"ok": all(o.ok for o in outcomes), "rows": sum(o.rows_read for o in outcomes),
+               "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
                "new": sum(o.new for o in outcomes), "updated": sum(o.updated for o in outcomes),
                "errors": [o.error for o in outcomes if o.error]})
     registry.close()
@@ -87,13 +91,14 @@ def mixed(url: str, actions: int) -> None:
     print(f"  mixed 4 x {actions}: {elapsed:6.1f} s, final state exact, outcomes {dict(sorted(counts.items()))}", flush=True)
 
 
-def write_shaped_exports(patients: int, folder: Path) -> tuple[Path, Path]:
-    """bench_import's Synthea-shaped folder of ``patients`` and its 1%-changed copy (written once)."""
+def write_shaped_exports(patients: int, folder: Path, changed_copy: bool = True) -> tuple[Path, Path]:
+    """bench_import's Synthea-shaped folder of ``patients`` and its 1%-changed copy (written once;
+    the copy only when ``changed_copy``)."""
     sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
     from synthea_shaped import write_folder
 
     base, changed = folder / f"shaped-{patients}" / "synthea", folder / f"shaped-{patients}" / "synthea-1pct"
-    for target, share in ((base, 0.0), (changed, 0.01)):
+    for target, share in ((base, 0.0), (changed, 0.01))[: 2 if changed_copy else 1]:
         if not (target / "medications.csv").exists():
             write_folder(target, patients, seed=1, changed=share)
     return base, changed
@@ -119,6 +124,7 @@ def checkin(url: str, patients: int, export: Path, confirms: bool = True, preloa
         loader.start()
         latencies, refused = [], 0
         blocked_since, longest_block = None, 0.0  # from a refused confirm to the next one that went through
+        last_done, longest_gap = time.perf_counter(), 0.0  # between two confirms that went through
         if not confirms:  # the import alone (--without-checkin): its time, then assign and gaps
             loader.join()
         while loader.is_alive():
@@ -126,6 +132,8 @@ def checkin(url: str, patients: int, export: Path, confirms: bool = True, preloa
             try:
                 run_write(registry, confirm_assignment, practice["patients"][0], by="patient", user="desk")
                 latencies.append(time.perf_counter() - start)
+                longest_gap = max(longest_gap, time.perf_counter() - last_done)
+                last_done = time.perf_counter()
                 if blocked_since is not None:
                     longest_block = max(longest_block, time.perf_counter() - blocked_since)
                     blocked_since = None
@@ -147,9 +155,12 @@ def checkin(url: str, patients: int, export: Path, confirms: bool = True, preloa
             p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
             print(f"  confirm during a {patients:,}-patient {what}: {len(latencies)} done, {refused} refused; "
                   f"median {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-                  f"max {max(latencies) * 1000:.0f} ms", flush=True)
+                  f"max {max(latencies) * 1000:.0f} ms; longest stretch with no confirm done {longest_gap:.1f} s",
+                  flush=True)
         print(f"  {what} of {patients:,} patients (Synthea CSV): {load_s:6.1f} s, {imported.get('rows', 0):,} rows read, "
-              f"{imported.get('new', 0):,} new, {imported.get('updated', 0):,} updated", flush=True)
+              f"{imported.get('new', 0):,} new, {imported.get('updated', 0):,} updated; "
+              f"CPU {imported.get('cpu', float('nan')):.1f} s, peak RSS {imported.get('peak_mb', float('nan')):.0f} MB",
+              flush=True)
     if not assign:
         registry.close()
         return
@@ -197,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip != "checkin" and args.scenario:
         folder = Path(args.export_dir) if args.export_dir else Path(exports.name)
         print(f"Synthea-shaped export of {args.patients:,} patients and its 1%-changed copy ...", flush=True)
-        base, changed = write_shaped_exports(args.patients, folder)
+        base, changed = write_shaped_exports(args.patients, folder, changed_copy=args.scenario == "reimport")
         export, preload = (base, None) if args.scenario == "first" else (changed, base)
     elif args.skip != "checkin":
         print(f"Writing a {args.patients:,}-patient Synthea export ...", flush=True)

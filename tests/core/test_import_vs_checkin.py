@@ -259,3 +259,65 @@ def test_an_mrn_taken_while_an_sqlite_import_planned_is_decided_again_under_the_
     with registry.session() as session:
         assert session.scalar(select(func.count()).select_from(m.Patient)) == 27  # 26 imported + the other one
         assert session.scalar(select(m.Patient.mrn).where(m.Patient.id == other_id)) == maynard
+
+
+def test_check_in_goes_through_while_an_sqlite_import_builds_its_indexes(fresh_registry, registry_backend, tmp_path,
+                                                                         monkeypatch):
+    """A first import's plain indexes are built after its commit, each in its own short
+    transaction: the import is held between two of them, and a confirm from another
+    workstation commits meanwhile (were the lock still held it would end "registry busy").
+    The import ends with its rows and every index of the schema."""
+    if registry_backend == "postgresql":
+        pytest.skip("SQLite's one writer; PostgreSQL builds nothing after its commit")
+    from panelmanager.core import db
+    from panelmanager.core.importers.staging import missing_indexes
+
+    monkeypatch.setattr(db, "DEFER_INDEXES_MIN_ROWS", 1)  # every insert rebuilds its plain indexes (as at 100,000)
+    registry = fresh_registry
+    patient_id = _desk_patient(registry)
+    files = [str(p) for p in write_pm_csvs(generate_practice(200, seed=4, as_of=dt.date(2025, 3, 12)), tmp_path / "pm")]
+    indexing, release = threading.Event(), threading.Event()
+    seen: list[list] = []
+
+    def hold_between_indexes(_done: int, _total: int, message: str = "") -> None:
+        if "Indexing visits" in message and not indexing.is_set():
+            other = open_registry(registry.url)  # what another workstation sees at this moment
+            try:
+                with other.engine.connect() as conn:
+                    visits = conn.execute(select(func.count()).select_from(m.Visit)).scalar()
+                    seen.append([missing_indexes(conn), visits])
+            finally:
+                other.close()
+            indexing.set()
+            release.wait(30)
+
+    outcome: list = []
+
+    def import_elsewhere() -> None:
+        workstation = open_registry(registry.url)
+        try:
+            outcome.extend(run_import(workstation, files, write_rejects=False, user="import",
+                                      progress=hold_between_indexes))
+        finally:
+            workstation.close()
+
+    importer = threading.Thread(target=import_elsewhere)
+    importer.start()
+    try:
+        assert indexing.wait(60), "the import never built an index after its commit"
+        desk = open_registry(registry.url)
+        try:
+            run_write(desk, confirm_assignment, patient_id, by="patient", user="desk", expected_version=1)
+        finally:
+            desk.close()
+        assert importer.is_alive()  # the import was between two index builds while the desk confirmed
+    finally:
+        release.set()
+        importer.join(120)
+    assert outcome and all(o.ok for o in outcome), [o.error for o in outcome]
+    [(missing, visits)] = seen
+    assert visits > 0 and "visits" in {table for table, _name, _sql in missing}  # rows committed, indexes not yet
+    with registry.session() as session:
+        assert session.scalar(select(func.count()).select_from(m.Confirmation).where(m.Confirmation.patient_id == patient_id)) == 1
+        assert session.scalar(select(func.count()).select_from(m.Patient)) == 201
+        assert missing_indexes(session.connection()) == []

@@ -30,7 +30,7 @@ from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.skip import import_key
-from panelmanager.core.importers.staging import uses_staging, write_staged
+from panelmanager.core.importers.staging import finish_staged, restore_missing_indexes, uses_staging, write_staged
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
 from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
@@ -309,6 +309,8 @@ def run_import(
     dry_tx = dry_conn.begin() if dry_conn is not None else None
     if dry_conn is not None:
         begin_for_savepoints(dry_conn)
+    else:  # an earlier import stopped after its commit, before its indexes were built (importers.staging)
+        restore_missing_indexes(registry.engine)
     try:
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
                      rejects_dir, write_rejects, progress, cancel, encoding, force)
@@ -368,13 +370,13 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             staged = dry_conn is None and uses_staging(registry.engine)
             with (nullcontext(dry_conn) if dry_conn is not None else _write_connection(registry, staged)) as conn, \
                     bulk_load_settings(conn):
-                transaction = None
+                transaction = stage = None
                 try:
                     def write_progress(d: int, t: int, m: str = "") -> None:
                         file_progress(t + d, t * 2, m)
 
                     if staged:  # SQLite: planned without the write lock, applied under it (importers.staging)
-                        transaction, result, parsed = write_staged(
+                        transaction, result, parsed, stage = write_staged(
                             conn, parsed,
                             partial(parse_path, path, profile=profile, mapping=mapping, cancel=cancel,
                                     encoding=encoding, lazy=True),
@@ -413,6 +415,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                     if transaction is not None:
                         transaction.rollback()
                     raise
+                if stage is not None:  # committed: the plain indexes the apply left out, one short lock each
+                    finish_staged(conn, stage, lambda d, t, m="": file_progress(1, 1, m))
             outcome.ok = True
             # Rejected rows stay in the import history; a file is written only where the caller asked.
             if outcome.rejections and write_rejects and rejects_dir is not None and not dry_run:
