@@ -14,6 +14,7 @@ cancel anywhere leaves the registry exactly as it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from panelmanager.core import models
 from panelmanager.core.importers.pg_copy import bulk_insert, bulk_update  # COPY on PostgreSQL, else db's
+from panelmanager.core.importers.staging_sorted import SortedStage
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
 from panelmanager.core.search_keys import refresh_search_keys
 
@@ -95,6 +97,19 @@ class ParsedImport:
     # Per file: the source rows that gave a record (None: every row read that was not rejected).
     kept: dict[str, np.ndarray] | None = None
     rows_per_file: dict[str, int] = field(default_factory=dict)
+
+
+class TableChunks:
+    """A table's rows handed over in parts: a big event file read, checked and built one
+    chunk at a time (``synthea.CHUNK_ROWS``), so that no stage of the import holds the
+    whole file (issue 16: memory bounded by a chunk, time linear in the rows). Each part
+    is a frame like a whole table's; the parts can be iterated once."""
+
+    def __init__(self, parts: Iterator[pd.DataFrame]) -> None:
+        self._parts = parts
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self._parts
 
 
 @dataclass
@@ -379,12 +394,44 @@ def _unresolved_reason(value, target: str, parsed: ParsedImport) -> str:
     return f"{what} '{value}' is not in this file or the registry; import the {target} first"
 
 
-def _with_event_keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+class _Occurrences:
+    """How often each identity hash was seen in the earlier parts of a file (sorted arrays:
+    2M observations take ~32 MB, not a Python dict's ~200 MB)."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.counts = np.empty(0, dtype=np.uint64)
+
+    def _found(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        at = np.searchsorted(self.keys, values)
+        at = np.minimum(at, max(len(self.keys) - 1, 0))
+        hit = (self.keys[at] == values) if len(self.keys) else np.zeros(len(values), dtype=bool)
+        return at, hit
+
+    def number(self, base: np.ndarray) -> np.ndarray:
+        """Each row's copy number within the file so far (0 for the first copy)."""
+        occurrence = pd.Series(base).groupby(base).cumcount().to_numpy(dtype=np.uint64)
+        if len(self.keys):
+            at, hit = self._found(base)
+            occurrence[hit] += self.counts[at[hit]]
+        values, counts = np.unique(base, return_counts=True)
+        at, hit = self._found(values)
+        self.counts[at[hit]] += counts[hit].astype(np.uint64)
+        if (~hit).any():
+            keys = np.concatenate([self.keys, values[~hit]])
+            order = np.argsort(keys, kind="stable")
+            self.keys = keys[order]
+            self.counts = np.concatenate([self.counts, counts[~hit].astype(np.uint64)])[order]
+        return occurrence
+
+
+def _with_event_keys(name: str, frame: pd.DataFrame, seen: _Occurrences | None = None) -> pd.DataFrame:
     identity = [c for c in EVENT_IDENTITY[name] if c in frame.columns]
-    base = row_hashes(frame, identity)
-    # Identical events in one file stay distinct: number each copy.
-    occurrence = pd.Series(base).groupby(base).cumcount().to_numpy(dtype=np.uint64)
-    mixed = base.view(np.uint64) ^ (occurrence * np.uint64(0x9E3779B97F4A7C15))
+    base = row_hashes(frame, identity).view(np.uint64)
+    # Identical events in one file stay distinct: number each copy (counting the copies
+    # in the file's earlier parts when it comes in parts).
+    occurrence = (seen or _Occurrences()).number(base)
+    mixed = base ^ (occurrence * np.uint64(0x9E3779B97F4A7C15))
     return frame.assign(natural_key=mixed.view(np.int64))
 
 
@@ -411,37 +458,10 @@ def _sync_table(
     if isinstance(frame, list):
         frame = frame.pop()
     table = TABLES[name]
-    bookkeeping = {ROW, FILE, "source", key}
-    value_columns = [c for c in frame.columns if c not in bookkeeping and c in table.c]
-    frame = frame.assign(row_hash=row_hashes(frame, value_columns))
-    existing = _fetch(
-        conn,
-        select(table.c[key].label("_key"), table.c.id.label("_id"), table.c.row_hash.label("_old")).where(
-            table.c.source == source
-        ),
-    )
-    counts = TableCounts()
-    if existing.empty:
-        fresh = frame
-        changed = frame.iloc[0:0].copy()  # a copy: a slice would keep the whole frame alive
-    else:
-        as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
-        # Nullable Int64 columns: reindexing plain int64 by keys that include new rows would
-        # turn them into float64 and round the 64-bit hashes (every row then "changed").
-        lookup = pd.DataFrame(
-            {"_id": pd.array(existing["_id"], dtype="Int64"), "_old": pd.array(existing["_old"], dtype="Int64")},
-            index=as_key(existing["_key"]).to_numpy(),
-        )
-        matched = lookup.reindex(as_key(frame[key]).to_numpy())
-        found = matched["_id"].notna().to_numpy()
-        stored = matched["_old"].to_numpy(dtype="int64", na_value=0)
-        same = found & matched["_old"].notna().to_numpy() & (stored == frame["row_hash"].to_numpy(dtype="int64"))
-        fresh = frame.loc[~found]
-        stale = found & ~same
-        changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
-        counts.unchanged = int(same.sum())
-        del lookup, matched
-    del frame, existing
+    frame = frame.assign(row_hash=row_hashes(frame, _value_columns(frame, table, key)))
+    lookup = _stored(conn, table, key, source)
+    fresh, changed, counts = _split(frame, lookup, key)
+    del frame, lookup
     write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
     # New rows go in key order: the unique (source, key) index then grows at its end
     # instead of taking random page writes (2M observations: ~2x faster). Only the
@@ -455,8 +475,108 @@ def _sync_table(
     else:
         counts.new = bulk_insert(conn, table, fresh)
     if not changed.empty:
-        update_columns = ["id"] + [c for c in write_columns if c not in ("source", key)]
-        counts.updated = (stage.update if stage is not None else bulk_update)(conn, table, changed[update_columns])
+        counts.updated = (stage.update if stage is not None else bulk_update)(conn, table, changed[_update_columns(write_columns, key)])
+    return counts
+
+
+def _value_columns(frame: pd.DataFrame, table: Table, key: str) -> list[str]:
+    bookkeeping = {ROW, FILE, "source", key}
+    return [c for c in frame.columns if c not in bookkeeping and c in table.c]
+
+
+def _update_columns(write_columns: list[str], key: str) -> list[str]:
+    return ["id"] + [c for c in write_columns if c not in ("source", key)]
+
+
+def _stored(conn: Connection, table: Table, key: str, source: str) -> pd.DataFrame | None:
+    """The source's stored rows: key -> id and row hash (None when it has none yet)."""
+    existing = _fetch(
+        conn,
+        select(table.c[key].label("_key"), table.c.id.label("_id"), table.c.row_hash.label("_old")).where(
+            table.c.source == source
+        ),
+    )
+    if existing.empty:
+        return None
+    as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
+    # Nullable Int64 columns: reindexing plain int64 by keys that include new rows would
+    # turn them into float64 and round the 64-bit hashes (every row then "changed").
+    return pd.DataFrame(
+        {"_id": pd.array(existing["_id"], dtype="Int64"), "_old": pd.array(existing["_old"], dtype="Int64")},
+        index=as_key(existing["_key"]).to_numpy(),
+    )
+
+
+def _split(frame: pd.DataFrame, lookup: pd.DataFrame | None, key: str) -> tuple[pd.DataFrame, pd.DataFrame, TableCounts]:
+    """New rows, changed rows (with their ids) and the counts, by the stored row hashes."""
+    counts = TableCounts()
+    if lookup is None:
+        return frame, frame.iloc[0:0].copy(), counts  # a copy: a slice would keep the whole frame alive
+    as_key = (lambda s: s.astype(str)) if key == "external_id" else (lambda s: s.astype("int64"))
+    matched = lookup.reindex(as_key(frame[key]).to_numpy())
+    found = matched["_id"].notna().to_numpy()
+    stored = matched["_old"].to_numpy(dtype="int64", na_value=0)
+    same = found & matched["_old"].notna().to_numpy() & (stored == frame["row_hash"].to_numpy(dtype="int64"))
+    fresh = frame.loc[~found]
+    stale = found & ~same
+    changed = frame.loc[stale].assign(id=matched["_id"].to_numpy(dtype="int64", na_value=0)[stale])
+    counts.unchanged = int(same.sum())
+    return fresh, changed, counts
+
+
+def _sync_event_parts(
+    conn: Connection,
+    name: str,
+    parts: TableChunks,
+    maps: _IdMaps,
+    parsed: ParsedImport,
+    rejected: list[Rejection],
+    stage=None,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> TableCounts | None:
+    """``_sync_table`` for an event table that comes in parts (``TableChunks``).
+
+    The stored keys and hashes are read once; each part is resolved, keyed, hashed,
+    compared and written, then freed. Staged (SQLite), the new rows of every part are
+    put in key order with their ids once the last part is in (``staging_sorted``), so
+    the registry gets exactly the rows and ids a whole-file import gives; written
+    directly (PostgreSQL), each part's new rows go in as they come. None when the file
+    gave no rows at all (as a whole-file read gives no table).
+    """
+    table = TABLES[name]
+    lookup = _stored(conn, table, "natural_key", parsed.source)
+    seen = _Occurrences()
+    counts: TableCounts | None = None
+    sink = SortedStage(conn, table, stage, "natural_key") if stage is not None else None
+    try:
+        for frame in parts:
+            cancel.raise_if_cancelled()
+            counts = counts or TableCounts()
+            frame["source"] = parsed.source
+            frame = _resolve_refs(name, frame, maps, parsed, rejected, REFERENCES)
+            frame = frame.rename(columns={"patient_id": "patient_ref", "visit_id": "visit_ref"})
+            frame = _with_event_keys(name, frame, seen)
+            frame = frame.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
+            frame = frame.assign(row_hash=row_hashes(frame, _value_columns(frame, table, "natural_key")))
+            fresh, changed, part_counts = _split(frame, lookup, "natural_key")
+            del frame
+            counts.unchanged += part_counts.unchanged
+            write_columns = [c for c in fresh.columns if c in table.c and c != "id"]
+            fresh = fresh[write_columns]
+            if sink is not None:
+                sink.add(fresh)
+            else:
+                counts.new += bulk_insert(conn, table, fresh.sort_values("natural_key", kind="stable"))
+            del fresh
+            if not changed.empty:
+                counts.updated += (stage.update if stage is not None else bulk_update)(
+                    conn, table, changed[_update_columns(write_columns, "natural_key")])
+        if sink is not None and counts is not None:
+            counts.new = sink.finish()
+    except BaseException:
+        if sink is not None:
+            sink.discard()
+        raise
     return counts
 
 
@@ -735,6 +855,11 @@ def write_parsed(
         # A shallow copy: adding columns never touches the parser's frame.
         frame = parsed.frames.pop(name, None) if release_frames else parsed.frames.get(name)
         if frame is None:  # a file read only now (a lazy parse) that gave no rows
+            continue
+        if isinstance(frame, TableChunks):
+            parts = _sync_event_parts(conn, name, frame, maps, parsed, rejected, stage, cancel)
+            if parts is not None:
+                results[name] = parts
             continue
         if not release_frames:
             frame = frame.copy(deep=False)
