@@ -80,8 +80,8 @@ def _child_import(db: str, paths: list[str], profile_to: str | None) -> dict:
 
         with open(profile_to, "w") as handle:
             stats = pstats.Stats(profiler, stream=handle)
-            stats.sort_stats("cumulative").print_stats(35)
-            stats.sort_stats("tottime").print_stats(20)
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.sort_stats("tottime").print_stats(45)
     return {
         "seconds": seconds,
         "cpu": cpu,

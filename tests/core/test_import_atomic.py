@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from sqlalchemy import select
 
 from panelmanager.core import models
-from panelmanager.core.importers import run_import, writer
+from panelmanager.core.importers import run_import, synthea, writer
 from panelmanager.core.jobs import Cancelled, CancelToken
 from panelmanager.core.stats import registry_stats
 
@@ -31,17 +31,24 @@ def batches(registry) -> list[tuple[str, str | None]]:
         return [(b.outcome, b.message) for b in session.scalars(select(models.ImportBatch).order_by(models.ImportBatch.id))]
 
 
+def fail_at(monkeypatch, table: str, error: BaseException) -> None:
+    """The writer raises ``error`` as it reaches ``table``, whether that table comes whole
+    (``_sync_table``) or in parts (``_sync_event_parts``: an event file read in chunks)."""
+    for function in ("_sync_table", "_sync_event_parts"):
+        real = getattr(writer, function)
+
+        def failing(conn, name, *args, _real=real, **kwargs):
+            if name == table:
+                raise error
+            return _real(conn, name, *args, **kwargs)
+
+        monkeypatch.setattr(writer, function, failing)
+
+
 @pytest.fixture
 def observations_fail(monkeypatch):
     """The writer raises as it reaches observations, after patients and visits were written."""
-    real = writer._sync_table
-
-    def failing(conn, name, frame, source, key, *staging):
-        if name == "observations":
-            raise RuntimeError("disk went away")
-        return real(conn, name, frame, source, key, *staging)
-
-    monkeypatch.setattr(writer, "_sync_table", failing)
+    fail_at(monkeypatch, "observations", RuntimeError("disk went away"))
 
 
 def test_failure_part_way_keeps_nothing(fresh_registry, synthea_small, observations_fail):
@@ -65,14 +72,7 @@ def test_failure_part_way_keeps_the_earlier_import_intact(fresh_registry, synthe
     patients = pd.read_csv(newer / "patients.csv", dtype=str, keep_default_na=False)
     patients.loc[patients["Id"] == MAYNARD, "ADDRESS"] = "12 New Road"
     patients.to_csv(newer / "patients.csv", index=False)
-    real = writer._sync_table
-
-    def failing(conn, name, frame, source, key, *staging):
-        if name == "observations":
-            raise RuntimeError("disk went away")
-        return real(conn, name, frame, source, key, *staging)
-
-    monkeypatch.setattr(writer, "_sync_table", failing)
+    fail_at(monkeypatch, "observations", RuntimeError("disk went away"))
 
     [outcome] = run_import(fresh_registry, [newer], user="test")
 
@@ -84,17 +84,10 @@ def test_failure_part_way_keeps_the_earlier_import_intact(fresh_registry, synthe
 
 
 def test_a_database_error_message_does_not_carry_patient_data(fresh_registry, synthea_small, monkeypatch):
-    real = writer._sync_table
-
-    def failing(conn, name, frame, source, key, *staging):
-        if name == "visits":
-            raise sqlalchemy.exc.IntegrityError(
-                "INSERT INTO patients ...", {"first_name": "Maynard", "mrn": MAYNARD},
-                sqlite3.IntegrityError("UNIQUE constraint failed: visits.source, visits.external_id"),
-            )
-        return real(conn, name, frame, source, key, *staging)
-
-    monkeypatch.setattr(writer, "_sync_table", failing)
+    fail_at(monkeypatch, "visits", sqlalchemy.exc.IntegrityError(
+        "INSERT INTO patients ...", {"first_name": "Maynard", "mrn": MAYNARD},
+        sqlite3.IntegrityError("UNIQUE constraint failed: visits.source, visits.external_id"),
+    ))
 
     [outcome] = run_import(fresh_registry, [synthea_small], user="test")
 
@@ -102,6 +95,31 @@ def test_a_database_error_message_does_not_carry_patient_data(fresh_registry, sy
     assert "UNIQUE constraint failed" in outcome.error
     assert "Maynard" not in outcome.error and MAYNARD not in outcome.error
     assert data_counts(fresh_registry)["patients"] == 0
+
+
+def test_failure_in_a_later_part_of_a_file_keeps_nothing(fresh_registry, synthea_small, monkeypatch):
+    # observations.csv (990 rows) read 200 rows at a time: two parts are written (staged)
+    # before the third fails; none of them, nor anything before, may stay.
+    monkeypatch.setattr(synthea, "CHUNK_ROWS", 200)
+    real, parts = writer._split, []
+
+    def failing(frame, lookup, key):
+        if key == "natural_key":
+            parts.append(len(frame))
+            if len(parts) == 3:
+                raise RuntimeError("disk went away")
+        return real(frame, lookup, key)
+
+    monkeypatch.setattr(writer, "_split", failing)
+
+    [outcome] = run_import(fresh_registry, [synthea_small], user="test")
+
+    assert len(parts) == 3
+    assert not outcome.ok and "Nothing from this file was kept" in outcome.error
+    assert data_counts(fresh_registry) == dict.fromkeys(DATA_TABLES, 0)
+    monkeypatch.setattr(writer, "_split", real)  # the same connection, used again, imports it all
+    [again] = run_import(fresh_registry, [synthea_small], user="test")
+    assert again.ok and data_counts(fresh_registry)["observations"] == 990
 
 
 @pytest.mark.parametrize("stage", ["Reading encounters.csv", "Writing visits", "Writing observations"])

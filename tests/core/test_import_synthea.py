@@ -601,3 +601,46 @@ def test_a_quote_mark_without_its_partner_names_the_file_and_the_fix(fresh_regis
     assert not outcome.ok
     assert outcome.error.startswith(f"{folder / 'patients.csv'}: the file is not a readable CSV (")
     assert "A quote mark may be missing its partner; save it again as CSV UTF-8" in outcome.error
+
+
+def test_an_event_file_read_in_parts_imports_what_a_whole_read_does(fresh_registry, synthea_small, tmp_path, monkeypatch):
+    # Issue 16: event files go through the import one chunk at a time. The parts must give
+    # the rows, keys, hashes, rejections (with their line numbers) and counts of one read:
+    # a repeated event in a later part stays a second event, and a bad line, a bad date and
+    # a blank line late in the file are found on their own lines.
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.importers import synthea
+
+    folder = tmp_path / "parts"
+    shutil.copytree(synthea_small, folder, copy_function=shutil.copyfile)
+    lines = (folder / "observations.csv").read_text(encoding="utf-8").splitlines()
+    first = lines[1]
+    lines[400:400] = [first.replace(first.split(",")[0], "not a date", 1)]  # line 401, in the third part
+    lines[700:700] = [first + ",surplus", ""]  # lines 701-702: a field too many, then blank
+    lines.append(first)  # the very first event again, in the last part
+    (folder / "observations.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def imported(registry, chunk_rows: int):
+        monkeypatch.setattr(synthea, "CHUNK_ROWS", chunk_rows)
+        outcome = import_one(registry, folder)
+        assert outcome.ok, outcome.error
+        with registry.session() as session:
+            rows = session.execute(
+                select(models.Observation.natural_key, models.Observation.row_hash, models.Observation.code,
+                       models.Observation.value, models.Observation.date)
+            ).all()
+        rejections = sorted((Path(r.file_name).name, r.source_row, r.reason) for r in outcome.rejections)
+        return sorted(rows), rejections, (outcome.rows_read, outcome.new, outcome.rejected), outcome.tables
+
+    whole = open_registry(tmp_path / "whole.sqlite3", create=True)
+    try:
+        expected = imported(whole, 250_000)
+    finally:
+        whole.close()
+    in_parts = imported(fresh_registry, 150)
+
+    assert in_parts == expected
+    rows, rejections, _counts, tables = in_parts
+    assert len(rows) == 991 and len({key for key, *_ in rows}) == 991  # the repeat is kept, under its own key
+    assert [(name, row) for name, row, _ in rejections] == [("observations.csv", 401), ("observations.csv", 701)]
+    assert tables["observations"]["new"] == 991

@@ -260,6 +260,32 @@ class Stage:
         self.ops.append(op)
         return ids
 
+    def insert_more(self, conn, table: Table, frame: pd.DataFrame) -> np.ndarray:
+        """Stage more new rows for ``table`` into its last staged insert (the next part of a file
+        read in chunks, issue 16), so the apply inserts them all at once (one decision about
+        deferring the plain indexes, as for a whole file); ``insert`` when there is none."""
+        last = next((op for op in reversed(self.ops) if op.kind == "insert" and op.table is table), None)
+        if last is None or frame.empty or table.name == "patient_identifiers":
+            return self.insert(conn, table, frame)
+        start = self._next_id[table.name]
+        ids = np.arange(start, start + len(frame), dtype=np.int64)
+        self._next_id[table.name] = start + len(frame)
+        staged = frame.assign(id=ids)
+        for column in table.c:
+            if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
+                staged[column.name] = column.default.arg
+        columns = [table.c[c] for c in last.columns]
+        sql = f"INSERT INTO temp.{_q(last.stage)} VALUES ({', '.join('?' for _ in columns)})"
+        cursor = _dbapi(self.conn).cursor()
+        try:
+            for begin in range(0, len(staged), STAGE_CHUNK_ROWS):
+                part = staged.iloc[begin : begin + STAGE_CHUNK_ROWS]
+                cursor.executemany(sql, zip(*[db._sqlite_values(part[c.name], c) for c in columns]))
+        finally:
+            cursor.close()
+        last.rows += len(staged)
+        return ids
+
     def update(self, conn, table: Table, frame: pd.DataFrame, key: str = "id") -> int:
         """Stage ``UPDATE table SET <other columns> WHERE id = ...`` for every row of ``frame``."""
         if frame.empty:

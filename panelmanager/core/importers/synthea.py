@@ -30,7 +30,7 @@ import pandas as pd
 
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.normalize import EARLIEST_DATE, LATEST_DATE
-from panelmanager.core.importers.writer import FILE, ROW, ParsedImport, Rejection
+from panelmanager.core.importers.writer import EVENT_IDENTITY, FILE, ROW, ParsedImport, Rejection, TableChunks
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 __all__ = ["SOURCE", "FORMAT", "parse_synthea_folder", "parse_timestamps", "strip_synthea_digits"]
@@ -380,19 +380,36 @@ def _surplus_first_lines(path: Path, width: int) -> dict[int, str]:
     return found
 
 
-def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Callable[[int], None]) -> _ReadFile:
-    _check_text_file(path)
-    header = _header(path)
-    if not header and spec.file_name != "patients.csv":
+class _FileReader:
+    """One file of the folder read in ``CHUNK_ROWS`` parts, each with its source line numbers.
+
+    ``chunks()`` yields the raw rows (upper-case names, ``_row``, ``_file``; blank lines
+    left out); once it is exhausted ``rows_read`` and ``rejected`` (lines with the wrong
+    number of fields) are final. An event file goes through the whole import one part at
+    a time (issue 16: memory bounded by a part, not by the file); the other files are
+    read whole (``_read_file``).
+    """
+
+    def __init__(self, path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Callable[[int], None]) -> None:
+        _check_text_file(path)
+        header = _header(path)
+        self.path, self.cancel, self.on_chunk = path, cancel, on_chunk
         # An empty optional file is the same as no file.
-        return _ReadFile(path, pd.DataFrame(columns=[ROW, FILE]), 0, [], {})
-    columns = _resolve_columns(path, spec, header)
-    chunks: list[pd.DataFrame] = []
-    messages: list[str] = []
-    try:
-        surplus = _surplus_first_lines(path, len(header))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
+        self.empty = not header and spec.file_name != "patients.csv"
+        self.width = len(header)
+        self.columns = {} if self.empty else _resolve_columns(path, spec, header)
+        self.headers = {v: k for k, v in self.columns.items()}  # upper-case name -> the file's spelling
+        self.rows_read = 0
+        self.rejected: list[Rejection] = []
+
+    def chunks(self):
+        if self.empty:
+            return
+        path, columns = self.path, self.columns
+        messages: list[str] = []
+        try:
+            surplus = _surplus_first_lines(path, self.width)
+            messages += [f"Skipping line {line}: {reason}" for line, reason in surplus.items()]
             reader = pd.read_csv(
                 path,
                 dtype=str,
@@ -407,33 +424,61 @@ def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Calla
             )
             with reader:
                 rows = 0
-                for chunk in reader:
-                    cancel.raise_if_cancelled()
+                while True:
+                    # Warnings are caught around each read only (not across the yield: the
+                    # caller's own warnings are none of this reader's business).
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", pd.errors.ParserWarning)
+                        chunk = next(reader, None)
+                    messages += [str(w.message) for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
+                    if chunk is None:
+                        break
+                    self.cancel.raise_if_cancelled()
                     chunk = chunk[list(columns)]
                     chunk.columns = [columns[c] for c in chunk.columns]
-                    chunks.append(chunk)
                     rows += len(chunk)
-                    on_chunk(rows)
-            messages = [str(w.message) for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
-            messages += [f"Skipping line {line}: {reason}" for line, reason in surplus.items()]
-    except UnicodeDecodeError:
-        raise _not_utf8_error(path) from None
-    except pd.errors.ParserError as exc:
-        raise _unreadable_csv_error(path, exc) from None
-    frame = pd.concat(chunks) if chunks else pd.DataFrame(columns=list(columns.values()))
+                    self.on_chunk(rows)
+                    frame = self._numbered(chunk, messages)
+                    self.rows_read += len(frame)
+                    yield frame
+        except UnicodeDecodeError:
+            raise _not_utf8_error(path) from None
+        except pd.errors.ParserError as exc:
+            raise _unreadable_csv_error(path, exc) from None
+        _skipped, self.rejected = _bad_line_rejections(path, messages)
+        self.rows_read += len(self.rejected)
+
+    def _numbered(self, chunk: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
+        """The chunk with each row's source line; blank lines left out.
+
+        Every line skipped before a row of this chunk has been reported by the time the
+        chunk is read, so the line numbers are those a whole-file read gives."""
+        skipped = sorted({int(m.group(1)) for message in messages for m in re.finditer(r"Skipping line (\d+): ", message)})
+        lines = chunk.index.to_numpy(dtype=np.int64) + 2
+        for line in skipped:  # ascending: each skipped line pushes the later rows down one
+            lines[lines >= line] += 1
+        frame = chunk
+        frame[ROW] = lines
+        frame[FILE] = str(self.path)
+        value_columns = [c for c in frame.columns if c not in (ROW, FILE)]
+        blank = frame[value_columns].isna().all(axis=1) if value_columns else pd.Series(False, index=frame.index)
+        if blank.any():
+            frame = frame.loc[~blank]
+        return frame
+
+
+def _read_file(path: Path, spec: _FileSpec, cancel: CancelToken, on_chunk: Callable[[int], None]) -> _ReadFile:
+    reader = _FileReader(path, spec, cancel, on_chunk)
+    if reader.empty:
+        return _ReadFile(path, pd.DataFrame(columns=[ROW, FILE]), 0, [], {})
+    chunks = list(reader.chunks())
+    if chunks:
+        frame = pd.concat(chunks).reset_index(drop=True)
+    else:
+        frame = pd.DataFrame(columns=[*reader.columns.values(), ROW, FILE])
+        frame[ROW] = frame[ROW].astype(np.int64)
     chunks.clear()  # the chunks' column arrays are copied into ``frame``: not held twice from here on
-    skipped, rejected = _bad_line_rejections(path, messages)
-    lines = frame.index.to_numpy(dtype=np.int64) + 2
-    for line in skipped:  # ascending: each skipped line pushes the later rows down one
-        lines[lines >= line] += 1
-    frame = frame.reset_index(drop=True)
-    frame[ROW] = lines
-    frame[FILE] = str(path)
-    value_columns = [c for c in frame.columns if c not in (ROW, FILE)]
-    blank = frame[value_columns].isna().all(axis=1) if value_columns else pd.Series(False, index=frame.index)
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-    return _ReadFile(path, frame, len(frame) + len(rejected), rejected, {v: k for k, v in columns.items()})
+    return _ReadFile(path, frame, reader.rows_read, reader.rejected, reader.headers)
 
 
 # --------------------------------------------------------------------------- one builder per table
@@ -683,7 +728,7 @@ def parse_synthea_folder(
     state = _FolderState()
 
     def read(index: int) -> pd.DataFrame | None:
-        return _parse_one(path, present, index, parsed, state, progress, cancel)
+        return _parse_one(path, present, index, parsed, state, progress, cancel, chunked=lazy)
 
     if lazy:
         parsed.frames = _LazyFrames([spec.table for spec in present], read)
@@ -742,28 +787,64 @@ def _parse_one(
     state: _FolderState,
     progress: Progress,
     cancel: CancelToken,
-) -> pd.DataFrame | None:
-    """Read one file of the folder into its table's frame; rejections and counts go into ``parsed``."""
+    chunked: bool = False,
+) -> pd.DataFrame | TableChunks | None:
+    """Read one file of the folder into its table's frame; rejections and counts go into ``parsed``.
+
+    ``chunked`` (a lazy parse) hands an event table over as ``TableChunks``: the file is
+    read, checked and built one ``CHUNK_ROWS`` part at a time as the writer takes them.
+    """
     spec = present[index]
-    rejected = parsed.rejected
-    raw_rows = parsed.raw_rows
-    rejected_patients = parsed.rejected_ids["patients"]
     cancel.raise_if_cancelled()
     progress(index, len(present), f"Reading {spec.file_name}")
-    read = _read_file(
-        path / spec.file_name,
-        spec,
-        cancel,
-        lambda rows, i=index, name=spec.file_name: progress(i, len(present), f"Reading {name} ({rows:,} rows)"),  # type: ignore[misc]  # defaults bind this file's values
-    )
+
+    def on_chunk(rows: int) -> None:
+        progress(index, len(present), f"Reading {spec.file_name} ({rows:,} rows)")
+
+    file_path = path / spec.file_name
+    if chunked and spec.table in EVENT_IDENTITY:
+        reader = _FileReader(file_path, spec, cancel, on_chunk)
+        if reader.empty:
+            parsed.rows_per_file[str(file_path)] = 0
+            return None
+        return TableChunks(_built_chunks(reader, spec, parsed, state))
+    read = _read_file(file_path, spec, cancel, on_chunk)
     parsed.rows_read += read.rows_read
-    parsed.rows_per_file[str(path / spec.file_name)] = read.rows_read
-    rejected.extend(read.rejected)
-    raw = read.frame
-    checks = _RowChecks(raw, read.headers)
-    built = _BUILDERS[spec.table](raw, checks) if len(raw) else None
-    if built is None:
+    parsed.rows_per_file[str(file_path)] = read.rows_read
+    parsed.rejected.extend(read.rejected)
+    if not len(read.frame):
         return None
+    built = _built(spec, read.frame, read.headers, parsed, state, parsed.rejected)
+    return built.reset_index(drop=True)
+
+
+def _built_chunks(reader: _FileReader, spec: _FileSpec, parsed: ParsedImport, state: _FolderState):
+    """The table's frame, part by part; the file's counts and rejections once it is read."""
+    checked: list[Rejection] = []
+    for raw in reader.chunks():
+        if len(raw):
+            yield _built(spec, raw, reader.headers, parsed, state, checked).reset_index(drop=True)
+    # In the order a whole-file read gives: lines with the wrong number of fields, then rows.
+    parsed.rows_read += reader.rows_read
+    parsed.rows_per_file[str(reader.path)] = reader.rows_read
+    parsed.rejected.extend(reader.rejected)
+    parsed.rejected.extend(checked)
+
+
+def _built(
+    spec: _FileSpec,
+    raw: pd.DataFrame,
+    headers: dict[str, str],
+    parsed: ParsedImport,
+    state: _FolderState,
+    rejected: list[Rejection],
+) -> pd.DataFrame:
+    """The table's rows built from a file's raw rows (all of them, or one part); the rows
+    that cannot be used go to ``rejected``."""
+    raw_rows = parsed.raw_rows
+    rejected_patients = parsed.rejected_ids["patients"]
+    checks = _RowChecks(raw, headers)
+    built = _BUILDERS[spec.table](raw, checks)
     built[ROW] = raw[ROW]
     built[FILE] = raw[FILE]
     bad = checks.bad
@@ -772,7 +853,7 @@ def _parse_one(
         fresh = [
             Rejection(file_name=str(f), source_row=int(r), reason=str(reason), raw=values)
             for f, r, reason, values in zip(
-                rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, read.headers)
+                rows[FILE].tolist(), rows[ROW].tolist(), checks.reason[bad].tolist(), _raw_values(rows, headers)
             )
         ]
         rejected.extend(fresh)
@@ -791,7 +872,7 @@ def _parse_one(
     if "patient_ref" in built.columns and state.patient_ids is not None:
         maybe |= ~built["patient_ref"].isin(state.patient_ids)
     if maybe.any():
-        _raw_rows_of(raw.loc[maybe], read.headers, raw_rows)
+        _raw_rows_of(raw.loc[maybe], headers, raw_rows)
     if spec.table == "patients":
         state.patient_ids = pd.Index(built["external_id"].unique())
-    return built.reset_index(drop=True)
+    return built
