@@ -4,9 +4,9 @@ Start-up order (issue 16): the registry's libraries (SQLAlchemy, ~250 modules) a
 BEFORE PySide6. Importing PySide6 installs an import hook (shiboken's ``__feature__`` support)
 that reads the source file of every module imported after it, to see whether it mentions
 PySide6; SQLAlchemy imported first is never read (0.1-0.15 s of CPU at start-up). The
-installed version (``importlib.metadata``: email, csv, zipfile... 50 ms, 170 ms without
-bytecode) is read after the first paint, and the daily backup (seconds at 100,000 patients)
-runs as a background job once the window is up.
+installed version (a look-up in the installed packages' metadata) is read after the first
+paint, and the daily backup (seconds at 100,000 patients) runs as a background job once the
+window has painted.
 """
 
 from __future__ import annotations
