@@ -62,8 +62,8 @@ AS_OF = dt.date(2025, 1, 15)
 _CHILD = r"""
 import json, os, resource, sys, time
 t0 = float(os.environ["PM_BENCH_T0"])
-def cpu():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def cpu(who=resource.RUSAGE_SELF):  # every thread's CPU (the GUI thread's: RUSAGE_THREAD, on Linux)
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 from panelmanager.ui.app import create_application
 from PySide6.QtCore import QTimer
@@ -77,6 +77,21 @@ figures["registry"] = time.time() - t0
 window = MainWindow(registry=registry)
 window._owns_registry = True
 window.resize(1366, 860)
+from PySide6.QtCore import QEvent, QObject
+class FirstPaint(QObject):
+    # The window's first paint on screen: its paint event, then (a zero timer queued before any
+    # the app queues while painting) the moment the whole paint is done, children included.
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint and "painted" not in figures and not getattr(self, "seen", False):
+            self.seen = True
+            QTimer.singleShot(0, painted)
+        return False
+def painted():
+    figures["painted"] = time.time() - t0
+    figures["painted_cpu"] = cpu()
+    figures["painted_gui_cpu"] = cpu(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+first_paint = FirstPaint()
+window.installEventFilter(first_paint)
 window.show()
 figures["window"] = time.time() - t0
 def gaps_shown():
@@ -87,6 +102,9 @@ def gaps_shown():
     visits = window.current_screen().schedule_model.rowCount()
     return (bool(cache.looked_up) or not visits) and not pending and cache.key is not None
 def ready():
+    if "painted" not in figures and time.time() - t0 < 120:
+        QTimer.singleShot(5, ready)
+        return
     app.processEvents()
     window.grab()  # the first screen fully painted (the day's schedule is read before the first paint)
     figures["ready"] = time.time() - t0
@@ -248,8 +266,9 @@ def startup_times(db: Path, runs: int, extra_pythonpath: str | None = None, byte
             compiled = ", ".join(f"{where} {c}/{n}" for where, (n, c) in sorted(figures["compiled"].items()))
             print(f"  {label + ' ' if baseline else ''}start-up run: Qt ready {figures['qt']:.2f} s, "
                   f"imports done {figures.get('imports', 0):.2f} s, registry open {figures.get('registry', 0):.2f} s, "
-                  f"window built {figures.get('window', 0):.2f} s, main window usable {figures['ready']:.2f} s "
-                  f"(CPU {figures['ready_cpu']:.2f} s), check-in gaps shown {figures['gaps']:.2f} s "
+                  f"window built {figures.get('window', 0):.2f} s, first paint done (main window usable) "
+                  f"{figures['painted']:.2f} s (CPU {figures['painted_cpu']:.2f} s, GUI thread {figures['painted_gui_cpu']:.2f} s), painted again by a grab "
+                  f"{figures['ready']:.2f} s (CPU {figures['ready_cpu']:.2f} s), check-in gaps shown {figures['gaps']:.2f} s "
                   f"({figures['visits']:,} visits on {day:%a %Y-%m-%d}; compiled from source: {compiled})",
                   flush=True)
     return results
@@ -628,9 +647,10 @@ def main(argv: list[str] | None = None) -> int:
     started = startup_times(args.db, args.runs, bytecode=args.bytecode, baseline=args.compare)
     if args.compare:
         for label, runs in started.items():
-            print(f"  {label}: main window usable median {statistics.median(r['ready'] for r in runs):.2f} s wall, "
-                  f"{statistics.median(r['ready_cpu'] for r in runs):.2f} s CPU ({len(runs)} runs)")
-    starts = [r["ready"] for r in started["this"]]
+            print(f"  {label}: main window usable (first paint done) median {statistics.median(r['painted'] for r in runs):.2f} s "
+                  f"wall, {statistics.median(r['painted_cpu'] for r in runs):.2f} s CPU; gaps shown median "
+                  f"{statistics.median(r['gaps'] for r in runs):.2f} s ({len(runs)} runs)")
+    starts = [r["painted"] for r in started["this"]]
     if args.startup:
         print(f"Start-up best {min(starts):.2f} s (median {statistics.median(starts):.2f} s), target < 2 s")
         return 0 if min(starts) < 2.0 else 1
