@@ -167,3 +167,15 @@ def test_the_installed_version_is_set_once_the_event_loop_runs(qtbot):
 
     create_application()
     qtbot.waitUntil(lambda: QCoreApplication.applicationVersion() == panelmanager.__version__)
+
+
+def test_panelmanager_alone_opens_the_app_without_loading_the_command_modules():
+    code = (
+        "import sys\n"
+        "import panelmanager.cli as cli\n"
+        "opened = []\n"
+        "cli._cmd_gui = lambda args: opened.append(args.db) or 0\n"
+        "assert cli.main([]) == 0 and opened == [None]\n"
+        "print(sorted(m for m in sys.modules if m.startswith('panelmanager.cli.')))\n"
+    )
+    assert _run(code) == "[]"
