@@ -110,6 +110,8 @@ def ready():
     figures["ready"] = time.time() - t0
     figures["ready_cpu"] = cpu()
     figures["compiled"] = compiled_from_source()
+    import panelmanager
+    figures["tree"] = os.path.dirname(os.path.dirname(os.path.abspath(panelmanager.__file__)))
     figures["visits"] = getattr(getattr(window.current_screen(), "schedule_model", None), "rowCount", lambda: -1)()
     wait_for_gaps()
 def compiled_from_source():
@@ -202,6 +204,11 @@ def clinic_day(db: Path, day: dt.date = AS_OF) -> dt.date:
 BYTECODE_MODES = ("project", "none", "installed")
 
 
+def figures_tree(stdout: str) -> str:
+    """The checkout a start-up child ran (its figures' ``tree``)."""
+    return json.loads(stdout.strip().splitlines()[-1]).get("tree", "")
+
+
 def _remove_pycache(package: Path) -> None:
     import shutil
 
@@ -255,7 +262,12 @@ def startup_times(db: Path, runs: int, extra_pythonpath: str | None = None, byte
                 env["PYTHONPYCACHEPREFIX"] = empty
             env["PM_BENCH_T0"] = repr(time.time())
             try:
-                out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True, check=True)
+                # From a neutral folder: ``python -c`` puts the current folder first on sys.path, and a
+                # checkout there would shadow the baseline tree given on PYTHONPATH.
+                out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True,
+                                     check=True, cwd=tempfile.gettempdir())
+                if tree is not None and str(tree) not in figures_tree(out.stdout):
+                    raise SystemExit(f"the baseline run did not use {tree}")
             finally:
                 if empty is not None:
                     import shutil
