@@ -5,6 +5,8 @@ Run by hand (never in CI, never collected by pytest):
     python tests/benchmarks/bench_gui.py                       # builds the demo registry once
     python tests/benchmarks/bench_gui.py --db /tmp/demo.sqlite3 --patients 100000
     python tests/benchmarks/bench_gui.py --search [--profile "one letter"]   # search figures only
+    python tests/benchmarks/bench_gui.py --startup [--bytecode project|none|installed] [--compare DIR]
+        # start-up only (issue 16): which bytecode the child may read, see startup_times()
 
 Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 
