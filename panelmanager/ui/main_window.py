@@ -260,10 +260,12 @@ class MainWindow(QMainWindow):
             self._backup_actions = BackupActions(self)
         return self._backup_actions
 
+    AFTER_PAINT_LATEST_MS = 3000
+
     def after_first_paint(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` once the window has painted for the first time (at once if it has, or when
-        jobs run synchronously, as in tests): start-up work that can wait does not hold up the
-        first paint."""
+        jobs run synchronously, as in tests; at the latest AFTER_PAINT_LATEST_MS after the window
+        was shown): start-up work that can wait does not hold up the first paint."""
         from panelmanager.ui.jobs import JobRunner
 
         if self._painted or JobRunner.synchronous:
@@ -278,6 +280,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._run_after_paint)  # after this paint's children and the flush to screen
 
     def _run_after_paint(self) -> None:
+        self._painted = True  # from here on, at once
         waiting, self._after_paint = self._after_paint, []
         for fn in waiting:
             fn()
@@ -346,6 +349,9 @@ class MainWindow(QMainWindow):
         if not self._focused_once:
             self._focused_once = True
             QTimer.singleShot(0, lambda: self.current_screen().focus_main())
+            # A window shown but never painted (started minimized, on a hidden desktop): the work
+            # waiting for the first paint still starts.
+            QTimer.singleShot(self.AFTER_PAINT_LATEST_MS, self._run_after_paint)
 
     def load_demo(self, patients: int) -> None:
         """Fill an empty registry with a demo practice (a job), care gaps computed, every screen refreshed."""

@@ -111,6 +111,20 @@ def test_the_check_in_care_gaps_start_after_the_schedule_is_painted(qtbot, clini
     assert window._painted and started_jobs == ["Looking up care gaps for 2024-03-04"]
 
 
+def test_a_window_shown_but_never_painted_still_starts_the_waiting_work(qtbot, clinic_registry, started_jobs, monkeypatch):
+    from PySide6.QtWidgets import QMainWindow
+
+    from panelmanager.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "paintEvent", QMainWindow.paintEvent)  # as if minimized: no paint
+    monkeypatch.setattr(MainWindow, "AFTER_PAINT_LATEST_MS", 200)
+    window = MainWindow(registry=clinic_registry)
+    qtbot.addWidget(window)
+    window.show()
+    assert started_jobs == []
+    qtbot.waitUntil(lambda: started_jobs == ["Looking up care gaps for 2024-03-04"])
+
+
 def test_the_daily_backup_is_a_background_job_started_after_the_first_paint(qtbot, app_window_opened, started_jobs):
     window = app_window_opened()
     assert "Daily backup" not in started_jobs and not window._painted
