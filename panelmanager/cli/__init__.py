@@ -9,7 +9,8 @@ One module per command group (``registry``, ``panels``, ``gaps``, ``printing``,
 ``outreach``, ``settings``); each declares its sub-parsers in ``_add_<name>`` functions and
 runs them in ``_cmd_<name>`` functions, listed in its ``COMMANDS``. ``_common`` opens the
 registry, shows progress and cancels on Ctrl+C for all of them. Only the standard library
-loads until a command runs: ``--help`` and ``--version`` import no pandas or SQLAlchemy.
+loads until a command runs: ``--help`` and ``--version`` import no pandas or SQLAlchemy, and
+``panelmanager`` alone (the desktop app) loads no command module at all.
 """
 
 from __future__ import annotations
@@ -20,35 +21,43 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from panelmanager.cli import auth, gaps, outreach, panels, printing, registry, settings
-from panelmanager.cli._common import (  # noqa: F401 (the names scripts and tests used from panelmanager.cli)
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    CommandError,
-    LazyChoices,
-    TerminalProgress,
-    cancellable,
-    current_user,
-    is_user_error,
-    open_registry_for,
-    parse_date,
-    print_json,
-    unlock_registry_for,
-)
+# The names scripts and tests used from panelmanager.cli (cli._common's), found on first use.
+_COMMON_NAMES = frozenset({
+    "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandError", "LazyChoices", "TerminalProgress", "cancellable",
+    "current_user", "is_user_error", "open_registry_for", "parse_date", "print_json", "unlock_registry_for",
+})
 
-COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
-    *registry.COMMANDS,
-    *panels.COMMANDS,
-    *gaps.COMMANDS,
-    *printing.COMMANDS[:1],  # huddle
-    *outreach.COMMANDS,
-    *printing.COMMANDS[1:],  # panel-list
-    *settings.COMMANDS,
-    *registry.AT_REST_COMMANDS,
-    *registry.COPY_COMMANDS,
-    *auth.AUTH_COMMANDS,  # issue 14: users, token, audit
-]
+Command = tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]
+
+
+def commands() -> list[Command]:
+    """Every command: (name, add its sub-parser, run it), in the order ``--help`` lists them."""
+    from panelmanager.cli import auth, gaps, outreach, panels, printing, registry, settings
+
+    return [
+        *registry.COMMANDS,
+        *panels.COMMANDS,
+        *gaps.COMMANDS,
+        *printing.COMMANDS[:1],  # huddle
+        *outreach.COMMANDS,
+        *printing.COMMANDS[1:],  # panel-list
+        *settings.COMMANDS,
+        *registry.AT_REST_COMMANDS,
+        *registry.COPY_COMMANDS,
+        *auth.AUTH_COMMANDS,  # issue 14: users, token, audit
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    # Issue 16: ``panelmanager`` with no argument opens the desktop app without compiling the
+    # command modules (2,600 lines: 50-60 ms of CPU when no bytecode may be written).
+    if name == "COMMANDS":
+        return commands()
+    if name in _COMMON_NAMES:
+        from panelmanager.cli import _common
+
+        return getattr(_common, name)
+    raise AttributeError(f"module 'panelmanager.cli' has no attribute {name!r}")
 
 
 class _VersionAction(argparse.Action):
@@ -92,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.set_defaults(handler=_cmd_gui)
-    for _name, add, run in COMMANDS:
+    for _name, add, run in commands():
         before = set(sub.choices)
         add(sub)
         for name in set(sub.choices) - before:
@@ -129,8 +138,11 @@ def _run(handler, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv:
+        args = build_parser().parse_args(argv)
+    else:  # no command and no option: the desktop app, without building every command's parser
+        args = argparse.Namespace(command=None, db=None)
     handler = getattr(args, "handler", None) or _cmd_gui
     from panelmanager.core.jobs import Cancelled
 
@@ -141,12 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"panelmanager {name}: {exc}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into head/less that closed early
+        from panelmanager.cli._common import EXIT_OK
+
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
         # A core error written for people, or another workstation's change or lock: a message
         # for the user, never a traceback, SQL or parameters.
+        from panelmanager.cli._common import EXIT_FAILED, is_user_error
+
         message = str(exc) if is_user_error(exc) else _concurrency_message(exc)
         if message is None:
             raise

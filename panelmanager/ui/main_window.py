@@ -5,8 +5,12 @@ keyboard focus is in the screen's main input: the sidebar never takes the focus,
 name never walks the sidebar into another screen.
 
 A screen is built the first time it is shown (``screen(key)`` or ``screens[key]`` builds it on
-demand), so start-up builds only Check-in. Closing the window cancels the jobs still running
-and waits for them before the registry closes (a worker never reports to a deleted window)."""
+demand), so start-up builds only Check-in. Work that can wait (the check-in care gaps, the daily
+backup) starts after the window's first paint (``after_first_paint``): a job started earlier
+imports pandas and the measures on its worker thread while the GUI thread still builds and
+paints, and the two take turns holding the interpreter lock. Closing the window cancels the
+jobs still running and waits for them before the registry closes (a worker never reports to a
+deleted window)."""
 
 from __future__ import annotations
 
@@ -177,6 +181,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.load_again_button)
         self._retry: Callable[[], None] | None = None
         self._focused_once = False
+        self._painted = False
+        self._after_paint: list[Callable[[], None]] = []
+        self._backup_actions = None
         self.ctx.settings_changed.connect(self._update_status)
         self._update_status()
         self.nav.setCurrentRow(0)
@@ -239,13 +246,44 @@ class MainWindow(QMainWindow):
         return changed
 
     def _build_file_menu(self) -> None:
-        """File > Back up registry... / Restore from backup... (core.backup does the work)."""
-        from panelmanager.ui.backup_actions import BackupActions
-
-        self.backup_actions = BackupActions(self)
+        """File > Back up registry... / Restore from backup... (core.backup does the work, imported
+        when the menu is first used)."""
         menu = self.menuBar().addMenu(self.tr("File"))
-        self.backup_action = menu.addAction(self.tr("Back up registry..."), self.backup_actions.back_up)
-        self.restore_action = menu.addAction(self.tr("Restore from backup..."), self.backup_actions.restore)
+        self.backup_action = menu.addAction(self.tr("Back up registry..."), lambda: self.backup_actions.back_up())
+        self.restore_action = menu.addAction(self.tr("Restore from backup..."), lambda: self.backup_actions.restore())
+
+    @property
+    def backup_actions(self):
+        if self._backup_actions is None:
+            from panelmanager.ui.backup_actions import BackupActions
+
+            self._backup_actions = BackupActions(self)
+        return self._backup_actions
+
+    AFTER_PAINT_LATEST_MS = 3000
+
+    def after_first_paint(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once the window has painted for the first time (at once if it has, or when
+        jobs run synchronously, as in tests; at the latest AFTER_PAINT_LATEST_MS after the window
+        was shown): start-up work that can wait does not hold up the first paint."""
+        from panelmanager.ui.jobs import JobRunner
+
+        if self._painted or JobRunner.synchronous:
+            fn()
+        else:
+            self._after_paint.append(fn)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._run_after_paint)  # after this paint's children and the flush to screen
+
+    def _run_after_paint(self) -> None:
+        self._painted = True  # from here on, at once
+        waiting, self._after_paint = self._after_paint, []
+        for fn in waiting:
+            fn()
 
     def _build_screen(self, spec: ScreenSpec, label: str) -> Screen:
         return screen_class(spec.class_name)(self.ctx)
@@ -311,6 +349,9 @@ class MainWindow(QMainWindow):
         if not self._focused_once:
             self._focused_once = True
             QTimer.singleShot(0, lambda: self.current_screen().focus_main())
+            # A window shown but never painted (started minimized, on a hidden desktop): the work
+            # waiting for the first paint still starts.
+            QTimer.singleShot(self.AFTER_PAINT_LATEST_MS, self._run_after_paint)
 
     def load_demo(self, patients: int) -> None:
         """Fill an empty registry with a demo practice (a job), care gaps computed, every screen refreshed."""

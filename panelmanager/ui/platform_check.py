@@ -82,11 +82,17 @@ def packages_for(libraries: list[str]) -> list[str]:
 
 def xcb_plugin() -> Path | None:
     """The xcb platform plugin shipped with PySide6 (in a venv or a PyInstaller bundle)."""
+    # Found, not imported: importing PySide6 installs its import hook, which then reads the source
+    # of every module the app imports after it (ui.app imports SQLAlchemy first for that reason).
+    from importlib.util import find_spec
+
     try:
-        import PySide6  # the package only: loads no Qt GUI library
-    except ImportError:
+        spec = find_spec("PySide6")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
         return None
-    roots = [Path(PySide6.__file__).resolve().parent]
+    roots = [Path(location).resolve() for location in spec.submodule_search_locations]
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:
         roots.append(Path(frozen) / "PySide6")

@@ -5,6 +5,8 @@ Run by hand (never in CI, never collected by pytest):
     python tests/benchmarks/bench_gui.py                       # builds the demo registry once
     python tests/benchmarks/bench_gui.py --db /tmp/demo.sqlite3 --patients 100000
     python tests/benchmarks/bench_gui.py --search [--profile "one letter"]   # search figures only
+    python tests/benchmarks/bench_gui.py --startup [--bytecode project|none|installed] [--compare DIR]
+        # start-up only (issue 16): which bytecode the child may read, see startup_times()
 
 Targets (issue 5), on the reference machine (2 cores, no GPU, offscreen Qt):
 
@@ -60,10 +62,13 @@ from pathlib import Path
 AS_OF = dt.date(2025, 1, 15)
 
 _CHILD = r"""
-import json, os, sys, time
+import json, os, resource, sys, time
 t0 = float(os.environ["PM_BENCH_T0"])
-from PySide6.QtCore import QTimer
+def cpu(who=resource.RUSAGE_SELF):  # every thread's CPU (the GUI thread's: RUSAGE_THREAD, on Linux)
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 from panelmanager.ui.app import create_application
+from PySide6.QtCore import QTimer
 app = create_application()
 t_qt = time.time() - t0
 from panelmanager.core.db import open_registry
@@ -74,6 +79,21 @@ figures["registry"] = time.time() - t0
 window = MainWindow(registry=registry)
 window._owns_registry = True
 window.resize(1366, 860)
+from PySide6.QtCore import QEvent, QObject
+class FirstPaint(QObject):
+    # The window's first paint on screen: its paint event, then (a zero timer queued before any
+    # the app queues while painting) the moment the whole paint is done, children included.
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint and "painted" not in figures and not getattr(self, "seen", False):
+            self.seen = True
+            QTimer.singleShot(0, painted)
+        return False
+def painted():
+    figures["painted"] = time.time() - t0
+    figures["painted_cpu"] = cpu()
+    figures["painted_gui_cpu"] = cpu(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+first_paint = FirstPaint()
+window.installEventFilter(first_paint)
 window.show()
 figures["window"] = time.time() - t0
 def gaps_shown():
@@ -84,11 +104,34 @@ def gaps_shown():
     visits = window.current_screen().schedule_model.rowCount()
     return (bool(cache.looked_up) or not visits) and not pending and cache.key is not None
 def ready():
+    if "painted" not in figures and time.time() - t0 < 120:
+        QTimer.singleShot(5, ready)
+        return
     app.processEvents()
     window.grab()  # the first screen fully painted (the day's schedule is read before the first paint)
     figures["ready"] = time.time() - t0
+    figures["ready_cpu"] = cpu()
+    figures["compiled"] = compiled_from_source()
+    import panelmanager
+    figures["tree"] = os.path.dirname(os.path.dirname(os.path.abspath(panelmanager.__file__)))
     figures["visits"] = getattr(getattr(window.current_screen(), "schedule_model", None), "rowCount", lambda: -1)()
     wait_for_gaps()
+def compiled_from_source():
+    # Per origin: modules loaded from a .py file, and how many of them had no bytecode to read
+    # (compiled from source in this run: no .pyc in __pycache__, or in PYTHONPYCACHEPREFIX).
+    import panelmanager, sysconfig
+    project = os.path.dirname(os.path.dirname(os.path.abspath(panelmanager.__file__)))
+    purelib = sysconfig.get_paths()["purelib"]
+    counts = {}
+    for module in list(sys.modules.values()):
+        spec = getattr(module, "__spec__", None)
+        origin, cached = getattr(spec, "origin", None), getattr(spec, "cached", None)
+        if not origin or not origin.endswith(".py") or type(spec.loader).__name__ != "SourceFileLoader":
+            continue  # frozen into the interpreter, built-in or an extension module
+        where = "site-packages" if origin.startswith(purelib) else "project" if origin.startswith(project) else "stdlib"
+        loaded, compiled = counts.get(where, (0, 0))
+        counts[where] = (loaded + 1, compiled + (not cached or not os.path.exists(cached)))
+    return counts
 def wait_for_gaps():
     if not gaps_shown() and time.time() - t0 < 120:
         QTimer.singleShot(10, wait_for_gaps)
@@ -160,27 +203,89 @@ def clinic_day(db: Path, day: dt.date = AS_OF) -> dt.date:
         registry.close()
 
 
-def startup_times(db: Path, runs: int, extra_pythonpath: str | None = None) -> list[float]:
-    """Fresh-process start-up figures; ``extra_pythonpath`` runs another checkout's code (a baseline)."""
-    # No bytecode written, as on managed machines: every run compiles what it imports
-    # (a warm __pycache__ would flatter the figure).
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), PYTHONDONTWRITEBYTECODE="1")
+BYTECODE_MODES = ("project", "none", "installed")
+
+
+def figures_tree(stdout: str) -> str:
+    """The checkout a start-up child ran (its figures' ``tree``)."""
+    return json.loads(stdout.strip().splitlines()[-1]).get("tree", "")
+
+
+def _remove_pycache(package: Path) -> None:
+    import shutil
+
+    for cache in package.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def startup_times(db: Path, runs: int, extra_pythonpath: str | None = None, bytecode: str = "project",
+                  baseline: Path | None = None) -> dict[str, list[dict]]:
+    """Fresh-process start-up figures, ``runs`` per code tree; with ``baseline`` (another
+    checkout, e.g. ``git archive`` of the base commit) its runs and this checkout's alternate.
+
+    No bytecode is written in the child (PYTHONDONTWRITEBYTECODE=1, as on managed machines).
+    ``bytecode`` says what bytecode it may READ:
+
+    * ``project`` (default): the ``panelmanager`` package's ``__pycache__`` folders are removed
+      before every run, so every project module is compiled from source; the standard library
+      and site-packages keep the bytecode their installers wrote (pip and the OS packages
+      compile at install time, whatever PYTHONDONTWRITEBYTECODE says).
+    * ``none``: PYTHONPYCACHEPREFIX points at an empty folder, so no .pyc is found anywhere:
+      the standard library (except the modules frozen into the interpreter), site-packages
+      (SQLAlchemy, PySide6's shiboken support) and the project are all compiled from source.
+    * ``installed``: whatever bytecode is on disk is read (a warm start: not the goal's figure).
+
+    Each run prints how many modules of each origin were compiled from source.
+    """
+    import panelmanager
+
+    base_env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), PYTHONDONTWRITEBYTECODE="1")
+    base_env.pop("PYTHONPYCACHEPREFIX", None)
     if extra_pythonpath:
-        env["PYTHONPATH"] = extra_pythonpath
+        base_env["PYTHONPATH"] = extra_pythonpath
     day = clinic_day(db)
     set_clinic_day(db, day)
-    times = []
+    trees: list[tuple[str, Path | None]] = [("baseline", baseline)] if baseline else []
+    trees.append(("this", None))
+    results: dict[str, list[dict]] = {label: [] for label, _ in trees}
     for _ in range(runs):
-        env["PM_BENCH_T0"] = repr(time.time())
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True, check=True)
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        times.append(figures["ready"])
-        print(f"  start-up run: Qt ready {figures['qt']:.2f} s, imports done {figures.get('imports', 0):.2f} s, "
-              f"registry open {figures.get('registry', 0):.2f} s, "
-              f"window built {figures.get('window', 0):.2f} s, main window usable {figures['ready']:.2f} s, "
-              f"check-in gaps shown {figures['gaps']:.2f} s ({figures['visits']:,} visits on {day:%a %Y-%m-%d})",
-              flush=True)
-    return times
+        for label, tree in trees:
+            env = dict(base_env)
+            if tree is not None:
+                env["PYTHONPATH"] = str(tree)
+            package = (tree / "panelmanager") if tree is not None else Path(panelmanager.__file__).parent
+            if extra_pythonpath and tree is None:
+                package = Path(extra_pythonpath) / "panelmanager"
+            empty = None
+            if bytecode == "project":
+                _remove_pycache(package)
+            elif bytecode == "none":
+                empty = tempfile.mkdtemp(prefix="pm-no-pyc-")
+                env["PYTHONPYCACHEPREFIX"] = empty
+            env["PM_BENCH_T0"] = repr(time.time())
+            try:
+                # From a neutral folder: ``python -c`` puts the current folder first on sys.path, and a
+                # checkout there would shadow the baseline tree given on PYTHONPATH.
+                out = subprocess.run([sys.executable, "-c", _CHILD, str(db)], env=env, capture_output=True, text=True,
+                                     check=True, cwd=tempfile.gettempdir())
+                if tree is not None and str(tree) not in figures_tree(out.stdout):
+                    raise SystemExit(f"the baseline run did not use {tree}")
+            finally:
+                if empty is not None:
+                    import shutil
+
+                    shutil.rmtree(empty, ignore_errors=True)
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            results[label].append(figures)
+            compiled = ", ".join(f"{where} {c}/{n}" for where, (n, c) in sorted(figures["compiled"].items()))
+            print(f"  {label + ' ' if baseline else ''}start-up run: Qt ready {figures['qt']:.2f} s, "
+                  f"imports done {figures.get('imports', 0):.2f} s, registry open {figures.get('registry', 0):.2f} s, "
+                  f"window built {figures.get('window', 0):.2f} s, first paint done (main window usable) "
+                  f"{figures['painted']:.2f} s (CPU {figures['painted_cpu']:.2f} s, GUI thread {figures['painted_gui_cpu']:.2f} s), painted again by a grab "
+                  f"{figures['ready']:.2f} s (CPU {figures['ready_cpu']:.2f} s), check-in gaps shown {figures['gaps']:.2f} s "
+                  f"({figures['visits']:,} visits on {day:%a %Y-%m-%d}; compiled from source: {compiled})",
+                  flush=True)
+    return results
 
 
 def search_times(db: Path, as_of: dt.date, *, profile: str | None = None) -> dict[str, float]:
@@ -526,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: baseline/this rounds")
     parser.add_argument("--flows", type=lambda text: [f.strip() for f in text.split(",") if f.strip()], default=list(FLOWS),
                         help=f"stalls: which flows to run, comma-separated (default: all of {','.join(FLOWS)})")
+    parser.add_argument("--startup", action="store_true", help="only the start-up figures (issue 16); with "
+                        "--compare DIR, the baseline's runs interleaved with this checkout's")
+    parser.add_argument("--bytecode", choices=BYTECODE_MODES, default="project",
+                        help="start-up: which bytecode the child may read (it never writes any): 'project' = the "
+                             "project compiled from source, 'none' = everything compiled from source, "
+                             "'installed' = whatever is on disk (see startup_times)")
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # a --compare child writes its figures there
     parser.add_argument("--search", action="store_true", help="only the search-as-you-type figures (issue 9 item 17)")
     parser.add_argument("--profile", metavar="LABEL", help="with --search: cProfile one keystroke of the case whose label contains LABEL")
@@ -546,8 +657,17 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(figures))
         return 0
 
-    print(f"Start-up ({args.runs} runs, fresh process each):")
-    starts = startup_times(args.db, args.runs)
+    print(f"Start-up ({args.runs} runs, fresh process each, bytecode: {args.bytecode}):")
+    started = startup_times(args.db, args.runs, bytecode=args.bytecode, baseline=args.compare)
+    if args.compare:
+        for label, runs in started.items():
+            print(f"  {label}: main window usable (first paint done) median {statistics.median(r['painted'] for r in runs):.2f} s "
+                  f"wall, {statistics.median(r['painted_cpu'] for r in runs):.2f} s CPU; gaps shown median "
+                  f"{statistics.median(r['gaps'] for r in runs):.2f} s ({len(runs)} runs)")
+    starts = [r["painted"] for r in started["this"]]
+    if args.startup:
+        print(f"Start-up best {min(starts):.2f} s (median {statistics.median(starts):.2f} s), target < 2 s")
+        return 0 if min(starts) < 2.0 else 1
     print("Search as you type (Patients screen):")
     searches = search_times(args.db, AS_OF)
     best_start = min(starts)

@@ -56,6 +56,7 @@ def test_the_first_check_in_paint_on_a_clinic_day_loads_no_heavy_library(tmp_pat
         "app.processEvents()\n"
         "window.grab()\n"
         "assert window.current_screen().schedule_model.rowCount() > 0, 'the schedule is shown at the first paint'\n"
+        "app.processEvents()  # the care-gap job starts once the window has painted\n"
         "assert started, 'the care gaps follow in a job'\n"
     )
     assert _loaded_in_child(code) == []

@@ -275,7 +275,7 @@ class Stage:
             if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
                 staged[column.name] = column.default.arg
         columns = [table.c[c] for c in last.columns]
-        sql = f"INSERT INTO temp.{_q(last.stage)} VALUES ({', '.join('?' for _ in columns)})"
+        sql = f"INSERT INTO {self.schema}.{_q(last.stage)} VALUES ({', '.join('?' for _ in columns)})"
         cursor = _dbapi(self.conn).cursor()
         try:
             for begin in range(0, len(staged), STAGE_CHUNK_ROWS):

@@ -295,7 +295,14 @@ class CheckInScreen(Screen):
                 self._look_up_gaps(missing)
             self._show_panel_gaps()
 
-        run_job(self, self.tr("Looking up care gaps for {0}").format(day.isoformat()), job, on_success=done)
+        def start() -> None:
+            run_job(self, self.tr("Looking up care gaps for {0}").format(day.isoformat()), job, on_success=done)
+
+        after_first_paint = getattr(self.window(), "after_first_paint", None)
+        if after_first_paint is None:
+            start()
+        else:  # at start-up, once the window (the schedule) is painted: the job imports pandas
+            after_first_paint(start)
 
     def _update_summary(self) -> None:
         counts = self.schedule_model.status_counts()
