@@ -36,6 +36,9 @@ def main() -> int:
     parser.add_argument("--skip-gaps", action="store_true")
     parser.add_argument("--compare-sa", action="store_true",
                         help="also time the append through SQLAlchemy statements (the code before)")
+    parser.add_argument("--split", action="store_true",
+                        help="also time perform() with its audit row left out (the permission check and acting-as "
+                        "context alone), interleaved, and print the audit row's own share")
     parser.add_argument("--postgresql", action="store_true",
                         help="run on a throwaway PostgreSQL cluster (tests/pg_cluster.py: fsync off, so commits are "
                         "cheap and the audit's statements weigh more than on a real server)")
@@ -80,7 +83,7 @@ def _run(args, cluster) -> int:
             admin = auth.create_first_admin(session, "admin", "Admin", "benchmark password")
             auth.create_user(session, admin, "desk", "Desk", "front_desk", "benchmark password")
         desk = auth.login(registry, "desk", "benchmark password")
-        wanted = args.confirms * (3 if args.compare_sa else 2) * args.rounds + 40
+        wanted = args.confirms * (2 + args.compare_sa + args.split) * args.rounds + 40
         with registry.session() as session:
             ids = list(session.scalars(select(m.Patient.id).where(m.Patient.status == "active")
                                        .order_by(m.Patient.id).limit(wanted)))
@@ -130,9 +133,20 @@ def _run(args, cluster) -> int:
                 fn(pid)
             frames = (wal.stat().st_size - 32) / (4096 + 24) / len(sample) if wal.exists() else float("nan")
             print(f"  pages written per commit ({name}): {frames:.1f}")
+        def permission_only(pid: int) -> None:
+            # perform() with the audit row left out: the role check and acting-as context alone.
+            real = audit.record
+            audit.record = lambda *_a, **_k: 0  # type: ignore[assignment]
+            try:
+                audited(pid)
+            finally:
+                audit.record = real
+
         variants = [("direct", direct), ("audited", audited)]
         if args.compare_sa:
             variants.append(("audited via SQLAlchemy", audited_sa))
+        if args.split:
+            variants.append(("permission check, no audit row", permission_only))
         # Interleaved (direct, audited, direct, audited...): a busy moment of the machine hits each.
         times: dict[str, list[float]] = {name: [] for name, _fn in variants}
         cpu = dict.fromkeys(times, 0.0)
@@ -152,7 +166,13 @@ def _run(args, cluster) -> int:
             b = statistics.median(times[name])
             print(f"  {name}: median {b * 1000:.2f} ms ({(b / a - 1) * 100:+.1f}%; mean "
                   f"{statistics.mean(times[name]) * 1000:.2f} ms; CPU {cpu[name] / n * 1000:.2f} ms, "
-                  f"{(cpu[name] / cpu['direct'] - 1) * 100:+.1f}%)  target < 5%: {'OK' if b / a - 1 < 0.05 else 'MISSED'}")
+                  f"{(cpu[name] / cpu['direct'] - 1) * 100:+.1f}%)"
+                  + (f"  target < 5%: {'OK' if b / a - 1 < 0.05 else 'MISSED'}" if name.startswith("audited") else ""))
+        if args.split:
+            p = statistics.median(times["permission check, no audit row"])
+            print(f"  the audit row alone (audited vs permission check without it): median "
+                  f"{(statistics.median(times['audited']) / p - 1) * 100:+.1f}%, CPU "
+                  f"{(cpu['audited'] / cpu['permission check, no audit row'] - 1) * 100:+.1f}%")
 
         if not args.skip_gaps:
             times: dict[str, list[float]] = {"direct": [], "audited": []}
