@@ -117,6 +117,7 @@ class CheckInScreen(Screen):
         self.search_hint = QLabel(self.tr("Enter picks the first match · Esc goes back to the schedule"))
         self.search_hint.setObjectName("checkinHint")
         self.search_hint.setStyleSheet("color: #5a6670;")
+        self.search_hint.setWordWrap(True)  # wraps rather than widen the window past a 1,280-pixel display
         find_row.addWidget(self.search_hint)
         layout.addLayout(find_row)
 
@@ -129,6 +130,7 @@ class CheckInScreen(Screen):
         self.today_button, self.provider_combo = bar.today_button, bar.provider_combo
         self.summary = QLabel()
         self.summary.setObjectName("checkinSummary")
+        self.summary.setWordWrap(True)  # the day's counts: without wrapping they set the window's minimum width
         bar.add_widget(self.summary, 1, space_before=16)
         layout.addWidget(bar)
 
