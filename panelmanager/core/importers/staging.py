@@ -240,19 +240,24 @@ class Stage:
 
     # ------------------------------------------------------------------ plan
 
-    def insert(self, conn, table: Table, frame: pd.DataFrame) -> np.ndarray:
-        """Stage new rows; returns the ids they will have (in the frame's order)."""
-        if frame.empty:
-            return np.zeros(0, dtype=np.int64)
+    def _with_ids(self, table: Table, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """The ids new rows of ``table`` will have, and the rows with them and with the models'
+        Python-side defaults (fte=1.0, status=...) for absent columns: Core insert() and
+        db.bulk_insert fill those, so must the staged rows."""
         start = self._next_id[table.name]
         ids = np.arange(start, start + len(frame), dtype=np.int64)
         self._next_id[table.name] = start + len(frame)
         staged = frame.assign(id=ids)
-        # Core insert() fills the models' Python-side defaults (fte=1.0, status=...) for
-        # absent columns; so does db.bulk_insert, and so must the staged rows.
         for column in table.c:
             if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
                 staged[column.name] = column.default.arg
+        return ids, staged
+
+    def insert(self, conn, table: Table, frame: pd.DataFrame) -> np.ndarray:
+        """Stage new rows; returns the ids they will have (in the frame's order)."""
+        if frame.empty:
+            return np.zeros(0, dtype=np.int64)
+        ids, staged = self._with_ids(table, frame)
         name = self._stage(table, staged)
         op = _Op("insert", table, name, list(staged.columns), len(staged))
         if table.name == "patient_identifiers":  # an existing patient matched by MRN: their row decided it
@@ -267,13 +272,7 @@ class Stage:
         last = next((op for op in reversed(self.ops) if op.kind == "insert" and op.table is table), None)
         if last is None or frame.empty or table.name == "patient_identifiers":
             return self.insert(conn, table, frame)
-        start = self._next_id[table.name]
-        ids = np.arange(start, start + len(frame), dtype=np.int64)
-        self._next_id[table.name] = start + len(frame)
-        staged = frame.assign(id=ids)
-        for column in table.c:
-            if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
-                staged[column.name] = column.default.arg
+        ids, staged = self._with_ids(table, frame)
         columns = [table.c[c] for c in last.columns]
         sql = f"INSERT INTO {self.schema}.{_q(last.stage)} VALUES ({', '.join('?' for _ in columns)})"
         cursor = _dbapi(self.conn).cursor()

@@ -13,6 +13,12 @@ that cannot be used (an unreadable date, no patient id) is rejected with its lin
 number and a reason naming the column and the value; it never stops the import. A
 line with more fields than the header (an unquoted comma) is rejected the same way.
 Timestamps carry a ``Z``: they are stored as naive UTC datetimes.
+
+Why this is one module of ~880 lines: it is the whole Synthea format in one place (the file
+list, each file's columns and their older and newer spellings, the per-file checks and their
+messages, and the chunked reading of the event files, which must number duplicate events
+across chunks exactly as a whole-file read does); split, each part would import the others'
+column tables.
 """
 
 from __future__ import annotations
