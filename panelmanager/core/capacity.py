@@ -50,6 +50,7 @@ from panelmanager.core.empanelment import (
 from panelmanager.core.empanelment.base import _months_before, _read
 from panelmanager.core.resources import ResourceError, load_toml, resource_path
 from panelmanager.core.settings import PracticeSettings, load_settings
+from panelmanager.core.visibility import visible
 
 __all__ = [
     "PanelWeights",
@@ -229,6 +230,7 @@ def _primary_care_visit_count(session: Session, start: dt.date, end: dt.date, pr
         v.start < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min),
         v.visit_class.in_(rules.counted_classes),
         v.provider_id.is_not(None),
+        visible(v),
     ).group_by(v.provider_id)
     return sum(int(n) for provider, n in session.connection().execute(stmt).all() if provider in provider_ids)
 

@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.visibility import visible
 
 __all__ = ["visit_days", "adjacent_visit_day", "busiest_visit_day"]
 
 
 def _counted(stmt, provider_id: int | None):
     v = models.Visit
-    stmt = stmt.where(v.status != models.VisitStatus.CANCELLED.value)
+    stmt = stmt.where(v.status != models.VisitStatus.CANCELLED.value, visible(v))
     if provider_id is not None:
         stmt = stmt.where(v.provider_id == provider_id)
     return stmt

@@ -286,8 +286,13 @@ def needs_unlock(path: Path | str) -> bool:
         return is_encrypted(path)
 
 
-def connect(path: Path | str, *, key: str | None = None, readonly: bool = False, timeout: float = 5.0):
-    """A DB-API connection to ``path``: sqlite3, or SQLCipher when ``key`` is given."""
+def connect(path: Path | str, *, key: str | None = None, readonly: bool = False, timeout: float = 5.0,
+            any_thread: bool = False):
+    """A DB-API connection to ``path``: sqlite3, or SQLCipher when ``key`` is given.
+
+    ``any_thread``: the connection may be used from another thread than the one that opened it
+    (one at a time): the engine's pool hands a connection opened on the GUI thread to a worker
+    job, as SQLAlchemy's own pysqlite dialect allows for file databases."""
     if key is None:
         if readonly:
             return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
@@ -296,8 +301,9 @@ def connect(path: Path | str, *, key: str | None = None, readonly: bool = False,
 
     def open_():
         if readonly:
-            return driver.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-        return driver.connect(os.fspath(path), timeout=timeout)
+            return driver.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                                  check_same_thread=not any_thread)
+        return driver.connect(os.fspath(path), timeout=timeout, check_same_thread=not any_thread)
 
     conn = _open_keyed(open_, path, key)
     # SQLCipher decrypts a page each time it is read into SQLite's page cache and encrypts it
@@ -387,7 +393,7 @@ def engine_for(url, *, timeout: float):
     return create_engine(
         url,
         module=driver,
-        creator=lambda: connect(path, key=key, timeout=timeout),
+        creator=lambda: connect(path, key=key, timeout=timeout, any_thread=True),
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from panelmanager.core import models
 from panelmanager.core.gap_text import load_gap_labels, short_gap_text
 from panelmanager.core.people import age_on, iso, sorted_name
+from panelmanager.core.visibility import visible
 
 __all__ = ["HuddleGap", "HuddleRow", "HuddleSection", "HuddleSheet", "huddle_data", "PCP_FLAGS"]
 
@@ -105,7 +106,7 @@ def _visits(session: Session, day: dt.date, provider_id: int | None) -> pd.DataF
         .join(p, p.id == v.patient_id)
         .outerjoin(pr, pr.id == v.provider_id)
         .where(v.start >= start, v.start < start + dt.timedelta(days=1),
-               v.status != models.VisitStatus.CANCELLED.value)
+               v.status != models.VisitStatus.CANCELLED.value, visible(v))
     )
     if provider_id is not None:
         stmt = stmt.where(v.provider_id == provider_id)

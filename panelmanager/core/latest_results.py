@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.visibility import visible
 
 __all__ = ["A1C_HIGH", "BP_HIGH", "LATEST_COLUMNS", "latest_a1c_bp", "a1c_text", "bp_text"]
 
@@ -60,7 +61,8 @@ def latest_a1c_bp(session: Session, patient_ids: Iterable[int], on: dt.date) -> 
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         stmt = select(o.patient_id, o.date, o.code, o.value_num).where(
-            o.patient_id.in_(chunk), o.date < end, o.value_num.is_not(None), or_(*(vs.sql_filter(o.code) for vs in sets))
+            o.patient_id.in_(chunk), o.date < end, o.value_num.is_not(None), or_(*(vs.sql_filter(o.code) for vs in sets)),
+            visible(o),
         )
         parts.extend(session.execute(stmt).all())
     obs = pd.DataFrame.from_records(parts, columns=["patient_id", "date", "code", "value"])

@@ -332,6 +332,23 @@ class ImportBatch(Base):
     rejected_rows: Mapped[list[RejectedRow]] = relationship(back_populates="batch")
 
 
+class ImportPending(Base):
+    """Rows of an import still being written (SQLite, issue 13; core.visibility).
+
+    A first import commits its event rows (visits, observations...) in short batches so
+    that check-in writes between them; until the import's final transaction deletes this
+    table's row, every row of ``table_name`` with ``id >= from_id`` is hidden from every
+    reader. An import killed part-way leaves its row here: its rows stay hidden and the
+    next import deletes them (``owner`` says which process wrote them)."""
+
+    __tablename__ = "import_pending"
+
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    from_id: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(200))  # host:pid of the importing process
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class RejectedRow(Base):
     __tablename__ = "rejected_rows"
 

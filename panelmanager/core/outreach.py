@@ -36,6 +36,7 @@ from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_pr
 from panelmanager.core.models import OutreachMethod, OutreachOutcome
 from panelmanager.core.people import Contact, GapItem
 from panelmanager.core.permissions import require_current
+from panelmanager.core.visibility import visible
 
 __all__ = [
     "METHODS",
@@ -566,6 +567,7 @@ def next_appointments(session: Session, as_of: dt.date) -> pd.DataFrame:
         .where(
             v.status.in_((models.VisitStatus.SCHEDULED.value, models.VisitStatus.ARRIVED.value)),
             v.start >= dt.datetime.combine(as_of, dt.time()),
+            visible(v),
         )
         .group_by(v.patient_id)
     )

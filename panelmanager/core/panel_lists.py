@@ -32,6 +32,7 @@ from panelmanager.core import models as m
 from panelmanager.core.empanelment import ACTIONABLE_KINDS, assignments_frame
 from panelmanager.core.people import age_on, sorted_name
 from panelmanager.core.settings import DEFAULT_GOAL_PERCENT, measure_goal
+from panelmanager.core.visibility import visible
 
 __all__ = [
     "DEFAULT_GOAL",
@@ -193,7 +194,7 @@ def provider_panel(session: Session, provider_id: int) -> pd.DataFrame:
     seen = pd.DataFrame(
         session.execute(
             select(v.patient_id, func.max(v.start))
-            .where(v.provider_id == provider_id, v.status == m.VisitStatus.COMPLETED.value)
+            .where(v.provider_id == provider_id, v.status == m.VisitStatus.COMPLETED.value, visible(v))
             .group_by(v.patient_id)
         ).all(),
         columns=["patient_id", "last_seen"],

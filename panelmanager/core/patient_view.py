@@ -31,6 +31,7 @@ from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_pr
 from panelmanager.core.patients import parse_search, search_condition
 from panelmanager.core.people import PatientIdentity, identity_of
 from panelmanager.core.schedule import visit_type_text
+from panelmanager.core.visibility import visible
 
 __all__ = [
     "UNASSIGNED",
@@ -420,12 +421,12 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
     columns = (v.id, v.start, v.provider_id, v.visit_type, v.visit_class, v.status, v.reason)
     upcoming = session.execute(
         select(*columns)
-        .where(v.patient_id == patient_id, v.start >= day_start, v.status != m.VisitStatus.CANCELLED.value)
+        .where(v.patient_id == patient_id, v.start >= day_start, v.status != m.VisitStatus.CANCELLED.value, visible(v))
         .order_by(v.start, v.id)
         .limit(5)
     ).all()
     past = session.execute(
-        select(*columns).where(v.patient_id == patient_id, v.start < day_start).order_by(v.start.desc(), v.id.desc()).limit(visits)
+        select(*columns).where(v.patient_id == patient_id, v.start < day_start, visible(v)).order_by(v.start.desc(), v.id.desc()).limit(visits)
     ).all()
     visit_rows = [
         VisitEntry(vid, start, names.get(provider_id), visit_type_text(vtype, vclass), vclass or "", status or "", reason)

@@ -37,6 +37,7 @@ from panelmanager.core.measures.gaps import data_version, prune_runs
 from panelmanager.core.measures.valuesets import ValueSet, load_valuesets
 from panelmanager.core.permissions import require_current
 from panelmanager.core.resources import ResourceError, load_toml, resources_dir
+from panelmanager.core.visibility import visible
 
 __all__ = [
     "RISK_KIND",
@@ -253,6 +254,7 @@ def score_patients(
             v.visit_class.in_(["emergency", "inpatient"]),
             v.start >= since.to_pydatetime(),
             v.start < ctx.end,
+            visible(v),
         )
         .group_by(v.patient_id, v.visit_class),
         ["patient_id", "visit_class", "n"],

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from panelmanager.core import models as m
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.people import PatientIdentity, age_on, identity_of, sorted_name
+from panelmanager.core.visibility import visible
 
 if TYPE_CHECKING:
     # pandas is imported where a frame is built: the check-in screen's first paint
@@ -192,7 +193,7 @@ def day_schedule_rows(session: Session, day: dt.date, provider_id: int | None = 
         .outerjoin(pr, pr.id == v.provider_id)
         .outerjoin(a, a.patient_id == v.patient_id)
         .outerjoin(pcp, pcp.c.id == a.provider_id)
-        .where(v.start >= start, v.start < end, v.status != m.VisitStatus.CANCELLED.value)
+        .where(v.start >= start, v.start < end, v.status != m.VisitStatus.CANCELLED.value, visible(v))
         .order_by(v.start, pr.display_name, p.last_name, p.first_name, v.id)
     )
     if provider_id is not None:
@@ -243,7 +244,7 @@ def schedule_providers(session: Session, day: dt.date) -> list[tuple[int, str, i
     rows = session.execute(
         select(pr.id, pr.display_name, func.count(v.id))
         .join(v, v.provider_id == pr.id)
-        .where(v.start >= start, v.start < end, v.status != m.VisitStatus.CANCELLED.value)
+        .where(v.start >= start, v.start < end, v.status != m.VisitStatus.CANCELLED.value, visible(v))
         .group_by(pr.id, pr.display_name)
         .order_by(pr.display_name, pr.id)
     ).all()
@@ -259,6 +260,7 @@ def next_schedule_day(session: Session, day: dt.date, *, within_days: int = 31) 
             v.start >= start,
             v.start < start + dt.timedelta(days=within_days),
             v.status != m.VisitStatus.CANCELLED.value,
+            visible(v),
         )
     )
     return _date(first)
@@ -474,7 +476,8 @@ def checkin_subject(session: Session, patient_id: int, day: dt.date, *, visit_id
     preference = session.scalar(select(pref).where(pref.patient_id == patient_id))
     names = dict(session.execute(select(pr.id, pr.display_name)).all())
     start, end = _day_bounds(day)
-    visit_stmt = select(v.id, v.start, v.provider_id, v.visit_type, v.visit_class).where(v.patient_id == patient_id)
+    visit_stmt = select(v.id, v.start, v.provider_id, v.visit_type, v.visit_class).where(
+        v.patient_id == patient_id, visible(v))
     if visit_id is not None:
         visit_stmt = visit_stmt.where(v.id == visit_id)
     else:

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.visibility import PENDING_TABLES, hidden, visible
 
 _COUNTED = {
     "patients": models.Patient,
@@ -25,10 +26,14 @@ _COUNTED = {
 def registry_stats(session: Session) -> dict[str, int]:
     """One COUNT(*) per table, plus active patients and scheduled appointments."""
     counts = {name: session.scalar(select(func.count()).select_from(model)) or 0 for name, model in _COUNTED.items()}
+    for name in PENDING_TABLES:  # an unfinished import's rows are not counted (a range of ids: usually empty)
+        model = _COUNTED[name]
+        counts[name] -= session.scalar(select(func.count()).select_from(model).where(hidden(model))) or 0
     counts["active_patients"] = session.scalar(
         select(func.count()).select_from(models.Patient).where(models.Patient.status == models.PatientStatus.ACTIVE.value)
     ) or 0
     counts["scheduled_visits"] = session.scalar(
-        select(func.count()).select_from(models.Visit).where(models.Visit.status == models.VisitStatus.SCHEDULED.value)
+        select(func.count()).select_from(models.Visit).where(
+            models.Visit.status == models.VisitStatus.SCHEDULED.value, visible(models.Visit))
     ) or 0
     return counts

@@ -22,6 +22,7 @@ from panelmanager.core.empanelment.base import (
 from panelmanager.core.empanelment.rules import (
     PanelRules,
 )
+from panelmanager.core.visibility import visible
 
 
 def qualifying_visit_pairs(
@@ -56,6 +57,7 @@ def qualifying_visit_pairs(
         v.start < _day_start(end + dt.timedelta(days=1)),
         v.visit_class.in_(rules.counted_classes),
         v.provider_id.is_not(None),
+        visible(v),
     )
     if patient_ids is not None:
         patients = sorted({int(i) for i in patient_ids})

@@ -34,6 +34,7 @@ from panelmanager.core.empanelment.rules import (
 )
 from panelmanager.core.permissions import require_current
 from panelmanager.core.settings import load_settings
+from panelmanager.core.visibility import visible
 
 
 @dataclass
@@ -72,7 +73,7 @@ def suggest_inactivations(session: Session, *, as_of: dt.date, years: int | None
         return []
     seen_stmt = (
         select(v.patient_id, func.max(v.start))
-        .where(v.status == m.VisitStatus.COMPLETED.value, v.start < _day_start(as_of + dt.timedelta(days=1)))
+        .where(v.status == m.VisitStatus.COMPLETED.value, v.start < _day_start(as_of + dt.timedelta(days=1)), visible(v))
         .group_by(v.patient_id)
     )
     if rules.excluded_classes:
@@ -81,7 +82,8 @@ def suggest_inactivations(session: Session, *, as_of: dt.date, years: int | None
     booked = set(
         session.scalars(
             select(v.patient_id)
-            .where(v.status.in_((m.VisitStatus.SCHEDULED.value, m.VisitStatus.ARRIVED.value)), v.start >= _day_start(as_of))
+            .where(v.status.in_((m.VisitStatus.SCHEDULED.value, m.VisitStatus.ARRIVED.value)), v.start >= _day_start(as_of),
+                   visible(v))
             .distinct()
         )
     )

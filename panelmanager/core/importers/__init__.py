@@ -30,7 +30,13 @@ from panelmanager.core.db import Registry, begin_for_savepoints
 from panelmanager.core.importers.bulkload import bulk_load_settings
 from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.importers.skip import import_key
-from panelmanager.core.importers.staging import finish_staged, restore_missing_indexes, uses_staging, write_staged
+from panelmanager.core.importers.staging import (
+    clear_abandoned,
+    finish_staged,
+    restore_missing_indexes,
+    uses_staging,
+    write_staged,
+)
 from panelmanager.core.importers.writer import ParsedImport, Rejection, TableCounts, write_parsed
 from panelmanager.core.jobs import NEVER_CANCELLED, Cancelled, CancelToken, Progress, no_progress
 from panelmanager.core.permissions import default_user  # noqa: F401 (callers import it from here too)
@@ -309,8 +315,13 @@ def run_import(
     dry_tx = dry_conn.begin() if dry_conn is not None else None
     if dry_conn is not None:
         begin_for_savepoints(dry_conn)
-    else:  # an earlier import stopped after its commit, before its indexes were built (importers.staging)
-        restore_missing_indexes(registry.engine)
+    else:
+        try:
+            # An import killed part-way left rows hidden; one stopped after its commit left indexes out.
+            clear_abandoned(registry.engine)
+            restore_missing_indexes(registry.engine)
+        except ImportFileError:
+            pass  # another import is still writing: each file is refused below, with its message
     try:
         _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_conn, user,
                      rejects_dir, write_rejects, progress, cancel, encoding, force)
@@ -345,6 +356,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
         sha = ""
         try:
             outcome.format = detect_format(path)
+            if dry_conn is None:
+                clear_abandoned(registry.engine)  # refuses while another import has rows pending
             sha = file_sha256(path)
             key = import_key(outcome.format, sha, profile=profile, mapping=mapping, encoding=encoding)
             if not dry_run and not force and _skip_unchanged(registry, path, outcome, key, started, user, sha):
@@ -414,6 +427,8 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
                 except BaseException:
                     if transaction is not None:
                         transaction.rollback()
+                    if stage is not None:  # rows committed as pending before the rollback: deleted
+                        stage.discard_pending()
                     raise
                 if stage is not None:  # committed: the plain indexes the apply left out, one short lock each
                     finish_staged(conn, stage, lambda d, t, m="": file_progress(1, 1, m))

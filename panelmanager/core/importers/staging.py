@@ -35,11 +35,19 @@ indexes it had not built yet are built at the next import (``restore_missing_ind
 the models' definitions). Unique indexes (the natural keys) are never dropped: SQLite
 makes them from the tables' UNIQUE constraints, and they keep checking every row.
 
-The apply itself (rows written into the tables and their unique keys) stays one
-transaction: at 30,000 patients 1.7M rows, ~4 s on a quiet machine and ~10 s on a loaded
-one; it grows with the rows (tests/benchmarks/README.md, issue 13). Shorter would need the
-rows committed in batches that readers do not see yet, i.e. a pending marker every reader
-filters on.
+**Pending rows.** Writing all of a first import's rows in the apply's one transaction held
+the lock for 4 s at 30,000 patients on a quiet machine and 82 s at 100,000 on a loaded one.
+So before the apply, the big inserts into the event tables (visits, observations...; more
+than ``PENDING_MIN_ROWS``) are copied into the registry's tables in batches of
+``PENDING_BATCH_ROWS``, each its own short write transaction with a pause after it, so a
+check-in gets in between two batches. They are not part of the registry yet: the first
+batch transaction writes an ``import_pending`` row per table (the first id the import
+writes there), and every reader hides rows at or above it (``core.visibility``). The
+apply then writes the rest (patients, updates, small inserts) and deletes the markers in
+its one transaction: all of the import appears at once. A failure or a cancel deletes the
+pending rows again (in batches, each its own transaction); a kill leaves them hidden until
+the next import deletes them (``clear_abandoned``). While one import has rows pending,
+another is refused with a message (its plan could not see them).
 
 What the plan is checked against, under the lock:
 
@@ -58,12 +66,14 @@ written unencrypted).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -75,7 +85,9 @@ from sqlalchemy import Table
 from sqlalchemy.sql.schema import ColumnDefault
 
 from panelmanager.core import db
+from panelmanager.core.importers.errors import ImportFileError
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken
+from panelmanager.core.visibility import PENDING_TABLES
 
 # Tables whose rows the writer reads to decide what it writes (as importers.skip watches).
 WATCHED = ("locations", "providers", "patients", "patient_identifiers", "visits", "observations",
@@ -91,6 +103,9 @@ STAGE_CHUNK_ROWS = 50_000
 # Between two index builds after the commit the import lets go of the write lock this long:
 # SQLite has no queue, a writer waiting on the lock retries every few to 100 ms.
 INDEX_PAUSE_S = 0.1
+# Inserts this big into an event table are committed in batches before the apply (pending rows).
+PENDING_MIN_ROWS = 20_000
+PENDING_BATCH_ROWS = 250_000
 STAGE_SCHEMA = "pm_stage"
 STAGE_FOLDER_PREFIX = "pm-import-stage-"
 _stage_numbers = itertools.count(1)
@@ -132,7 +147,10 @@ class Snapshot:
         return snap
 
 
-def _sizes(conn) -> dict[str, tuple[int, int]]:
+def _sizes(conn, below: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:
+    """Row count (small tables) and highest id of each watched table; ``below`` leaves out
+    the rows this import has already committed as pending (ids from ``below[name]`` on)."""
+    below = below or {}
     cursor = _dbapi(conn).cursor()
     try:
         # COUNT(*) of a big table reads its smallest index (~1 s at 100,000 patients); no service
@@ -140,6 +158,7 @@ def _sizes(conn) -> dict[str, tuple[int, int]]:
         return {
             name: tuple(cursor.execute(
                 f"SELECT {'COUNT(*)' if name in COUNTED else '0'}, COALESCE(MAX(id), 0) FROM main.{_q(name)}"
+                + (f" WHERE id < {int(below[name])}" if name in below else "")
             ).fetchone())
             for name in WATCHED
         }
@@ -223,6 +242,7 @@ class _Op:
     stage: str
     columns: list[str]
     rows: int
+    applied: bool = False  # committed before the apply, as pending rows
     before: str = ""  # digest of the stored rows the plan decided on (updated rows; patients given an identifier)
 
 
@@ -237,6 +257,9 @@ class Stage:
         # Plain indexes the apply dropped, (table, index, CREATE INDEX sql), built after the commit.
         self.deferred: list[tuple[str, str, str]] = []
         self._next_id = {name: top + 1 for name, (_count, top) in snapshot.sizes.items()}
+        # Tables with rows committed as pending: the first id written there (import_pending).
+        self.pending: dict[str, int] = {}
+        self._pending_dropped: list[tuple[str, str, str]] = []  # plain indexes dropped then (committed)
 
     # ------------------------------------------------------------------ plan
 
@@ -325,11 +348,86 @@ class Stage:
 
     # ------------------------------------------------------------------ apply
 
+    # ------------------------------------------------------------------ pending rows
+
+    def commit_pending(self, progress=None, cancel: CancelToken = NEVER_CANCELLED) -> None:
+        """Copy the big event-table inserts into the registry in short committed batches, hidden
+        behind ``import_pending`` until the apply (module docstring). Does nothing, leaving them
+        all to the apply, when another import has rows pending or a table grew since the plan."""
+        from panelmanager.core.db import WRITE_OPTION
+
+        ops = [op for op in self.ops
+               if op.kind == "insert" and op.table.name in PENDING_TABLES and op.rows >= PENDING_MIN_ROWS]
+        if not ops:
+            return
+        self.conn.execution_options(**{WRITE_OPTION: True})
+        dbapi = _dbapi(self.conn)
+        tables = list(dict.fromkeys(op.table.name for op in ops))
+        with self.conn.begin():
+            if dbapi.execute("SELECT 1 FROM main.import_pending LIMIT 1").fetchone() is not None:
+                return  # another import's rows: the apply decides (still_valid refuses)
+            for name in tables:
+                top = dbapi.execute(f"SELECT COALESCE(MAX(id), 0) FROM main.{_q(name)}").fetchone()[0]
+                if top != self.snapshot.sizes[name][1]:
+                    return  # rows added since the plan: the apply finds it and decides again
+            for name in tables:
+                first = self.snapshot.sizes[name][1] + 1
+                dbapi.execute("INSERT INTO main.import_pending (table_name, from_id, owner, started_at) "
+                              "VALUES (?, ?, ?, ?)", (name, first, _owner(), _now_text()))
+                self.pending[name] = first
+            for op in ops:
+                for index_name, create in db._indexes_to_defer(self.conn, op.table, op.rows):
+                    dbapi.execute(f"DROP INDEX main.{_q(index_name)}")
+                    self._pending_dropped.append((op.table.name, index_name, create))
+        self.deferred.extend(self._pending_dropped)
+        total = sum(op.rows for op in ops)
+        done = 0
+        for op in ops:
+            cols = ", ".join(_q(c) for c in op.columns)
+            sql = (f"INSERT INTO main.{_q(op.table.name)} ({cols}) SELECT {cols} "
+                   f"FROM {self.schema}.{_q(op.stage)} WHERE rowid > ? AND rowid <= ?")
+            for start in range(0, op.rows, PENDING_BATCH_ROWS):
+                cancel.raise_if_cancelled()
+                if progress:
+                    progress(done, total, f"Saving {op.table.name} ({start:,} of {op.rows:,} rows)")
+                with self.conn.begin():  # BEGIN IMMEDIATE ... COMMIT: one short lock
+                    dbapi.execute(sql, (start, start + PENDING_BATCH_ROWS))
+                done += min(PENDING_BATCH_ROWS, op.rows - start)
+                time.sleep(INDEX_PAUSE_S)  # a waiting check-in polls, and gets in here
+            op.applied = True
+
+    def discard_pending(self) -> None:
+        """Delete the rows committed as pending (a failure or a cancel after ``commit_pending``),
+        in batches that each commit, then the markers; then build the indexes dropped for them.
+        If that fails too, the rows stay hidden and the next import deletes them."""
+        if not self.pending:
+            return
+        try:
+            _delete_pending(self.conn, dict(self.pending))
+        except Exception as exc:  # noqa: BLE001 - hidden rows are harmless; the next import deletes them
+            log.warning("rows of a failed import were left hidden (%s): the next import deletes them",
+                        type(exc).__name__)
+        finally:
+            self.pending = {}
+        dropped, self._pending_dropped = self._pending_dropped, []
+        self.deferred = [d for d in self.deferred if d not in dropped]
+        build_indexes(self.conn, dropped)
+
+    def _discard_pending_locked(self) -> None:
+        """Inside the apply's locked transaction: delete the pending rows and markers with it."""
+        dbapi = _dbapi(self.conn)
+        for name, first in self.pending.items():
+            dbapi.execute(f"DELETE FROM main.{_q(name)} WHERE id >= ?", (first,))
+            dbapi.execute("DELETE FROM main.import_pending WHERE table_name = ?", (name,))
+        # ``self.pending`` stays: if this transaction rolls back, the rows are back and
+        # ``discard_pending`` deletes them.
+
     def still_valid(self) -> bool:
         """Under the write lock: is every input the plan was decided on as it was?"""
+        _refuse_if_other_pending(self.conn, self.pending)
         if data_version(self.conn) == self.snapshot.data_version:
             return True  # no other connection committed anything since the plan's snapshot
-        if _sizes(self.conn) != self.snapshot.sizes:
+        if _sizes(self.conn, self.pending) != self.snapshot.sizes:
             return False
         if _table_digests(self.conn) != self.snapshot.digests:
             return False
@@ -345,6 +443,8 @@ class Stage:
         cursor = _dbapi(self.conn).cursor()
         try:
             for index, op in enumerate(self.ops):
+                if op.applied:
+                    continue  # committed before, as pending rows (commit_pending)
                 op_started = time.perf_counter()
                 if progress:
                     progress(index, len(self.ops), f"Saving {op.table.name}")
@@ -360,6 +460,8 @@ class Stage:
                     cursor.execute(f"UPDATE {target} AS t SET {sets} FROM {self.schema}.{_q(op.stage)} AS s WHERE t.id = s.id")
                 log.debug("applied %s %s: %d rows in %.2f s", op.kind, op.table.name, op.rows,
                           time.perf_counter() - op_started)
+            for name in self.pending:  # the pending rows become part of the registry with this commit
+                cursor.execute("DELETE FROM main.import_pending WHERE table_name = ?", (name,))
         finally:
             cursor.close()
 
@@ -382,8 +484,8 @@ def _apply_or_undo(conn, stage: Stage, progress) -> bool:
     try:
         stage.apply(progress)
     except sqlite_integrity_errors():
-        dbapi.execute("ROLLBACK TO pm_import_apply")  # the dropped indexes are back too
-        stage.deferred = []
+        dbapi.execute("ROLLBACK TO pm_import_apply")  # the indexes the apply dropped are back too
+        stage.deferred = list(stage._pending_dropped)  # those dropped before it are not
         dbapi.execute("RELEASE pm_import_apply")
         return False
     dbapi.execute("RELEASE pm_import_apply")
@@ -441,8 +543,11 @@ def write_staged(
     planned = time.perf_counter()
     try:
         cancel.raise_if_cancelled()
+        stage.commit_pending(progress, cancel)
+        pended = time.perf_counter()
         transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
     except BaseException:
+        stage.discard_pending()
         stage.drop()
         raise
     try:
@@ -453,16 +558,18 @@ def write_staged(
             valid = _apply_or_undo(conn, stage, progress)
         if valid:
             # Timings only (no patient data): where a long import spends its time, and how long it locks.
-            log.info("import planned in %.2f s; waited %.2f s for the write lock, checked the plan in %.2f s, "
-                     "applied it in %.2f s", planned - started, locked - planned, checked - locked,
-                     time.perf_counter() - checked)
+            log.info("import planned in %.2f s; committed pending rows in %.2f s; waited %.2f s for the write "
+                     "lock, checked the plan in %.2f s, applied it in %.2f s", planned - started, pended - planned,
+                     locked - pended, checked - locked, time.perf_counter() - checked)
         else:  # another workstation changed what the plan was decided on: decide again, under the lock
+            stage._discard_pending_locked()
             stage.drop()
             log.info("the registry changed while the import planned: deciding again under the write lock")
             parsed = reparse()
             result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True)
     except BaseException:
         transaction.rollback()
+        stage.discard_pending()
         stage.drop()
         raise
     return transaction, result, parsed, stage
@@ -475,6 +582,79 @@ def finish_staged(conn, stage: Stage, progress=None) -> None:
     drop_leftovers(_dbapi(conn))  # and the encrypted scratch file, if any
     deferred, stage.deferred = stage.deferred, []
     build_indexes(conn, deferred, progress)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _now_text() -> str:
+    return dt.datetime.now().isoformat(sep=" ", timespec="seconds")
+
+
+def _owner_alive(owner: str) -> bool:
+    """Is the process that wrote a marker still running? SQLite registries are local (network
+    shares are refused, core.registry_location): another host's marker is a copied file's."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process's own import ended without clearing it (it would have run here)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
+
+
+def _markers(conn) -> list[tuple[str, int, str, str]]:
+    return [tuple(row) for row in _dbapi(conn).execute(
+        "SELECT table_name, from_id, owner, started_at FROM main.import_pending ORDER BY table_name").fetchall()]
+
+
+def _refuse_if_other_pending(conn, own: dict[str, int]) -> None:
+    others = [row for row in _markers(conn) if own.get(row[0]) != row[1]]
+    if others:
+        started = str(others[0][3])[11:16]
+        raise ImportFileError(
+            f"Another import into this registry is still being written (started at {started}). "
+            "Nothing from this file was kept; import it again when that import has finished.")
+
+
+def _delete_pending(conn, pending: dict[str, int]) -> None:
+    """Delete the pending rows of ``pending`` (table -> first id) in batches that each commit,
+    then their markers (the rows stay hidden until the last one is gone)."""
+    from panelmanager.core.db import WRITE_OPTION
+
+    conn.execution_options(**{WRITE_OPTION: True})
+    dbapi = _dbapi(conn)
+    for name, first in pending.items():
+        top = dbapi.execute(f"SELECT COALESCE(MAX(id), 0) FROM main.{_q(name)}").fetchone()[0]
+        for start in range(int(first), int(top) + 1, PENDING_BATCH_ROWS):
+            with conn.begin():
+                dbapi.execute(f"DELETE FROM main.{_q(name)} WHERE id >= ? AND id < ?",
+                              (start, start + PENDING_BATCH_ROWS))
+            time.sleep(INDEX_PAUSE_S)
+        with conn.begin():
+            dbapi.execute("DELETE FROM main.import_pending WHERE table_name = ? AND from_id = ?", (name, first))
+
+
+def clear_abandoned(engine) -> None:
+    """Before an import: delete the rows an import killed part-way left pending (hidden), or
+    refuse while another running import has rows pending (its plan cannot see ours)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        markers = _markers(conn)
+        conn.rollback()
+        if not markers:
+            return
+        if any(_owner_alive(owner) for _name, _first, owner, _at in markers):
+            _refuse_if_other_pending(conn, {})
+        log.info("deleting the hidden rows of %d tables an interrupted import left", len(markers))
+        _delete_pending(conn, {name: first for name, first, _owner_, _at in markers})
 
 
 def build_indexes(conn, deferred: list[tuple[str, str, str]], progress=None) -> None:
@@ -546,4 +726,4 @@ def restore_missing_indexes(engine) -> None:
             build_indexes(conn, missing)
 
 
-__all__ = ["Snapshot", "Stage", "finish_staged", "restore_missing_indexes", "uses_staging", "write_staged"]
+__all__ = ["Snapshot", "Stage", "clear_abandoned", "finish_staged", "restore_missing_indexes", "uses_staging", "write_staged"]

@@ -22,6 +22,7 @@ from panelmanager.core import models
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.measures.frames import _raw, _to_datetime, read_frame
 from panelmanager.core.measures.valuesets import ValueSet
+from panelmanager.core.visibility import PENDING_TABLES, visible
 
 __all__ = ["EvaluationContext"]
 
@@ -122,7 +123,8 @@ class _Context:
         key = ("has", table_name)
         if key not in self.cache:
             table = models.Base.metadata.tables[table_name]
-            self.cache[key] = bool(self.session.scalar(select(exists().where(table.c.id.isnot(None)))))
+            hidden = [visible(table)] if table_name in PENDING_TABLES else []
+            self.cache[key] = bool(self.session.scalar(select(exists().where(table.c.id.isnot(None), *hidden))))
         return self.cache[key]
 
     # ------------------------------------------------------------------ coded events
@@ -141,14 +143,15 @@ class _Context:
             literals, likes = vs.spellings("CVX" if kind == "immunization" else None)
             if kind in ("observation", "immunization") and not likes:
                 probes = [
-                    select(literal(code).label("code")).where(exists().where(code_col == code)) for code in sorted(literals)
+                    select(literal(code).label("code")).where(exists().where(code_col == code, visible(model)))
+                    for code in sorted(literals)
                 ]
                 found = self.frame(union_all(*probes), ["code"])["code"] if probes else []
                 self.cache[key] = sorted(str(c) for c in found)
             else:
                 table_key = ("distinct-codes", kind)
                 if table_key not in self.cache:
-                    distinct = self.frame(select(code_col).distinct(), ["code"])["code"]
+                    distinct = self.frame(select(code_col).where(visible(model)).distinct(), ["code"])["code"]
                     self.cache[table_key] = set(str(c) for c in distinct)
                 present = self.cache[table_key]
                 self.cache[key] = sorted(c for c in present if c in literals or any(c.startswith(p) for p in likes))
@@ -176,7 +179,7 @@ class _Context:
         return [
             self.restrict(
                 select(model.patient_id.label("pid"), literal(code).label("code"), func.max(value).label(label)).where(
-                    code_col == code, *where
+                    code_col == code, visible(model), *where
                 ),
                 model.patient_id,
             ).group_by(model.patient_id)
@@ -206,7 +209,8 @@ class _Context:
             else:
                 # LEFT JOIN from the per-patient subquery keeps SQLite seeking by patient.
                 stmt = select(o.patient_id, o.code, _raw(o.date), o.value).select_from(
-                    anchor.outerjoin(o, and_(o.patient_id == anchor.c.pid, o.code.in_(codes), o.date == anchor.c.latest))
+                    anchor.outerjoin(o, and_(o.patient_id == anchor.c.pid, o.code.in_(codes), o.date == anchor.c.latest,
+                                            visible(o)))
                 )
                 frame = self.frame(stmt, columns).dropna(subset=["patient_id"])
         else:
@@ -253,7 +257,7 @@ class _Context:
         names = ["patient_id", "code", "datetime", "value_num"]
         if codes:
             stmt = select(o.patient_id, o.code, _raw(o.date), o.value_num).where(
-                o.code.in_(codes), o.date >= since.to_pydatetime(), o.date < self.end, *only
+                o.code.in_(codes), o.date >= since.to_pydatetime(), o.date < self.end, visible(o), *only
             )
             # In the order of the (code, patient_id, date, value_num, value) covering index:
             # SQLite then reads that index alone, rather than the (code, date) index plus
@@ -304,7 +308,7 @@ class _Context:
                 when = and_(o.date >= func.date(anchor.c.latest), o.date < since.to_pydatetime())
             # A LEFT JOIN from the per-patient subquery: SQLite keeps that order and seeks
             # each lapsed patient's day in the covering index.
-            joined = anchor.outerjoin(o, and_(o.patient_id == anchor.c.pid, o.code.in_(codes), when))
+            joined = anchor.outerjoin(o, and_(o.patient_id == anchor.c.pid, o.code.in_(codes), when, visible(o)))
             stmt = select(o.patient_id, o.code, _raw(o.date), o.value_num).select_from(joined)
             frame = self.frame(stmt, names).dropna(subset=["patient_id"])
         result = self._readings(frame, [vs])
@@ -339,7 +343,7 @@ class _Context:
             # The highest (or lowest) result per patient, grouped per code along the index.
             extreme = func.max(o.value_num) if operator in ("greater_than", "at_least") else func.min(o.value_num)
             parts = [
-                self.restrict(select(o.patient_id, extreme).where(o.code == code, o.date < self.end), o.patient_id).group_by(
+                self.restrict(select(o.patient_id, extreme).where(o.code == code, o.date < self.end, visible(o)), o.patient_id).group_by(
                     o.patient_id
                 )
                 for code in self.present_codes("observation", vs)
@@ -364,7 +368,7 @@ class _Context:
         frames = []
         for first in range(0, len(patient_ids), _MAX_SQL_IDS):
             chunk = list(patient_ids[first : first + _MAX_SQL_IDS])
-            stmt = select(i.patient_id, i.cvx, _raw(i.date)).where(i.patient_id.in_(chunk), i.date < self.end)
+            stmt = select(i.patient_id, i.cvx, _raw(i.date)).where(i.patient_id.in_(chunk), i.date < self.end, visible(i))
             frames.append(self.frame(stmt, ["patient_id", "code", "date"]))
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["patient_id", "code", "date"])
         return frame.assign(patient_id=frame["patient_id"].astype("int64"), date=_to_datetime(frame["date"]).dt.normalize())
@@ -376,7 +380,7 @@ class _Context:
         """
         if "conditions" not in self.cache:
             c = models.Condition
-            stmt = select(c.patient_id, c.code, _raw(c.onset), _raw(c.resolved)).where(c.onset < self.end_date)
+            stmt = select(c.patient_id, c.code, _raw(c.onset), _raw(c.resolved)).where(c.onset < self.end_date, visible(c))
             frame = self.frame(self.restrict(stmt, c.patient_id), ["patient_id", "code", "onset", "resolved"])
             # Codes as a categorical: each value set is then matched against the distinct codes.
             self.cache["conditions"] = pd.DataFrame(
@@ -416,7 +420,7 @@ class _Context:
             return self.cache[key]
         m = models.Medication
         stmt = select(m.patient_id, m.code, _raw(m.start), _raw(m.stop)).where(
-            vs.sql_filter(m.code), m.start < self.end, or_(m.stop.is_(None), m.stop >= since.to_pydatetime())
+            vs.sql_filter(m.code), m.start < self.end, or_(m.stop.is_(None), m.stop >= since.to_pydatetime()), visible(m)
         )
         frame = self.frame(self.restrict(stmt, m.patient_id), ["patient_id", "code", "start", "stop"])
         result = frame.assign(
@@ -440,7 +444,7 @@ class _Context:
         if key in self.cache:
             return self.cache[key]
         v = models.Visit
-        where = [v.status == models.VisitStatus.COMPLETED.value, v.start < self.end]
+        where = [v.status == models.VisitStatus.COMPLETED.value, v.start < self.end, visible(v)]
         if classes:
             where.append(v.visit_class.in_(list(classes)))
         if provider_ids is not None:
@@ -492,7 +496,8 @@ class _Context:
         if codes and classes:
             # Completed visits only: SQLite then reads a covering (status, start, ...) index.
             visits = select(v.id).where(
-                v.status == models.VisitStatus.COMPLETED.value, v.visit_class.in_(list(classes)), v.start < self.end
+                v.status == models.VisitStatus.COMPLETED.value, v.visit_class.in_(list(classes)), v.start < self.end,
+                visible(v),
             )
             if only:
                 # Those patients' visits of the classes first (they lead the covering
@@ -506,11 +511,12 @@ class _Context:
                     func.coalesce(o.code, "").in_(codes),
                     *only,
                     o.date < self.end,
+                    visible(o),
                 ]
             else:
                 # The code goes through coalesce() so that SQLite seeks the few emergency/inpatient
                 # visits' observations by visit_id instead of every reading of the codes (20x faster).
-                where = [o.visit_id.in_(visits), func.coalesce(o.code, "").in_(codes), o.date < self.end]
+                where = [o.visit_id.in_(visits), func.coalesce(o.code, "").in_(codes), o.date < self.end, visible(o)]
             if since is not None:
                 where.append(o.date >= since.to_pydatetime())
             frame = self.frame(self.restrict(select(o.patient_id, o.code, _raw(o.date)).where(*where), o.patient_id), names)
@@ -533,7 +539,7 @@ class _Context:
             return self.cache[key]
         v = models.Visit
         start = dt.datetime.combine(self.as_of, dt.time())
-        where = [v.status.in_(_UPCOMING_STATUSES), v.start >= start]
+        where = [v.status.in_(_UPCOMING_STATUSES), v.start >= start, visible(v)]
         if classes:
             where.append(v.visit_class.in_(list(classes)))
         if within_days is not None:

@@ -39,6 +39,7 @@ from panelmanager.core.measures.engine import (
     evaluate_definitions,
     read_frame,
 )
+from panelmanager.core.visibility import PENDING_TABLES, visible
 
 __all__ = [
     "GapRefresh",
@@ -94,12 +95,19 @@ def data_version(session: Session) -> str:
     import, even one that only updates rows, adds a batch) plus the count of active
     patients (inactivation and deaths change it). Cheap: index lookups only.
     """
-    parts = [f"{tag}{session.scalar(select(func.max(model.id))) or 0}" for tag, model in _VERSIONED]
+    parts = [
+        f"{tag}{session.scalar(select(func.max(model.id)).where(*_shown(model))) or 0}" for tag, model in _VERSIONED
+    ]
     active = session.scalar(
         select(func.count()).select_from(models.Patient).where(models.Patient.status == models.PatientStatus.ACTIVE.value)
     )
     parts.append(f"a{active or 0}")
     return "-".join(parts)
+
+
+def _shown(model) -> list:
+    """An import's rows are part of the fingerprint once they are shown (core.visibility)."""
+    return [visible(model)] if model.__tablename__ in PENDING_TABLES else []
 
 
 def _definitions_version(resources_dir, due_soon_days: int) -> str:

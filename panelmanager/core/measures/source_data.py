@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from panelmanager.core import models
 from panelmanager.core.measures.definitions import MeasureDefinition, Satisfier, load_measures
+from panelmanager.core.visibility import visible
 
 __all__ = ["SourceData", "absent_source_data", "measure_source_data"]
 
@@ -69,7 +70,7 @@ def _satisfier_has_data(ctx, s: Satisfier) -> tuple[bool, str]:
         return ctx.has_rows("immunizations"), "immunizations"
     if s.kind == "visit":
         v = models.Visit
-        found = bool(ctx.session.scalar(select(exists().where(v.status == models.VisitStatus.COMPLETED.value))))
+        found = bool(ctx.session.scalar(select(exists().where(v.status == models.VisitStatus.COMPLETED.value, visible(v)))))
         return found, "completed visits"
     return True, ""  # appointments: having none booked is the finding itself
 

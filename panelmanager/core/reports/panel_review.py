@@ -32,6 +32,7 @@ from panelmanager.core.reports.common import (
     pdf_text,
     section_marker,
 )
+from panelmanager.core.visibility import visible
 
 __all__ = ["PanelReviewList", "PanelReviewRow", "build_panel_review_pdf", "load_panel_review"]
 
@@ -63,7 +64,7 @@ class PanelReviewList:
 def _last_visits(session: Session, as_of: dt.date) -> pd.DataFrame:
     v, pr = models.Visit, models.Provider
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    done = and_(v.status == models.VisitStatus.COMPLETED.value, v.start < end)
+    done = and_(v.status == models.VisitStatus.COMPLETED.value, v.start < end, visible(v))
     latest = select(v.patient_id, func.max(v.start).label("at")).where(done).group_by(v.patient_id).subquery()
     stmt = (
         select(v.patient_id, v.start, pr.display_name)
