@@ -269,6 +269,7 @@ def test_an_import_killed_between_batches_stays_hidden_and_the_next_import_repla
         try:  # while it is alive, a second import is refused: it could not see the first one's rows
             [refused] = run_import(registry, [synthea_small], write_rejects=False, user="second")
             assert not refused.ok and "Another import into this registry is still being written" in (refused.error or "")
+            assert synthea_small.name in (refused.error or "")  # which file it refused
         finally:
             registry.close()
         os.kill(proc.pid, signal.SIGKILL)

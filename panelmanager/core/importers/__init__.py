@@ -440,7 +440,10 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
             _record_failure(registry, outcome, started, user, sha, "cancelled", "Cancelled by the user; nothing from this file was kept.", dry_run)
             raise
         except ImportFileError as exc:
-            _record_failure(registry, outcome, started, user, sha, "failed", str(exc), dry_run)
+            message = str(exc)
+            if path.name not in message:  # e.g. "another import is still being written": which file it refused
+                message = f"{path}: {message}"
+            _record_failure(registry, outcome, started, user, sha, "failed", message, dry_run)
         except Exception as exc:  # an unexpected fault: nothing of this file is kept
             # A SQLAlchemy error's text lists the bound values (patient data): show the driver's message only.
             cause = getattr(exc, "orig", None) or exc
