@@ -83,7 +83,7 @@ def _run(args, cluster) -> int:
             admin = auth.create_first_admin(session, "admin", "Admin", "benchmark password")
             auth.create_user(session, admin, "desk", "Desk", "front_desk", "benchmark password")
         desk = auth.login(registry, "desk", "benchmark password")
-        wanted = args.confirms * (2 + args.compare_sa + args.split) * args.rounds + 40
+        wanted = args.confirms * (2 + args.compare_sa + args.split) * args.rounds + 150
         with registry.session() as session:
             ids = list(session.scalars(select(m.Patient.id).where(m.Patient.status == "active")
                                        .order_by(m.Patient.id).limit(wanted)))
@@ -123,16 +123,11 @@ def _run(args, cluster) -> int:
                 audit._STYLES = styles
 
         # Pages each commit writes (SQLite WAL frames of 4 KiB): what the audit row adds to a confirm's
-        # I/O, independent of machine load (the median times below are not).
-        wal = Path(str(registry.engine.url.database) + "-wal")
-        for name, fn in (("direct", direct), ("audited", audited)) if not cluster else ():
-            with registry.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            sample = ids[-40:]
-            for pid in sample:
-                fn(pid)
-            frames = (wal.stat().st_size - 32) / (4096 + 24) / len(sample) if wal.exists() else float("nan")
-            print(f"  pages written per commit ({name}): {frames:.1f}")
+        # I/O, independent of machine load (the median times below are not). Each page is named by
+        # the B-tree it belongs to (the dbstat table, when the SQLite build has it).
+        if not cluster:
+            for name, fn in (("direct", direct), ("audited", audited)):
+                print(f"  pages written per commit ({name}): {_pages_per_commit(registry, fn, ids[-150:])}")
         def permission_only(pid: int) -> None:
             # perform() with the audit row left out: the role check and acting-as context alone.
             real = audit.record
@@ -150,7 +145,7 @@ def _run(args, cluster) -> int:
         # Interleaved (direct, audited, direct, audited...): a busy moment of the machine hits each.
         times: dict[str, list[float]] = {name: [] for name, _fn in variants}
         cpu = dict.fromkeys(times, 0.0)
-        queue = iter(ids[:-40])
+        queue = iter(ids[:-150])
         for n in range(args.confirms * args.rounds):
             for name, fn in (variants if n % 2 else variants[::-1]):  # ABBA: neither always goes first
                 pid = next(queue)
@@ -173,6 +168,25 @@ def _run(args, cluster) -> int:
             print(f"  the audit row alone (audited vs permission check without it): median "
                   f"{(statistics.median(times['audited']) / p - 1) * 100:+.1f}%, CPU "
                   f"{(cpu['audited'] / cpu['permission check, no audit row'] - 1) * 100:+.1f}%")
+
+        # record() itself inside perform, per call (wall, no I/O: the commit comes after it): in a
+        # confirm its caches are cold, so it costs about three times what a loop of appends shows.
+        real, spent = audit.record, []
+
+        def timed_record(*a, **k):
+            t = time.perf_counter()
+            seq = real(*a, **k)
+            spent.append(time.perf_counter() - t)
+            return seq
+
+        audit.record = timed_record  # type: ignore[assignment]
+        try:
+            for pid in ids[-150:]:
+                audited(pid)
+        finally:
+            audit.record = real
+        print(f"  audit.record() inside an audited confirm: median {statistics.median(spent) * 1e6:.0f} us "
+              f"(n={len(spent)})")
 
         if not args.skip_gaps:
             times: dict[str, list[float]] = {"direct": [], "audited": []}
@@ -202,6 +216,33 @@ def _run(args, cluster) -> int:
         print(f"audit verify: {result.rows:,} entries in {(time.perf_counter() - t) * 1000:.0f} ms ({result.message()})")
         registry.close()
     return 0
+
+
+def _pages_per_commit(registry, fn, sample) -> str:
+    """WAL frames per commit of ``fn`` over ``sample`` (fewer than the 1,000-frame auto-checkpoint),
+    and which tables and indexes they belong to."""
+    import collections
+    import struct
+
+    database = str(registry.engine.url.database)
+    wal = Path(database + "-wal")
+    with registry.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    for pid in sample:
+        fn(pid)
+    if not wal.exists():
+        return "no WAL"
+    data = wal.read_bytes()
+    pages = [struct.unpack(">I", data[at:at + 4])[0] for at in range(32, len(data) - 4095, 4096 + 24)]
+    owner: dict[int, str] = {}
+    try:
+        with registry.engine.connect() as conn:  # the registry's own connection (SQLCipher: its key)
+            owner = {int(p): str(n) for n, p in conn.exec_driver_sql("SELECT name, pageno FROM dbstat")}
+    except Exception:  # noqa: BLE001 - a SQLite build without dbstat: the total alone
+        pass
+    by = collections.Counter(owner.get(p, "other") for p in pages)
+    parts = ", ".join(f"{k} {v / len(sample):.2f}" for k, v in by.most_common()) if owner else ""
+    return f"{len(pages) / len(sample):.2f}" + (f" ({parts})" if parts else "")
 
 
 if __name__ == "__main__":
