@@ -419,18 +419,59 @@ def _sqlite_column(series: pd.Series, column) -> list:
     from panelmanager.core.db import _sqlite_values
 
     if isinstance(column.type, (Date, DateTime)):
-        return _sqlite_values(series, column)
+        text = _sqlite_time_text(series, date_only=not isinstance(column.type, DateTime))
+        return _sqlite_values(series, column) if text is None else text
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iub":
         return series.to_numpy().tolist()
     if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
         return series.to_numpy().tolist()  # sqlite3 binds NaN as NULL
-    values = series.to_numpy(dtype=object, na_value=None) if not isinstance(series.dtype, np.dtype) \
-        else series.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    if missing.any():
-        values = values.copy()
-        values[missing] = None
-    return values.tolist()
+    if not isinstance(series.dtype, np.dtype):  # nullable integers, pandas strings: pd.NA
+        return series.to_numpy(dtype=object, na_value=None).tolist()
+    # Object columns as they are: the generator's missing values are None, and a NaN that
+    # pandas put in their place binds as NULL too (sqlite3 binds NaN as NULL).
+    return series.to_numpy(dtype=object).tolist()
+
+
+_CLOCK: np.ndarray | None = None  # "HH:MM:SS" of each second of a day, as U1 characters (86,400 x 8)
+
+
+def _sqlite_time_text(series: pd.Series, *, date_only: bool) -> list | None:
+    """Whole-second datetime64 values as SQLAlchemy's SQLite text (``db._sqlite_date_text``'s
+    "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS.000000"), assembled from a table of the days the
+    column spans and one of the seconds of a day instead of formatting every value; None
+    when the column is not like that (the caller then formats each value)."""
+    global _CLOCK
+    if not isinstance(series.dtype, np.dtype) or series.dtype.kind != "M":
+        return None
+    values = series.to_numpy()
+    missing = np.isnat(values)
+    seconds = values.astype("datetime64[s]")
+    if not (seconds[~missing] == values[~missing]).all():
+        return None
+    stamp = np.where(missing, 0, seconds.view(np.int64))
+    days = np.floor_divide(stamp, 86_400)
+    if not len(values) or missing.all():
+        return [None] * len(values)
+    lo, hi = int(days[~missing].min()), int(days[~missing].max())
+    if hi - lo > 400_000:
+        return None
+    calendar = np.datetime_as_string(np.arange(lo, hi + 1).astype("datetime64[D]"), unit="D")
+    if calendar.dtype != np.dtype("U10"):  # a year outside 0000-9999
+        return None
+    if date_only:
+        text = calendar[days - lo].astype(object)
+    else:
+        if _CLOCK is None:
+            clock = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s")
+            _CLOCK = clock.view("U1").reshape(86_400, -1)[:, 11:19].copy()
+        chars = np.empty((len(values), 26), dtype="U1")
+        chars[:, :10] = calendar[days - lo].view("U1").reshape(len(values), 10)
+        chars[:, 10] = " "
+        chars[:, 11:19] = _CLOCK[stamp - days * 86_400]
+        chars[:, 19:] = np.array(list(".000000"), dtype="U1")
+        text = chars.view("U26").reshape(len(values)).astype(object)
+    text[missing] = None
+    return text.tolist()
 
 
 _DONE = object()
