@@ -167,8 +167,8 @@ def load_demo(
 
     The practice is generated and written ``CHUNK_PATIENTS`` patients at a time straight into
     the registry's tables (``_DirectWriter``), with the values the importers' ``write_parsed``
-    would store for the same rows (ids, natural keys, row hashes, search keys, one
-    identifier per patient): the demo is invented data whose references are known by
+    would store for the same rows (ids, natural keys, search keys, one identifier per
+    patient; no row hashes, ``_prepare`` says why): the demo is invented data whose references are known by
     construction, so the import's matching, reference look-ups and change detection are
     not needed (issue 16: 100,000 patients took 108 s and 1.3 GB through ``write_parsed``).
     """
