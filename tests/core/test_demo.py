@@ -405,3 +405,23 @@ def test_progress_goes_forward_to_the_end_and_names_no_patient(tmp_path):
     messages = [m for _, _, m in steps]
     assert "Written 5,000 of 11,000 patients" in messages and "Building the indexes" in messages
     assert not any(name in m for m in messages for name in names)
+
+
+def test_dates_and_times_are_stored_as_the_registrys_other_writes_store_them():
+    """The demo formats its dates and times from tables (loading._sqlite_time_text); the
+    text must be what db.bulk_insert stores, or date comparisons in SQL would go wrong."""
+    import numpy as np
+    import pandas as pd
+
+    from panelmanager.core.db import _sqlite_date_text
+    from panelmanager.core.demo.loading import _sqlite_time_text
+
+    values = np.array(["1931-02-03T04:05:06", "2025-01-15T23:59:59", "NaT", "1969-12-31T00:00:00",
+                       "2000-02-29T12:00:00"], dtype="datetime64[s]")
+    for date_only in (True, False):
+        assert _sqlite_time_text(pd.Series(values), date_only=date_only) == _sqlite_date_text(
+            values, date_only=date_only)
+    assert _sqlite_time_text(pd.Series(values[2:3]), date_only=False) == [None]
+    # Fractions of a second are left to db's own formatting.
+    assert _sqlite_time_text(pd.Series(values.astype("datetime64[us]") + np.timedelta64(5, "us")),
+                             date_only=False) is None

@@ -453,17 +453,20 @@ def _sqlite_time_text(series: pd.Series, *, date_only: bool) -> list | None:
     if not len(values) or missing.all():
         return [None] * len(values)
     lo, hi = int(days[~missing].min()), int(days[~missing].max())
+    days[missing] = lo  # any day: the missing values become None below
+    stamp[missing] = lo * 86_400
     if hi - lo > 400_000:
         return None
     calendar = np.datetime_as_string(np.arange(lo, hi + 1).astype("datetime64[D]"), unit="D")
-    if calendar.dtype != np.dtype("U10"):  # a year outside 0000-9999
+    if len(calendar) and int(np.char.str_len(calendar).max()) != 10:  # a year outside 0000-9999
         return None
+    calendar = calendar.astype("U10")
     if date_only:
         text = calendar[days - lo].astype(object)
     else:
         if _CLOCK is None:
-            clock = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s")
-            _CLOCK = clock.view("U1").reshape(86_400, -1)[:, 11:19].copy()
+            clock = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s").astype("U19")
+            _CLOCK = clock.view("U1").reshape(86_400, 19)[:, 11:19].copy()
         chars = np.empty((len(values), 26), dtype="U1")
         chars[:, :10] = calendar[days - lo].view("U1").reshape(len(values), 10)
         chars[:, 10] = " "
