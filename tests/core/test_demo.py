@@ -279,43 +279,92 @@ def test_pm_export_is_in_athenahealth_report_builder_layout(tmp_path):
     assert {"English", "Spanish"} <= languages
 
 
+_TABLES_AND_KEYS = (("locations", "external_id"), ("providers", "external_id"), ("patients", "mrn"),
+                    ("visits", "external_id"), ("observations", "natural_key"), ("immunizations", "natural_key"),
+                    ("procedures", "natural_key"), ("conditions", "natural_key"), ("medications", "natural_key"))
+
+
 def _stored(registry, table: str, key: str) -> list[tuple]:
-    """Every row of ``table`` as (key, row_hash, the references it carries) in key order."""
+    """Every row of ``table`` in key order: every column but ``id`` and ``row_hash``, then the
+    keys of the rows it points at (the patient's identifier, an event's visit and patient)."""
+    from panelmanager.core.importers.writer import TABLES
+
+    compared = [c for c in TABLES[table].c if c.name not in ("id", "row_hash")]
+    columns = ", ".join(f'p."{c.name}"' for c in compared)
     refs = {
-        "patients": "p.pm_provider_id, p.search_name, (SELECT i.identifier FROM patient_identifiers i "
-                    "WHERE i.patient_id = p.id)",
-        "visits": "p.patient_id, p.provider_id, p.location_id",
-        "providers": "p.location_id",
+        "patients": "(SELECT i.identifier FROM patient_identifiers i WHERE i.patient_id = p.id), "
+                    "(SELECT d.external_id FROM providers d WHERE d.id = p.pm_provider_id)",
+        "visits": "(SELECT m.mrn FROM patients m WHERE m.id = p.patient_id), "
+                  "(SELECT d.external_id FROM providers d WHERE d.id = p.provider_id)",
+        "providers": "(SELECT l.external_id FROM locations l WHERE l.id = p.location_id)",
         "locations": "NULL",
     }.get(table, "(SELECT v.external_id FROM visits v WHERE v.id = p.visit_id), "
                  "(SELECT m.mrn FROM patients m WHERE m.id = p.patient_id)")
     with registry.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(text(
-            f"SELECT p.{key}, p.source, p.row_hash, {refs} FROM {table} p ORDER BY p.{key}"))]
+        # Typed by the model's columns: each backend's dates, times and booleans read alike.
+        query = text(f"SELECT {columns}, {refs} FROM {table} p ORDER BY p.{key}").columns(*compared)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def _hashes(registry, table: str) -> tuple[int, int]:
+    """(rows with a row_hash, rows without one) in ``table``."""
+    with registry.engine.connect() as conn:
+        return tuple(conn.execute(text(
+            f"SELECT COUNT(row_hash), COUNT(*) - COUNT(row_hash) FROM {table}")).one())  # type: ignore[return-value]
+
+
+def _write_parsed(registry, practice):
+    from panelmanager.core.importers.writer import ParsedImport, write_parsed
+
+    parsed = ParsedImport(path="demo", format="demo", profile=None, source="demo",
+                          rows_read=sum(practice.counts().values()),
+                          frames={name: frame.copy() for name, frame in practice.frames.items()})
+    with registry.engine.begin() as conn:
+        return write_parsed(conn, parsed)
 
 
 def test_the_direct_load_stores_what_the_importers_writer_stores(fresh_registry, tmp_path):
     """load_demo writes its rows itself (issue 16); a registry filled by the importers' own
-    write_parsed from the same practice holds the same rows, keys and hashes, so the demo
-    still behaves as imported data (change detection, natural keys, search keys)."""
-    from panelmanager.core.importers.writer import ParsedImport, write_parsed
+    write_parsed from the same practice holds the same rows: every column of every table
+    (ids, references, natural keys, search keys), so the demo behaves as imported data.
 
+    Only ``row_hash`` differs, deliberately: the demo stores none (hashing every value of
+    every row cost ~10% of its load, and the demo never re-imports itself), where
+    write_parsed stores one per row for its change detection."""
     counts = load_demo(fresh_registry, patients=220, seed=9, as_of=AS_OF)
     practice = generate_practice(220, seed=9, as_of=AS_OF)
     reference = open_registry(tmp_path / "writer.sqlite3", create=True)
     try:
-        parsed = ParsedImport(path="demo", format="demo", profile=None, source="demo",
-                              rows_read=sum(practice.counts().values()), frames=practice.frames)
-        with reference.engine.begin() as conn:
-            written = write_parsed(conn, parsed)
+        written = _write_parsed(reference, practice)
         assert counts == {name: written.tables[name].new for name in counts}
-        for table, key in (("locations", "external_id"), ("providers", "external_id"), ("patients", "mrn"),
-                           ("visits", "external_id"), ("observations", "natural_key"),
-                           ("immunizations", "natural_key"), ("procedures", "natural_key"),
-                           ("conditions", "natural_key"), ("medications", "natural_key")):
+        for table, key in _TABLES_AND_KEYS:
             assert _stored(fresh_registry, table, key) == _stored(reference, table, key), table
+            rows = counts[table]
+            assert _hashes(fresh_registry, table) == (0, rows), table
+            assert _hashes(reference, table) == (rows, 0), table
     finally:
         reference.close()
+
+
+def test_an_import_over_the_demo_compares_every_row_although_the_demo_stores_no_hashes(fresh_registry):
+    """A row stored without a row_hash is never taken as unchanged: an import of the same
+    rows into the demo registry rewrites them all (and stores their hashes), changes
+    nothing they hold, and the next import of them finds them unchanged."""
+    counts = load_demo(fresh_registry, patients=150, seed=4, as_of=AS_OF)
+    practice = generate_practice(150, seed=4, as_of=AS_OF)
+    before = {table: _stored(fresh_registry, table, key) for table, key in _TABLES_AND_KEYS}
+
+    first = _write_parsed(fresh_registry, practice)
+    for table, key in _TABLES_AND_KEYS:
+        done = first.tables[table]
+        assert (done.new, done.updated, done.unchanged) == (0, counts[table], 0), table
+        assert _stored(fresh_registry, table, key) == before[table], table
+        assert _hashes(fresh_registry, table) == (counts[table], 0), table
+
+    second = _write_parsed(fresh_registry, practice)
+    for table, _key in _TABLES_AND_KEYS:
+        done = second.tables[table]
+        assert (done.new, done.updated, done.unchanged) == (0, 0, counts[table]), table
 
 
 def test_cancelling_during_the_load_writes_nothing_and_keeps_the_indexes(tmp_path):
@@ -356,3 +405,23 @@ def test_progress_goes_forward_to_the_end_and_names_no_patient(tmp_path):
     messages = [m for _, _, m in steps]
     assert "Written 5,000 of 11,000 patients" in messages and "Building the indexes" in messages
     assert not any(name in m for m in messages for name in names)
+
+
+def test_dates_and_times_are_stored_as_the_registrys_other_writes_store_them():
+    """The demo formats its dates and times from tables (loading._sqlite_time_text); the
+    text must be what db.bulk_insert stores, or date comparisons in SQL would go wrong."""
+    import numpy as np
+    import pandas as pd
+
+    from panelmanager.core.db import _sqlite_date_text
+    from panelmanager.core.demo.loading import _sqlite_time_text
+
+    values = np.array(["1931-02-03T04:05:06", "2025-01-15T23:59:59", "NaT", "1969-12-31T00:00:00",
+                       "2000-02-29T12:00:00"], dtype="datetime64[s]")
+    for date_only in (True, False):
+        assert _sqlite_time_text(pd.Series(values), date_only=date_only) == _sqlite_date_text(
+            values, date_only=date_only)
+    assert _sqlite_time_text(pd.Series(values[2:3]), date_only=False) == [None]
+    # Fractions of a second are left to db's own formatting.
+    assert _sqlite_time_text(pd.Series(values.astype("datetime64[us]") + np.timedelta64(5, "us")),
+                             date_only=False) is None

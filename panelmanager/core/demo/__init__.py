@@ -12,8 +12,9 @@ gives the same registry; every date is relative to ``as_of``.
 Everything is generated column-wise with numpy and pandas (100,000 patients, ~1M
 visits and ~2M observations are the design size), 5,000 patients at a time, and written
 straight into the registry's tables with the values the importers' ``write_parsed`` would
-store for the same rows (source ``"demo"``, natural keys, row hashes, search keys): ids are
-computed, so nothing is looked up, and memory stays bounded (issue 16). Loading the same
+store for the same rows (source ``"demo"``, natural keys, search keys; no row hashes, which
+make a later import compare every demo row): ids are computed, so nothing is looked up,
+and memory stays bounded (issue 16). Loading the same
 practice twice changes nothing. A registry that holds
 patients from a practice's own systems, or a different demo practice, is refused
 (``DemoRefused``): invented patients are never mixed with real ones.

@@ -167,8 +167,8 @@ def load_demo(
 
     The practice is generated and written ``CHUNK_PATIENTS`` patients at a time straight into
     the registry's tables (``_DirectWriter``), with the values the importers' ``write_parsed``
-    would store for the same rows (ids, natural keys, row hashes, search keys, one
-    identifier per patient): the demo is invented data whose references are known by
+    would store for the same rows (ids, natural keys, search keys, one identifier per
+    patient; no row hashes, ``_prepare`` says why): the demo is invented data whose references are known by
     construction, so the import's matching, reference look-ups and change detection are
     not needed (issue 16: 100,000 patients took 108 s and 1.3 GB through ``write_parsed``).
     """
@@ -293,24 +293,46 @@ class _DirectWriter:
         return frame
 
     def _write(self, name: str, frame: pd.DataFrame) -> None:
-        from panelmanager.core.importers.pg_copy import bulk_insert
+        self._write_table(self.tables[name], frame)
 
-        table = self.tables[name]
-        columns = [c for c in frame.columns if c in table.c]
-        # Slices under db.DEFER_INDEXES_MIN_ROWS: the plain indexes are already dropped (no
-        # COUNT(*) of a growing table per call), and fewer row tuples are held at once.
-        for start in range(0, len(frame), INSERT_ROWS):
-            bulk_insert(self.conn, table, frame.iloc[start : start + INSERT_ROWS][columns])
+    def _write_table(self, table, frame: pd.DataFrame) -> None:
+        """``frame``'s rows into ``table``, ``source`` and the models' scalar defaults included.
+
+        SQLite: one executemany per ``INSERT_ROWS`` slice on the DB-API cursor of the
+        transaction's connection, the constant columns written as literals in the statement
+        (not a Python value per row), each row a tuple made by ``zip`` as sqlite3 steps
+        (no list of every row held). PostgreSQL: ``pg_copy.bulk_insert`` (COPY).
+        """
+        columns = [c for c in frame.columns if c in table.c and c != "source"]
+        if not self.sqlite:
+            from panelmanager.core.importers.pg_copy import bulk_insert
+
+            for start in range(0, len(frame), INSERT_ROWS):
+                bulk_insert(self.conn, table, frame.iloc[start : start + INSERT_ROWS][columns].assign(source=SOURCE))
+            return
+        constants = {"source": SOURCE} | _scalar_defaults(table, columns)
+        names = ", ".join(f'"{c}"' for c in (*columns, *constants))
+        values = ", ".join(["?"] * len(columns) + [_sql_literal(v) for v in constants.values()])
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({values})'
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(frame), INSERT_ROWS):
+                part = frame.iloc[start : start + INSERT_ROWS]
+                cursor.executemany(sql, zip(*(_sqlite_column(part[c], table.c[c]) for c in columns)))
+        finally:
+            cursor.close()
 
     def _prepare(self, name: str, frame: pd.DataFrame, refs: dict, *, key: str = "external_id",
                  ids: np.ndarray | None = None) -> pd.DataFrame:
-        """``frame`` with ``refs``, ``source``, ``row_hash`` and ``id`` as ``write_parsed`` would store it."""
-        from panelmanager.core.importers.writer import row_hashes
+        """``frame`` with ``refs`` and ``id`` as ``write_parsed`` would store it (``source``: ``_write``).
 
-        table = self.tables[name]
-        frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_ref")]).assign(**refs, source=SOURCE)
-        hashed = [c for c in frame.columns if c in table.c and c not in ("id", "source", key)]
-        frame["row_hash"] = row_hashes(frame, hashed + (["mrn"] if name == "patients" else []))
+        No ``row_hash``: the demo never re-imports its own rows (loading it again adds nothing,
+        ``_check_registry``), and a row stored without a hash is one the importer's change
+        detection always counts as changed (``writer._split``, ``writer._sync_patients``: the
+        same rule that ``provider_merge`` relies on), so an import of these rows later still
+        compares and rewrites them; hashing every value of every row cost ~10% of the load.
+        """
+        frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_ref")]).assign(**refs)
         if ids is None:
             ids = self.base[name] + 1 + self.counts[name] + np.arange(len(frame))
         frame["id"] = ids
@@ -325,7 +347,6 @@ class _DirectWriter:
             yield done, [(name, frame) for name, frame in prepared if frame is not None]
 
     def _patients(self, gen: _Generator) -> None:
-        from panelmanager.core.importers.pg_copy import bulk_insert
         from panelmanager.core.importers.writer import _with_search_keys
         from panelmanager.core.models import PatientIdentifier
 
@@ -333,11 +354,11 @@ class _DirectWriter:
         refs = {"pm_provider_id": self._ref("providers", frame["_pm_provider"].to_numpy())}
         identifiers = frame["external_id"]
         written = self._prepare("patients", _public(frame).drop(columns="external_id"), refs, key="mrn")
-        written = _with_search_keys(written)  # after the hash, which (as the importer's) leaves it out
+        written = _with_search_keys(written)
         self._write("patients", written)
-        bulk_insert(self.conn, PatientIdentifier.__table__,
-                    pd.DataFrame({"patient_id": written["id"].to_numpy(), "source": SOURCE,
-                                  "identifier": identifiers.to_numpy(dtype=object)}))
+        self._write_table(PatientIdentifier.__table__,
+                          pd.DataFrame({"patient_id": written["id"].to_numpy(),
+                                        "identifier": identifiers.to_numpy(dtype=object)}))
 
     def _visits(self, frame: pd.DataFrame, *, first: int) -> pd.DataFrame | None:
         if frame.empty:
@@ -365,6 +386,95 @@ class _DirectWriter:
         keyed = keyed.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
         keyed = keyed.sort_values("natural_key", kind="stable")
         return self._prepare(name, keyed, {}, key="natural_key")
+
+
+def _scalar_defaults(table, columns: list[str]) -> dict[str, object]:
+    """The models' Python-side scalar defaults of ``table``'s columns not in ``columns``
+    (what Core ``insert()`` and ``db.bulk_insert`` fill in: ``fte=1.0``, ``status``...)."""
+    from sqlalchemy.sql.schema import ColumnDefault
+
+    return {c.name: c.default.arg for c in table.c
+            if c.name not in columns and c.name != "source" and isinstance(c.default, ColumnDefault)
+            and c.default.is_scalar}
+
+
+def _sql_literal(value: object) -> str:
+    """A constant as a SQLite literal, stored as sqlite3 would store it bound (bool as 0/1)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
+
+
+def _sqlite_column(series: pd.Series, column) -> list:
+    """One column as sqlite3 binds it, stored as ``db.bulk_insert`` stores it (missing: None;
+    dates and times: SQLAlchemy's SQLite text, by ``db._sqlite_values``)."""
+    from sqlalchemy import Date, DateTime
+
+    from panelmanager.core.db import _sqlite_values
+
+    if isinstance(column.type, (Date, DateTime)):
+        text = _sqlite_time_text(series, date_only=not isinstance(column.type, DateTime))
+        return _sqlite_values(series, column) if text is None else text
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iub":
+        return series.to_numpy().tolist()
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
+        return series.to_numpy().tolist()  # sqlite3 binds NaN as NULL
+    if not isinstance(series.dtype, np.dtype):  # nullable integers, pandas strings: pd.NA
+        return series.to_numpy(dtype=object, na_value=None).tolist()
+    # Object columns as they are: the generator's missing values are None, and a NaN that
+    # pandas put in their place binds as NULL too (sqlite3 binds NaN as NULL).
+    return series.to_numpy(dtype=object).tolist()
+
+
+_CLOCK: np.ndarray | None = None  # "HH:MM:SS" of each second of a day, as U1 characters (86,400 x 8)
+
+
+def _sqlite_time_text(series: pd.Series, *, date_only: bool) -> list | None:
+    """Whole-second datetime64 values as SQLAlchemy's SQLite text (``db._sqlite_date_text``'s
+    "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS.000000"), assembled from a table of the days the
+    column spans and one of the seconds of a day instead of formatting every value; None
+    when the column is not like that (the caller then formats each value)."""
+    global _CLOCK
+    if not isinstance(series.dtype, np.dtype) or series.dtype.kind != "M":
+        return None
+    values = series.to_numpy()
+    missing = np.isnat(values)
+    seconds = values.astype("datetime64[s]")
+    if not (seconds[~missing] == values[~missing]).all():
+        return None
+    stamp = np.where(missing, 0, seconds.view(np.int64))
+    days = np.floor_divide(stamp, 86_400)
+    if not len(values) or missing.all():
+        return [None] * len(values)
+    lo, hi = int(days[~missing].min()), int(days[~missing].max())
+    days[missing] = lo  # any day: the missing values become None below
+    stamp[missing] = lo * 86_400
+    if hi - lo > 400_000:
+        return None
+    calendar = np.datetime_as_string(np.arange(lo, hi + 1).astype("datetime64[D]"), unit="D")
+    if len(calendar) and int(np.char.str_len(calendar).max()) != 10:  # a year outside 0000-9999
+        return None
+    calendar = calendar.astype("U10")
+    if date_only:
+        text = calendar[days - lo].astype(object)
+    else:
+        if _CLOCK is None:
+            clock = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s").astype("U19")
+            _CLOCK = clock.view("U1").reshape(86_400, 19)[:, 11:19].copy()
+        chars = np.empty((len(values), 26), dtype="U1")
+        chars[:, :10] = calendar[days - lo].view("U1").reshape(len(values), 10)
+        chars[:, 10] = " "
+        chars[:, 11:19] = _CLOCK[stamp - days * 86_400]
+        chars[:, 19:] = np.array(list(".000000"), dtype="U1")
+        text = chars.view("U26").reshape(len(values)).astype(object)
+    text[missing] = None
+    return text.tolist()
 
 
 _DONE = object()
