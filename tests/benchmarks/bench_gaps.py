@@ -20,7 +20,8 @@ before the phase started is printed too):
 ``--baseline DIR`` runs every phase a second time with the previous implementation's
 source tree first on ``sys.path`` (make one with ``git archive <commit> | tar -x -C DIR``)
 and prints both figures and their ratio (new / old) from the same run; ``--rounds N``
-repeats each phase N times, alternating, and keeps the fastest (peak memory: highest).
+repeats each phase N times, interleaved ABBA (new then old, then old then new, ...), and
+keeps the fastest (peak memory: highest).
 ``--baseline-db PATH`` gives the previous implementation its own copy of the registry
 (``cp`` it before the first run): needed when the new implementation adds a migration,
 since an older version refuses a registry written by a newer one (and must be measured
@@ -271,9 +272,12 @@ def main() -> None:
     versions = [("new", None)] + ([("old", baseline)] if baseline else [])
     paths = {"new": path, "old": Path(_option("--baseline-db") or path)}
     figures: dict[tuple[str, str], tuple[float, float, float]] = {}
-    for _round in range(rounds):
+    every_cpu: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(rounds):
         for phase in PHASES:
-            for version, source in versions:
+            # ABBA: the order flips every round, so a load that drifts over the minutes of
+            # a run weighs on both implementations alike.
+            for version, source in versions if round_ % 2 == 0 else versions[::-1]:
                 print(f"--- {phase} ({version}{' implementation' if baseline else ''})", flush=True)
                 env = dict(os.environ)
                 if source:
@@ -287,6 +291,7 @@ def main() -> None:
                         _tag, name, wall, cpu, peak = line.split()
                         old = figures.get((version, name))
                         new = (float(wall), float(cpu), float(peak))
+                        every_cpu.setdefault((version, name), []).append(float(cpu))
                         figures[(version, name)] = new if old is None else (
                             min(old[0], new[0]), min(old[1], new[1]), max(old[2], new[2]))
                     else:
@@ -308,6 +313,14 @@ def main() -> None:
         if name in targets:
             row += f"  target < {targets[name]:.0f} s CPU: {'OK' if cpu < targets[name] else 'OVER'}"
         print(row)
+    if rounds > 1:
+        print("CPU s of every round (ABBA order; a median is steadier than the fastest on a busy machine):")
+        for name in ("evaluate", "cache-write", "refresh", "dashboard"):
+            for version, _source in versions:
+                if (version, name) in every_cpu:
+                    values = every_cpu[(version, name)]
+                    median = sorted(values)[len(values) // 2]
+                    print(f"  {name:<12} {version}: " + " ".join(f"{v:.2f}" for v in values) + f"  (median {median:.2f})")
 
 
 def _option(name: str) -> str | None:
