@@ -1,6 +1,6 @@
 """How long evaluating every care-gap measure takes (run by hand, not collected by pytest).
 
-    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--baseline DIR [--baseline-db PATH]] [--rounds N] [--db PATH]
+    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--sql] [--baseline DIR [--baseline-db PATH]] [--rounds N] [--db PATH]
 
 Loads the deterministic demo practice (``panelmanager demo``: default 100,000 patients,
 seed 1) into a registry in the temporary folder (kept between runs; ``--fresh``
@@ -29,13 +29,16 @@ without the new index).
 
 Wall-clock time is printed with the CPU time and the load average: on a busy machine
 the CPU time is the fairer figure. ``--profile`` adds the 25 most expensive functions
-of the evaluation and of the refresh (cProfile, by CPU time). The demo practice is synthetic: no real patient data.
+of the evaluation and of the refresh (cProfile, by CPU time); ``--sql`` splits the
+evaluation's CPU time per step into SQL (execute + fetch, and building each frame) and the
+rest (pandas), and lists the costliest statements by table and columns. The demo practice is synthetic: no real patient data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -126,7 +129,60 @@ class StepTimes:
             print(f"  {name:48s} {wall:7.2f} {cpu:7.2f}")
 
 
-def phase_evaluate(path: Path, profile: bool) -> None:
+class SqlTimes:
+    """With ``--sql``: the CPU time of each statement the engine runs, split into SQLite (execute +
+    fetch) and building its frame, with its rows; and per step, SQL vs the rest (pandas).
+
+    Wraps the care-gap context's ``read_frame``, through which every read of an evaluation goes.
+    Labels name the tables and columns only (no values).
+    """
+
+    def __init__(self, steps: StepTimes) -> None:
+        import pandas as pd
+
+        from panelmanager.core.measures import context
+
+        self.steps = steps
+        self.rows: list[tuple[str, str, float, float, int]] = []
+        self._context = context
+        self._original = context.read_frame
+
+        def timed(session, stmt, columns):
+            started = time.process_time()
+            result = session.connection().execute(stmt)
+            try:
+                fetched = result.cursor.fetchall() if result.cursor is not None else []
+            finally:
+                result.close()
+            fetched_at = time.process_time()
+            if fetched:
+                frame = pd.DataFrame.from_records(fetched, columns=list(columns))
+            else:
+                frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+            step = steps._current[0] if steps._current else "?"
+            tables = sorted(set(re.findall(r"FROM (\w+)", str(stmt))))
+            label = f"{'+'.join(tables)} -> {', '.join(columns)}"
+            self.rows.append((step, label, fetched_at - started, time.process_time() - fetched_at, len(fetched)))
+            return frame
+
+        context.read_frame = timed
+
+    def print(self) -> None:
+        self._context.read_frame = self._original
+        sql = sum(r[2] for r in self.rows)
+        frames = sum(r[3] for r in self.rows)
+        print(f"  SQL (execute + fetch) {sql:.2f} s CPU, DataFrame.from_records {frames:.2f} s, "
+              f"{sum(r[4] for r in self.rows):,} rows in {len(self.rows)} statements")
+        print(f"  {'step':48s} {'CPU s':>6s} {'SQL s':>6s} {'rest s':>6s}")
+        for name, _wall, cpu in self.steps.steps:
+            in_sql = sum(r[2] + r[3] for r in self.rows if r[0] == name)
+            print(f"  {name:48s} {cpu:6.2f} {in_sql:6.2f} {cpu - in_sql:6.2f}")
+        print("  the 12 costliest statements (SQL s, frame s, rows):")
+        for step, label, q, f, n in sorted(self.rows, key=lambda r: -r[2])[:12]:
+            print(f"  {q:6.3f} {f:6.3f} {n:9,d}  {label[:70]}  [{step[:30]}]")
+
+
+def phase_evaluate(path: Path, profile: bool, sql: bool = False) -> None:
     import pandas as pd
 
     from panelmanager.core.db import open_registry
@@ -138,6 +194,7 @@ def phase_evaluate(path: Path, profile: bool) -> None:
     for error in errors:
         print("  measure file error:", error)
     steps = StepTimes()
+    sql_times = SqlTimes(steps) if sql else None
     profiler = None
     if profile:
         import cProfile
@@ -154,6 +211,8 @@ def phase_evaluate(path: Path, profile: bool) -> None:
         print(clock.line(f"evaluate_measures ({result['patient_id'].nunique():,} patients, {len(result):,} rows)"))
         clock.result("evaluate")
         steps.print()
+        if sql_times is not None:
+            sql_times.print()
         summary = result.groupby(["measure", "status"]).size().unstack(fill_value=0)
         with pd.option_context("display.width", 160):
             print(summary.to_string())
@@ -254,7 +313,7 @@ def main() -> None:
     if "--phase" in sys.argv:
         phase, path = args[0], Path(args[1])
         if phase == "evaluate":
-            phase_evaluate(path, "--profile" in sys.argv)
+            phase_evaluate(path, "--profile" in sys.argv, "--sql" in sys.argv)
         elif phase == "refresh":
             phase_refresh(path, "--profile" in sys.argv)
         else:
@@ -266,7 +325,7 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         subprocess.run([sys.executable, __file__, "--generate", str(path), str(patients)], check=True)
-    extra = ["--profile"] if "--profile" in sys.argv else []
+    extra = [flag for flag in ("--profile", "--sql") if flag in sys.argv]
     baseline = _option("--baseline")
     rounds = int(_option("--rounds") or 1)
     versions = [("new", None)] + ([("old", baseline)] if baseline else [])
