@@ -1,6 +1,6 @@
 """How long evaluating every care-gap measure takes (run by hand, not collected by pytest).
 
-    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--baseline DIR [--baseline-db PATH]] [--rounds N] [--db PATH]
+    python tests/benchmarks/bench_gaps.py [patients] [--fresh] [--profile] [--sql] [--baseline DIR [--baseline-db PATH]] [--rounds N] [--db PATH]
 
 Loads the deterministic demo practice (``panelmanager demo``: default 100,000 patients,
 seed 1) into a registry in the temporary folder (kept between runs; ``--fresh``
@@ -20,7 +20,8 @@ before the phase started is printed too):
 ``--baseline DIR`` runs every phase a second time with the previous implementation's
 source tree first on ``sys.path`` (make one with ``git archive <commit> | tar -x -C DIR``)
 and prints both figures and their ratio (new / old) from the same run; ``--rounds N``
-repeats each phase N times, alternating, and keeps the fastest (peak memory: highest).
+repeats each phase N times, interleaved ABBA (new then old, then old then new, ...), and
+keeps the fastest (peak memory: highest).
 ``--baseline-db PATH`` gives the previous implementation its own copy of the registry
 (``cp`` it before the first run): needed when the new implementation adds a migration,
 since an older version refuses a registry written by a newer one (and must be measured
@@ -28,13 +29,16 @@ without the new index).
 
 Wall-clock time is printed with the CPU time and the load average: on a busy machine
 the CPU time is the fairer figure. ``--profile`` adds the 25 most expensive functions
-of the evaluation and of the refresh (cProfile, by CPU time). The demo practice is synthetic: no real patient data.
+of the evaluation and of the refresh (cProfile, by CPU time); ``--sql`` splits the
+evaluation's CPU time per step into SQL (execute + fetch, and building each frame) and the
+rest (pandas), and lists the costliest statements by table and columns. The demo practice is synthetic: no real patient data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -125,7 +129,60 @@ class StepTimes:
             print(f"  {name:48s} {wall:7.2f} {cpu:7.2f}")
 
 
-def phase_evaluate(path: Path, profile: bool) -> None:
+class SqlTimes:
+    """With ``--sql``: the CPU time of each statement the engine runs, split into SQLite (execute +
+    fetch) and building its frame, with its rows; and per step, SQL vs the rest (pandas).
+
+    Wraps the care-gap context's ``read_frame``, through which every read of an evaluation goes.
+    Labels name the tables and columns only (no values).
+    """
+
+    def __init__(self, steps: StepTimes) -> None:
+        import pandas as pd
+
+        from panelmanager.core.measures import context
+
+        self.steps = steps
+        self.rows: list[tuple[str, str, float, float, int]] = []
+        self._context = context
+        self._original = context.read_frame
+
+        def timed(session, stmt, columns):
+            started = time.process_time()
+            result = session.connection().execute(stmt)
+            try:
+                fetched = result.cursor.fetchall() if result.cursor is not None else []
+            finally:
+                result.close()
+            fetched_at = time.process_time()
+            if fetched:
+                frame = pd.DataFrame.from_records(fetched, columns=list(columns))
+            else:
+                frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+            step = steps._current[0] if steps._current else "?"
+            tables = sorted(set(re.findall(r"FROM (\w+)", str(stmt))))
+            label = f"{'+'.join(tables)} -> {', '.join(columns)}"
+            self.rows.append((step, label, fetched_at - started, time.process_time() - fetched_at, len(fetched)))
+            return frame
+
+        context.read_frame = timed
+
+    def print(self) -> None:
+        self._context.read_frame = self._original
+        sql = sum(r[2] for r in self.rows)
+        frames = sum(r[3] for r in self.rows)
+        print(f"  SQL (execute + fetch) {sql:.2f} s CPU, DataFrame.from_records {frames:.2f} s, "
+              f"{sum(r[4] for r in self.rows):,} rows in {len(self.rows)} statements")
+        print(f"  {'step':48s} {'CPU s':>6s} {'SQL s':>6s} {'rest s':>6s}")
+        for name, _wall, cpu in self.steps.steps:
+            in_sql = sum(r[2] + r[3] for r in self.rows if r[0] == name)
+            print(f"  {name:48s} {cpu:6.2f} {in_sql:6.2f} {cpu - in_sql:6.2f}")
+        print("  the 12 costliest statements (SQL s, frame s, rows):")
+        for step, label, q, f, n in sorted(self.rows, key=lambda r: -r[2])[:12]:
+            print(f"  {q:6.3f} {f:6.3f} {n:9,d}  {label[:70]}  [{step[:30]}]")
+
+
+def phase_evaluate(path: Path, profile: bool, sql: bool = False) -> None:
     import pandas as pd
 
     from panelmanager.core.db import open_registry
@@ -137,6 +194,7 @@ def phase_evaluate(path: Path, profile: bool) -> None:
     for error in errors:
         print("  measure file error:", error)
     steps = StepTimes()
+    sql_times = SqlTimes(steps) if sql else None
     profiler = None
     if profile:
         import cProfile
@@ -153,6 +211,8 @@ def phase_evaluate(path: Path, profile: bool) -> None:
         print(clock.line(f"evaluate_measures ({result['patient_id'].nunique():,} patients, {len(result):,} rows)"))
         clock.result("evaluate")
         steps.print()
+        if sql_times is not None:
+            sql_times.print()
         summary = result.groupby(["measure", "status"]).size().unstack(fill_value=0)
         with pd.option_context("display.width", 160):
             print(summary.to_string())
@@ -253,7 +313,7 @@ def main() -> None:
     if "--phase" in sys.argv:
         phase, path = args[0], Path(args[1])
         if phase == "evaluate":
-            phase_evaluate(path, "--profile" in sys.argv)
+            phase_evaluate(path, "--profile" in sys.argv, "--sql" in sys.argv)
         elif phase == "refresh":
             phase_refresh(path, "--profile" in sys.argv)
         else:
@@ -265,15 +325,18 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         subprocess.run([sys.executable, __file__, "--generate", str(path), str(patients)], check=True)
-    extra = ["--profile"] if "--profile" in sys.argv else []
+    extra = [flag for flag in ("--profile", "--sql") if flag in sys.argv]
     baseline = _option("--baseline")
     rounds = int(_option("--rounds") or 1)
     versions = [("new", None)] + ([("old", baseline)] if baseline else [])
     paths = {"new": path, "old": Path(_option("--baseline-db") or path)}
     figures: dict[tuple[str, str], tuple[float, float, float]] = {}
-    for _round in range(rounds):
+    every_cpu: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(rounds):
         for phase in PHASES:
-            for version, source in versions:
+            # ABBA: the order flips every round, so a load that drifts over the minutes of
+            # a run weighs on both implementations alike.
+            for version, source in versions if round_ % 2 == 0 else versions[::-1]:
                 print(f"--- {phase} ({version}{' implementation' if baseline else ''})", flush=True)
                 env = dict(os.environ)
                 if source:
@@ -287,6 +350,7 @@ def main() -> None:
                         _tag, name, wall, cpu, peak = line.split()
                         old = figures.get((version, name))
                         new = (float(wall), float(cpu), float(peak))
+                        every_cpu.setdefault((version, name), []).append(float(cpu))
                         figures[(version, name)] = new if old is None else (
                             min(old[0], new[0]), min(old[1], new[1]), max(old[2], new[2]))
                     else:
@@ -308,6 +372,14 @@ def main() -> None:
         if name in targets:
             row += f"  target < {targets[name]:.0f} s CPU: {'OK' if cpu < targets[name] else 'OVER'}"
         print(row)
+    if rounds > 1:
+        print("CPU s of every round (ABBA order; a median is steadier than the fastest on a busy machine):")
+        for name in ("evaluate", "cache-write", "refresh", "dashboard"):
+            for version, _source in versions:
+                if (version, name) in every_cpu:
+                    values = every_cpu[(version, name)]
+                    median = sorted(values)[len(values) // 2]
+                    print(f"  {name:<12} {version}: " + " ".join(f"{v:.2f}" for v in values) + f"  (median {median:.2f})")
 
 
 def _option(name: str) -> str | None:

@@ -137,3 +137,18 @@ def test_long_missing_and_odd_text_is_stored_as_the_generic_insert_stores_it(dem
         assert _rows(session) == expected
         stored = {row[7] for row in expected}
         assert "x" * 300 in stored and "é" * 300 in stored and None in stored
+
+
+@pytest.mark.parametrize("count", [1, 127, 128, 129, 256, 300])
+def test_every_row_is_stored_whatever_the_batch_of_rows_per_statement(demo, count):
+    # The SQLite writer sends 128 rows per INSERT statement and the rest in one more: no
+    # row may be lost or doubled at either edge.
+    computed_at = dt.datetime(2025, 1, 15, 9, 30, 5)
+    with demo.session() as session:
+        result = evaluate_measures(session, AS_OF).head(count).copy()
+        _generic_write(session, AS_OF, result, computed_at)
+        expected = _rows(session)
+        session.execute(delete(models.MeasureResult))
+        assert write_results(session, AS_OF, result, computed_at) == count
+        assert len(expected) == count
+        assert _rows(session) == expected

@@ -10,8 +10,8 @@ measures. Here, on SQLite:
 - ``due_date`` / ``last_date`` are formatted per distinct day (a few thousand), and the
   measure, status, code and value texts per distinct text (cut to the column's length,
   missing as None), then taken by position;
-- the rows are written in the order of the (as_of, measure_id, status) index, streamed
-  from ``zip`` to the driver cursor's ``executemany`` (no list of tuples, no SQLAlchemy);
+- the rows are written in the order of the (as_of, measure_id, status) index, 128 rows
+  per INSERT statement, through the driver cursor's ``executemany`` (no SQLAlchemy);
 - when the new rows outnumber what stays (other dates), the plain indexes are dropped
   before the old rows are deleted and rebuilt once after the insert with a 64 MB page
   cache, so SQLite sorts them in memory (inside the same transaction, so a failure or a
@@ -43,6 +43,9 @@ __all__ = ["write_results"]
 
 _TEXT_LIMIT = 300  # measure_results.last_value is String(300)
 _INDEX_BUILD_CACHE_KB = 64 * 1024
+# Rows per INSERT statement: 7 bound values each, 896 in all, under the 999 parameters of
+# SQLite builds before 3.32 (SQLITE_MAX_VARIABLE_NUMBER).
+_ROWS_PER_STATEMENT = 128
 
 
 def write_results(session: Session, as_of: dt.date, result: pd.DataFrame, computed_at: dt.datetime) -> int:
@@ -114,28 +117,42 @@ def _insert_sqlite(conn, as_of_text: str, result: pd.DataFrame, computed_at: dt.
     measure_code, measure = _distinct_text(result["measure"], sort=True)
     status_code, status = _distinct_text(result["status"], sort=True)
     order = np.lexsort((patient, status_code, measure_code))
-    columns = [
-        patient[order].tolist(),
-        measure[measure_code[order]].tolist(),
-        status[status_code[order]].tolist(),
-        day_text(result["due_date"].to_numpy())[order].tolist(),
-        day_text(result["last_date"].to_numpy())[order].tolist(),
-    ]
-    for name, limit in (("last_code", None), ("last_value", _TEXT_LIMIT)):
+    # One object array, a row per cached row, whose ravel() is the flat list of bound values
+    # (numpy turns the int64 ids into Python ints, which the driver needs).
+    table = np.empty((len(patient), 7), dtype=object)
+    table[:, 0] = patient[order]
+    table[:, 1] = measure[measure_code[order]]
+    table[:, 2] = status[status_code[order]]
+    table[:, 3] = day_text(result["due_date"].to_numpy())[order]
+    table[:, 4] = day_text(result["last_date"].to_numpy())[order]
+    for column, (name, limit) in enumerate((("last_code", None), ("last_value", _TEXT_LIMIT)), start=5):
         code, text = _distinct_text(result[name], limit=limit)
-        columns.append(text[code[order]].tolist())
+        table[:, column] = text[code[order]]
     computed_text = computed_at.strftime("%Y-%m-%d %H:%M:%S.%f")
     # The two constants are written into the statement (text this module formatted from a
     # date and a datetime, never user input): two fewer parameters to bind per row.
-    sql = (
+    head = (
         "INSERT INTO measure_results (as_of, patient_id, measure_id, status, due_date, last_date, last_code, "
-        f"last_value, computed_at) VALUES ('{as_of_text}', ?, ?, ?, ?, ?, ?, ?, '{computed_text}')"
+        "last_value, computed_at) VALUES "
     )
-    # Straight to the driver's cursor, in this transaction: the rows stream from zip() without
-    # a list of tuples in between, and SQLAlchemy has nothing to look at.
+    row = f"('{as_of_text}', ?, ?, ?, ?, ?, ?, ?, '{computed_text}')"
+    n = len(patient)
+    full = n // _ROWS_PER_STATEMENT
+    # The values flattened row after row: one statement takes _ROWS_PER_STATEMENT rows, so
+    # SQLite prepares, binds and steps once per 128 rows instead of once per row (570,000
+    # rows: ~0.25 s of CPU less than one INSERT per row through executemany).
+    flat = table.ravel().tolist()
+    width = table.shape[1] * _ROWS_PER_STATEMENT
+    # Straight to the driver's cursor, in this transaction: SQLAlchemy has nothing to look at.
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, zip(*columns))
+        if full:
+            cursor.executemany(
+                head + ",".join([row] * _ROWS_PER_STATEMENT),
+                (flat[i : i + width] for i in range(0, full * width, width)),
+            )
+        if n > full * _ROWS_PER_STATEMENT:
+            cursor.execute(head + ",".join([row] * (n - full * _ROWS_PER_STATEMENT)), flat[full * width :])
     finally:
         cursor.close()
 
@@ -163,13 +180,12 @@ def day_text(values: np.ndarray) -> np.ndarray:
     out = np.empty(len(days), dtype=object)
     if not len(days):
         return out
-    as_int = days.view("int64")
-    missing = np.isnat(days)
-    distinct, inverse = np.unique(as_int, return_inverse=True)
-    text = np.datetime_as_string(distinct.view("datetime64[D]"), unit="D").astype(object)
-    text[np.isnat(distinct.view("datetime64[D]"))] = None
-    out[:] = text[inverse.reshape(-1)]
-    out[missing] = None
+    # Distinct days by hashing (pd.factorize), not by sorting (np.unique): 570,000 dates are
+    # a few thousand days.
+    codes, distinct = pd.factorize(days.view("int64"))
+    text = np.datetime_as_string(np.asarray(distinct, dtype="int64").view("datetime64[D]"), unit="D").astype(object)
+    out[:] = text[codes]
+    out[np.isnat(days)] = None
     return out
 
 
