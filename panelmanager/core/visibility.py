@@ -38,14 +38,20 @@ def _id_and_table(entity: Any) -> tuple[Any, str]:
     return entity.c.id, str(element.name)
 
 
-def visible(entity: Any) -> ColumnElement[bool]:
-    """WHERE clause that hides ``entity``'s rows of an unfinished import (module docstring)."""
+def visible(entity: Any, *, seek: bool = False) -> ColumnElement[bool]:
+    """WHERE clause that hides ``entity``'s rows of an unfinished import (module docstring).
+
+    The id is compared as ``id + 0``: a plain ``id < bound`` is a range on the rowid, which
+    SQLite's planner may prefer to the covering index a query was written for, and then reads
+    the whole table in rowid order (the 100,000-patient care-gap evaluation took 4.8 s of CPU
+    instead of 3.6-4.3). ``seek=True`` keeps the range usable, for ``MAX(id)`` below the bound."""
     id_column, name = _id_and_table(entity)
     assert name in PENDING_TABLES, name
     from panelmanager.core.models import ImportPending
 
     bound = select(ImportPending.from_id).where(ImportPending.table_name == literal(name)).scalar_subquery()
-    return id_column < func.coalesce(bound, _NONE_PENDING)
+    compared = id_column if seek else id_column + 0
+    return compared < func.coalesce(bound, _NONE_PENDING)
 
 
 def hidden(entity: Any) -> ColumnElement[bool]:
@@ -61,7 +67,7 @@ def hidden(entity: Any) -> ColumnElement[bool]:
 def visible_sql(alias: str, table: str) -> str:
     """The same predicate for SQL text: ``visible_sql("o", "observations")``."""
     assert table in PENDING_TABLES, table
-    return (f"{alias}.id < COALESCE((SELECT from_id FROM import_pending WHERE table_name = '{table}'), "
+    return (f"{alias}.id + 0 < COALESCE((SELECT from_id FROM import_pending WHERE table_name = '{table}'), "
             f"{_NONE_PENDING})")
 
 

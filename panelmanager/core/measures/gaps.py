@@ -107,7 +107,7 @@ def data_version(session: Session) -> str:
 
 def _shown(model) -> list:
     """An import's rows are part of the fingerprint once they are shown (core.visibility)."""
-    return [visible(model)] if model.__tablename__ in PENDING_TABLES else []
+    return [visible(model, seek=True)] if model.__tablename__ in PENDING_TABLES else []
 
 
 def _definitions_version(resources_dir, due_soon_days: int) -> str:
