@@ -294,3 +294,21 @@ def test_an_import_killed_between_batches_stays_hidden_and_the_next_import_repla
             assert staging.missing_indexes(conn) == []
     finally:
         registry.close()
+
+
+def test_the_progress_of_a_staged_import_never_goes_back(fresh_registry, registry_backend, synthea_small,
+                                                         small_batches):
+    """Plan, pending batches and apply each count from 0 to their own total; the user's progress
+    bar must still only move forward (it jumped from 96% back to 50% at the apply)."""
+    _sqlite_only(registry_backend)
+    seen: list[tuple[float, str]] = []
+
+    def note(done: int, total: int, message: str = "") -> None:
+        seen.append((done / total if total else 0.0, message))
+
+    [outcome] = run_import(fresh_registry, [synthea_small], write_rejects=False, user="import", progress=note)
+    assert outcome.ok
+    assert any("Saving observations (" in m for _f, m in seen)  # the pending batches reported
+    backwards = [(a, b) for a, b in zip(seen, seen[1:]) if b[0] < a[0]]
+    assert not backwards, backwards[:3]
+    assert seen[-1][0] == 1.0

@@ -346,9 +346,12 @@ def _import_each(registry, path_list, outcomes, profile, mapping, dry_run, dry_c
         cancel.raise_if_cancelled()
         started = dt.datetime.now()
 
-        def file_progress(done: int, total: int, message: str = "", _i=index, _name=path.name) -> None:
+        reached = [0.0]  # a lazy parse reads each file as the writer takes it: the bar never goes back
+
+        def file_progress(done: int, total: int, message: str = "", _i=index, _name=path.name, _high=reached) -> None:
             fraction = (done / total) if total else 0.0
-            progress(int((_i + fraction) * 1000), len(path_list) * 1000, f"{_name}: {message}")
+            _high[0] = max(_high[0], min(fraction, 1.0))
+            progress(int((_i + _high[0]) * 1000), len(path_list) * 1000, f"{_name}: {message}")
 
         outcome = ImportOutcome(path=str(path), format=None, profile=profile, ok=False, dry_run=dry_run)
         outcomes.append(outcome)

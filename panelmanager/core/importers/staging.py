@@ -506,6 +506,20 @@ def sqlite_integrity_errors() -> tuple[type[BaseException], ...]:
     return tuple(classes)
 
 
+def _part(progress, start: int, end: int):
+    """``progress`` for one phase of a staged import, as ``start``-``end`` of 100: the plan, the
+    pending batches and the apply each report from 0 to their own total, and one progress bar
+    must not go back (a bar at 96% jumping to 50% looks like a restart)."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int, message: str = "") -> None:
+        fraction = min(max(done / total, 0.0), 1.0) if total else 0.0
+        progress(start + int((end - start) * fraction), 100, message)
+
+    return report
+
+
 def write_staged(
     conn,
     parsed,
@@ -532,7 +546,8 @@ def write_staged(
     stage = None
     try:
         stage = Stage(conn, Snapshot.read(conn, version), schema)
-        result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True, stage=stage)
+        result = write_parsed(conn, parsed, progress=_part(progress, 0, 60), cancel=cancel, release_frames=True,
+                              stage=stage)
         plan.commit()  # ends the snapshot; the TEMP tables keep the staged rows
     except BaseException:
         plan.rollback()
@@ -543,7 +558,7 @@ def write_staged(
     planned = time.perf_counter()
     try:
         cancel.raise_if_cancelled()
-        stage.commit_pending(progress, cancel)
+        stage.commit_pending(_part(progress, 60, 90), cancel)
         pended = time.perf_counter()
         transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock from here to the caller's commit
     except BaseException:
@@ -555,7 +570,7 @@ def write_staged(
         valid = stage.still_valid()
         checked = time.perf_counter()
         if valid:
-            valid = _apply_or_undo(conn, stage, progress)
+            valid = _apply_or_undo(conn, stage, _part(progress, 90, 100))
         if valid:
             # Timings only (no patient data): where a long import spends its time, and how long it locks.
             log.info("import planned in %.2f s; committed pending rows in %.2f s; waited %.2f s for the write "
@@ -566,7 +581,7 @@ def write_staged(
             stage.drop()
             log.info("the registry changed while the import planned: deciding again under the write lock")
             parsed = reparse()
-            result = write_parsed(conn, parsed, progress=progress, cancel=cancel, release_frames=True)
+            result = write_parsed(conn, parsed, progress=_part(progress, 90, 100), cancel=cancel, release_frames=True)
     except BaseException:
         transaction.rollback()
         stage.discard_pending()
