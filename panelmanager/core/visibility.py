@@ -38,6 +38,14 @@ def _id_and_table(entity: Any) -> tuple[Any, str]:
     return entity.c.id, str(element.name)
 
 
+def _first_pending(name: str):
+    """The first id of ``name`` an unfinished import wrote (a scalar subquery), or the largest id."""
+    from panelmanager.core.models import ImportPending
+
+    bound = select(ImportPending.from_id).where(ImportPending.table_name == literal(name)).scalar_subquery()
+    return func.coalesce(bound, _NONE_PENDING)
+
+
 def visible(entity: Any, *, seek: bool = False) -> ColumnElement[bool]:
     """WHERE clause that hides ``entity``'s rows of an unfinished import (module docstring).
 
@@ -47,28 +55,14 @@ def visible(entity: Any, *, seek: bool = False) -> ColumnElement[bool]:
     instead of 3.6-4.3). ``seek=True`` keeps the range usable, for ``MAX(id)`` below the bound."""
     id_column, name = _id_and_table(entity)
     assert name in PENDING_TABLES, name
-    from panelmanager.core.models import ImportPending
-
-    bound = select(ImportPending.from_id).where(ImportPending.table_name == literal(name)).scalar_subquery()
-    compared = id_column if seek else id_column + 0
-    return compared < func.coalesce(bound, _NONE_PENDING)
+    return (id_column if seek else id_column + 0) < _first_pending(name)
 
 
 def hidden(entity: Any) -> ColumnElement[bool]:
     """The opposite of ``visible``: an unfinished import's rows (a range of ids; usually none)."""
     id_column, name = _id_and_table(entity)
     assert name in PENDING_TABLES, name
-    from panelmanager.core.models import ImportPending
-
-    bound = select(ImportPending.from_id).where(ImportPending.table_name == literal(name)).scalar_subquery()
-    return id_column >= func.coalesce(bound, _NONE_PENDING)
+    return id_column >= _first_pending(name)
 
 
-def visible_sql(alias: str, table: str) -> str:
-    """The same predicate for SQL text: ``visible_sql("o", "observations")``."""
-    assert table in PENDING_TABLES, table
-    return (f"{alias}.id + 0 < COALESCE((SELECT from_id FROM import_pending WHERE table_name = '{table}'), "
-            f"{_NONE_PENDING})")
-
-
-__all__ = ["PENDING_TABLES", "hidden", "visible", "visible_sql"]
+__all__ = ["PENDING_TABLES", "hidden", "visible"]
