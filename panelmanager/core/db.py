@@ -465,6 +465,17 @@ def _indexes_to_defer(conn, table: Table, incoming: int) -> list[tuple[str, str]
     return [(name, sql) for name, sql in rows if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
 
 
+def scalar_defaults(table: Table, present) -> dict[str, object]:
+    """The models' Python-side scalar defaults (fte=1.0, status=...) of ``table``'s columns not in
+    ``present``: Core ``insert()`` fills them in, so must every raw bulk write (executemany, COPY,
+    the import's staged rows, the demo's direct load)."""
+    return {
+        c.name: c.default.arg
+        for c in table.c
+        if c.name not in present and isinstance(c.default, ColumnDefault) and c.default.is_scalar
+    }
+
+
 def bulk_insert(conn, table: Table, frame) -> int:
     """Insert every row of ``frame`` (columns named after ``table``'s) in one executemany."""
     if frame.empty:
@@ -474,13 +485,7 @@ def bulk_insert(conn, table: Table, frame) -> int:
         deferred = _indexes_to_defer(conn, table, len(frame))
         for name, _sql in deferred:
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
-        # Core insert() would fill the models' Python-side defaults (fte=1.0, status=...)
-        # for absent columns; the raw executemany must do the same.
-        defaults = {
-            c.name: c.default.arg
-            for c in table.c
-            if c.name not in frame.columns and isinstance(c.default, ColumnDefault) and c.default.is_scalar
-        }
+        defaults = scalar_defaults(table, frame.columns)
         names = ", ".join(f'"{c.name}"' for c in columns) + "".join(f', "{n}"' for n in defaults)
         marks = ", ".join("?" for _ in range(len(columns) + len(defaults)))
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'

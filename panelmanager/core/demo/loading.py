@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from panelmanager.core.db import RegistryError
+from panelmanager.core.db import RegistryError, scalar_defaults
 from panelmanager.core.demo.practice import DemoPractice, _Generator
 from panelmanager.core.demo.vocabulary import (
     SOURCE,
@@ -310,7 +310,7 @@ class _DirectWriter:
             for start in range(0, len(frame), INSERT_ROWS):
                 bulk_insert(self.conn, table, frame.iloc[start : start + INSERT_ROWS][columns].assign(source=SOURCE))
             return
-        constants = {"source": SOURCE} | _scalar_defaults(table, columns)
+        constants = {"source": SOURCE} | scalar_defaults(table, [*columns, "source"])
         names = ", ".join(f'"{c}"' for c in (*columns, *constants))
         values = ", ".join(["?"] * len(columns) + [_sql_literal(v) for v in constants.values()])
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({values})'
@@ -386,16 +386,6 @@ class _DirectWriter:
         keyed = keyed.rename(columns={"patient_ref": "patient_id", "visit_ref": "visit_id"})
         keyed = keyed.sort_values("natural_key", kind="stable")
         return self._prepare(name, keyed, {}, key="natural_key")
-
-
-def _scalar_defaults(table, columns: list[str]) -> dict[str, object]:
-    """The models' Python-side scalar defaults of ``table``'s columns not in ``columns``
-    (what Core ``insert()`` and ``db.bulk_insert`` fill in: ``fte=1.0``, ``status``...)."""
-    from sqlalchemy.sql.schema import ColumnDefault
-
-    return {c.name: c.default.arg for c in table.c
-            if c.name not in columns and c.name != "source" and isinstance(c.default, ColumnDefault)
-            and c.default.is_scalar}
 
 
 def _sql_literal(value: object) -> str:

@@ -49,13 +49,7 @@ def bulk_insert(conn, table: Table, frame) -> int:
     if frame.empty or not uses_copy(conn):
         return db.bulk_insert(conn, table, frame)
     columns = [table.c[name] for name in frame.columns]
-    # Core insert() fills the models' Python-side scalar defaults (fte=1.0, status=...) for
-    # absent columns; COPY must do the same (server defaults fill themselves).
-    defaults = {
-        c.name: c.default.arg  # type: ignore[attr-defined]  # is_scalar: a ScalarElementColumnDefault
-        for c in table.c
-        if c.name not in frame.columns and c.default is not None and c.default.is_scalar
-    }
+    defaults = db.scalar_defaults(table, frame.columns)  # server defaults fill themselves
     names = [c.name for c in columns] + list(defaults)
     constants = [_scalar_text(value, table.c[name]) for name, value in defaults.items()]
     _copy_frame(conn, table.name, names, frame, columns, constants)

@@ -82,7 +82,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table
-from sqlalchemy.sql.schema import ColumnDefault
 
 from panelmanager.core import db
 from panelmanager.core.importers.errors import ImportFileError
@@ -271,10 +270,7 @@ class Stage:
         ids = np.arange(start, start + len(frame), dtype=np.int64)
         self._next_id[table.name] = start + len(frame)
         staged = frame.assign(id=ids)
-        for column in table.c:
-            if column.name not in staged.columns and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
-                staged[column.name] = column.default.arg
-        return ids, staged
+        return ids, staged.assign(**db.scalar_defaults(table, staged.columns))
 
     def insert(self, conn, table: Table, frame: pd.DataFrame) -> np.ndarray:
         """Stage new rows; returns the ids they will have (in the frame's order)."""
@@ -345,8 +341,6 @@ class Stage:
             "ORDER BY t.id"
         ).fetchall()
         return _digest(rows)
-
-    # ------------------------------------------------------------------ apply
 
     # ------------------------------------------------------------------ pending rows
 
@@ -421,6 +415,8 @@ class Stage:
             dbapi.execute("DELETE FROM main.import_pending WHERE table_name = ?", (name,))
         # ``self.pending`` stays: if this transaction rolls back, the rows are back and
         # ``discard_pending`` deletes them.
+
+    # ------------------------------------------------------------------ apply
 
     def still_valid(self) -> bool:
         """Under the write lock: is every input the plan was decided on as it was?"""
