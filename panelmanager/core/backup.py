@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from panelmanager.core.actions import audited_job
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.permissions import require_current
 from panelmanager.core.safe_export import (
@@ -244,6 +245,7 @@ def backup_database(
     return BackupResult(path=target, size=target.stat().st_size, reason=reason, counts=counts)
 
 
+@audited_job("backup", details=lambda _a, kwargs, _r: {"reason": kwargs.get("reason", "manual")})
 def backup_registry(registry_or_url, to: Path | str | None = None, *, reason: str = "manual",
                     progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED) -> BackupResult:
     """The ``panelmanager backup`` / File > Back up registry service (PostgreSQL: core.pg_backup, pg_dump)."""
@@ -429,12 +431,12 @@ def restore_registry(
         if db_path.exists() and db_path.stat().st_size > 0:
             _checkpoint_and_close(db_path, live_key)
             kept = _backup_name(db_path, now, "replaced", folder)
-            _new_private_file(kept)
-            try:
-                _copy(db_path, kept, key=live_key, target_key=live_key, progress=no_progress, cancel=NEVER_CANCELLED)
-            except Exception:  # noqa: BLE001 - a damaged registry is kept as it is, byte for byte
-                shutil.copyfile(db_path, kept)
-            _fsync_file(kept)
+            with atomic_replace(kept) as part:  # a restore killed part-way leaves no half copy under a backup's name
+                try:
+                    _copy(db_path, part, key=live_key, target_key=live_key, progress=no_progress,
+                          cancel=NEVER_CANCELLED)
+                except Exception:  # noqa: BLE001 - a damaged registry is kept as it is, byte for byte
+                    shutil.copyfile(db_path, part)
             if live_key is not None:
                 from panelmanager.core import encryption
 
