@@ -381,10 +381,20 @@ def command_action(args: argparse.Namespace) -> str | None:
     }.get(command or "", READ_ONLY)
 
 
-# Commands whose core service writes the audit entry itself, naming the patients on the document
-# (core.printing, outreach_run.run_outreach, export_assignments, the gaps export): logging in checks
-# the role (a refusal is audited) but adds no entry of its own, so a print is one entry.
-SELF_AUDITED = frozenset({"huddle", "panel-list", "letters", "export-assignments", "gaps"})
+# Commands whose core services write their audit entries themselves: a print or an export names the
+# patients on the document (core.printing, outreach_run.run_outreach, export_assignments, the gaps
+# export); a change names the patients it changed, with its outcome, in the change's own transaction
+# (core.actions.audited_service: confirm, reassign, review decisions, inactivation, outreach logs,
+# risk overrides, settings and providers; audited_job: imports and the demo practice). Logging in
+# checks the role (a refusal is audited) but adds no entry of its own, so one action is one entry.
+SELF_AUDITED = frozenset({"huddle", "panel-list", "letters", "export-assignments", "gaps", "confirm", "reassign",
+                          "inactivate", "outreach-log", "import", "demo", "assign"})
+SELF_AUDITED_ACTIONS = frozenset({"review_accept", "risk_override", "settings"})
+
+
+def self_audited(args: argparse.Namespace) -> bool:
+    """The command's core services audit what it does (the login adds no entry of its own)."""
+    return getattr(args, "command", None) in SELF_AUDITED or command_action(args) in SELF_AUDITED_ACTIONS
 
 
 def log_in_for(args: argparse.Namespace, registry) -> Any:
@@ -409,7 +419,7 @@ def log_in_for(args: argparse.Namespace, registry) -> Any:
     emergency = given
     if action is not None:
         emergency = _check(registry, actor, action, emergency, details, None)
-    if getattr(args, "command", None) not in SELF_AUDITED:
+    if not self_audited(args):
         _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
     set_logged_in(actor, emergency_reason=given)
     args.user = actor.username

@@ -16,6 +16,14 @@ and the audit row is committed alone, then the exception is raised again.
 ``patient_ids`` may be a list, or a function of the result (a search audits the ids it found).
 ``details`` is a small dict of counts and options: never patient data.
 
+``audited_service(action, patients=...)`` decorates each core service that CHANGES the registry
+(a confirm, a reassignment, a review decision, an outreach log, a settings change): called by
+either client as the logged-in user, it checks the role and appends one entry naming the patients
+it changed, in the service's own transaction. A refusal or an error is noted on the session and
+appended once that transaction has ended (``Registry.session`` / ``write_session`` do it: the
+service's writes are rolled back, the entry is kept). ``audited_job`` does the same for the work
+that opens its own transactions (an import, the demo practice, a backup).
+
 ``audited(session, action)`` is for the core services that carry patient data out of the registry
 (a printed or exported document, run by either client in a session of its own): it checks the
 current actor's role, lets the service name the patients (``note.patients(ids)``), and appends the
@@ -25,6 +33,7 @@ screen showed (a search's first page of results).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -72,6 +81,12 @@ def perform(
     ``target`` is a Registry (a write transaction is opened: use this) or a Session the caller
     commits (then a refusal's or an error's audit row is kept only if the caller commits anyway).
     """
+    if getattr(fn, "audited_action", None) is not None:  # the service checks and audits itself
+        with acting_as(actor, emergency_reason=emergency_reason):
+            if isinstance(target, Session):
+                return fn(target, *args, **kwargs)
+            with target.write_session() as session:
+                return fn(session, *args, **kwargs)
     if isinstance(target, Session):
         return _perform_in(target, actor, action, fn, args, kwargs, patient_ids, emergency_reason, details)
     # A refusal is audited without running anything; a failed service's transaction is rolled
@@ -248,11 +263,15 @@ def audited(session: Session, action: str, *, details: dict[str, Any] | None = N
         _append_failure(session, written, actor, action, None, "refused", details, None)
         raise
     note = AuditNote()
+    outer = session.info.get(_IN_SERVICE)
+    session.info[_IN_SERVICE] = True  # the services it calls (logging the letters) add no entry of their own
     try:
         yield note
     except BaseException as exc:
         _append_failure(session, written, actor, action, note.ids, "error", _error_details(details, exc), reason)
         raise
+    finally:
+        session.info[_IN_SERVICE] = outer
     _append(session, actor, action, note.ids, "ok", {**(details or {}), **note.details}, reason)
 
 
@@ -262,10 +281,160 @@ def _append_failure(session: Session, written: Any, actor: Actor, action: str, i
         own = written is not True and not _is_write_session(session) and _writes_so_far(session) == written
     except Exception:  # noqa: BLE001 - e.g. a PostgreSQL transaction already aborted by the error
         own = written is False
+    if not own:  # the session has written: its transaction is about to roll back, the entry must outlive it
+        _note_failure(session, actor, action, ids, outcome, details, reason)
+        return
     try:
-        _append(session, actor, action, ids, outcome, details, reason, own_transaction=own)
+        _append(session, actor, action, ids, outcome, details, reason, own_transaction=True)
     except Exception:  # noqa: BLE001 - the service's own error (or refusal) is what the user must see
         pass
+
+
+# --------------------------------------------------------------------------- services that change the registry
+
+# session.info keys: an audited service is running in this session (a service it calls adds no entry
+# of its own); and the refusals and errors to append when the transaction has ended (db.AUDIT_NOTED).
+_IN_SERVICE = "panelmanager_in_audited_service"
+
+
+def _note_failure(session: Session, actor: Actor, action: str, ids, outcome: str, details, reason) -> None:
+    from panelmanager.core.db import AUDIT_NOTED
+
+    session.info.setdefault(AUDIT_NOTED, []).append(
+        (actor, action, {"patient_ids": sorted(ids) if ids else None, "outcome": outcome, "details": details,
+                         "emergency_reason": reason}))
+
+
+def append_noted(session: Session, bind: Any = None) -> None:
+    """Append the refusals and errors ``session``'s services noted: in ``session`` (its transaction is
+    about to commit: the caller handled them) or, with ``bind``, each in a write transaction of its own
+    after the session's was rolled back. Called by ``Registry.session`` and ``write_session``."""
+    from panelmanager.core.db import AUDIT_NOTED
+
+    noted = session.info.pop(AUDIT_NOTED, None) or []
+    for actor, action, kwargs in noted:
+        try:
+            if bind is None:
+                audit.record(session, actor, action, **kwargs)
+            else:
+                _record_apart(bind, actor, action, **kwargs)
+        except Exception:  # noqa: BLE001 - the service's own error (or refusal) is what the user must see
+            if bind is None:
+                raise
+
+
+PatientsOf = Callable[[tuple[Any, ...], dict[str, Any], Any], Iterable[Any] | None]
+
+
+def argument(name: str, position: int) -> PatientsOf:
+    """The patient a service names in its ``name`` argument (``position``: its index after the session)."""
+    def patients(args: tuple[Any, ...], kwargs: dict[str, Any], _result: Any) -> list[Any]:
+        value = args[position] if len(args) > position else kwargs.get(name)
+        return [value] if value is not None else []
+    return patients
+
+
+def audited_service(action: str, *, patients: PatientsOf | None = None,
+                    details: Callable[[tuple[Any, ...], dict[str, Any], Any], dict[str, Any] | None] | None = None):
+    """Decorate a core service ``fn(session, ...)`` that changes the registry: run as the logged-in
+    user (``current_actor``), it is refused unless their role may do ``action`` (break-glass with the
+    reason they gave) and it appends ONE audit entry in its own transaction: the patients
+    ``patients(args, kwargs, result)`` names (ids; ``args`` after the session), the ``details``
+    (counts and options, never patient data), and the emergency reason when it was needed.
+
+    A refusal (``refused``) or an error (``error``, with the exception's type) is noted on the
+    session and appended when its transaction ends (``append_noted``), naming the patients the
+    arguments name. A service called by another audited service adds no entry: the outer one is
+    the user's action. With no one logged in (a registry without accounts) or the SYSTEM actor,
+    nothing is recorded (the service's own ``require_current`` decides).
+    """
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def run(session: Session, *args: Any, **kwargs: Any) -> T:
+            info = session.info
+            actor = current_actor()
+            if actor is None or actor.is_system or info.get(_IN_SERVICE):
+                return fn(session, *args, **kwargs)
+            given = current_emergency_reason()
+            try:
+                reason = given if require(actor, action, emergency_reason=given) else None
+            except PermissionDenied:
+                _note_failure(session, actor, action, _named(patients, args, kwargs), "refused", None, None)
+                raise
+            info[_IN_SERVICE] = True
+            try:
+                result = fn(session, *args, **kwargs)
+            except BaseException as exc:
+                outcome = "refused" if isinstance(exc, PermissionDenied) else "error"
+                _note_failure(session, actor, action, _named(patients, args, kwargs), outcome,
+                              {"error": type(exc).__name__}, reason)
+                raise
+            finally:
+                info[_IN_SERVICE] = False
+            ids = patients(args, kwargs, result) if patients is not None else None
+            audit.record(session, actor, action, patient_ids=_int_ids(ids),
+                         details=details(args, kwargs, result) if details is not None else None,
+                         emergency_reason=reason)
+            return result
+
+        run.audited_action = action  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def _int_ids(ids: Iterable[Any] | None) -> list[int] | None:
+    if ids is None:
+        return None
+    if type(ids) is list and len(ids) == 1 and type(ids[0]) is int:
+        return ids  # a check-in: one patient
+    note = AuditNote()
+    note.patients(ids)
+    return sorted(note.ids)
+
+
+def _named(patients: PatientsOf | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[int] | None:
+    """The patients a failed call's arguments name (its result never came)."""
+    if patients is None:
+        return None
+    try:
+        return _int_ids(patients(args, kwargs, None))
+    except Exception:  # noqa: BLE001 - a result-only extractor: no ids for the failure
+        return None
+
+
+def audited_job(action: str, *, details: Callable[[tuple[Any, ...], dict[str, Any], Any], dict[str, Any] | None]):
+    """Decorate a job ``fn(registry, ...)`` that opens its own transactions (an import, the demo practice,
+    a backup): checked for the logged-in user's role first, and one entry appended in a short
+    transaction of its own when it has finished, failed (``error``) or been cancelled."""
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def run(registry: Any, *args: Any, **kwargs: Any) -> T:
+            actor = current_actor()
+            if actor is None or actor.is_system or not hasattr(registry, "write_session"):
+                return fn(registry, *args, **kwargs)
+            given = current_emergency_reason()
+            try:
+                reason = given if require(actor, action, emergency_reason=given) else None
+            except PermissionDenied:
+                _audit_alone(registry, actor, action, outcome="refused")
+                raise
+            try:
+                result = fn(registry, *args, **kwargs)
+            except BaseException as exc:
+                try:
+                    _audit_alone(registry, actor, action, outcome="error", details={"error": type(exc).__name__},
+                                 emergency_reason=reason)
+                except Exception:  # noqa: BLE001 - the job's own error is what the user must see
+                    pass
+                raise
+            _audit_alone(registry, actor, action, details=details(args, kwargs, result), emergency_reason=reason)
+            return result
+
+        run.audited_action = action  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def _is_write_session(session: Session) -> bool:

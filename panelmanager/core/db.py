@@ -294,6 +294,29 @@ def _restore_if_changed(engine: Engine, shape, backup: Path) -> None:
     restore_registry(backup, Path(engine.url.database))
 
 
+# session.info key: the refusals and errors the audited services of a session noted (core.actions):
+# appended in the transaction when the caller handled them and commits, else after its rollback.
+AUDIT_NOTED = "panelmanager_audit_noted"
+
+
+def _append_noted(session: Session, bind: Engine | None = None) -> None:
+    from panelmanager.core.actions import append_noted
+
+    append_noted(session, bind)
+
+
+@contextmanager
+def _noted_appended(session: Session, engine: Engine) -> Iterator[None]:
+    """On an error leaving the transaction, append what its audited services noted (refusals,
+    errors) in transactions of their own once it has rolled back."""
+    try:
+        yield
+    except BaseException:
+        if session.info.get(AUDIT_NOTED):
+            _append_noted(session, engine)
+        raise
+
+
 @dataclass
 class Registry:
     """An open registry: where it is, its engine and a session factory."""
@@ -309,8 +332,11 @@ class Registry:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self.sessions.begin() as session:
+        session = self.sessions()
+        with _noted_appended(session, self.engine), session, session.begin():
             yield session
+            if session.info.get(AUDIT_NOTED):
+                _append_noted(session)
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -319,9 +345,11 @@ class Registry:
         / ``Conflict`` with a message for the user. See ``core.concurrency.run_write`` to retry."""
         from panelmanager.core.concurrency import translate_errors
 
-        with translate_errors(), Session(self.engine.execution_options(**{WRITE_OPTION: True}),
-                                         expire_on_commit=False) as session, session.begin():
+        session = Session(self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+        with translate_errors(), _noted_appended(session, self.engine), session, session.begin():
             yield session
+            if session.info.get(AUDIT_NOTED):
+                _append_noted(session)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.actions import argument, audited_service
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.concurrency import begin_write
 from panelmanager.core.db import bulk_insert
@@ -161,6 +162,8 @@ def _when(when: dt.datetime | dt.date | None) -> dt.datetime:
     return dt.datetime.combine(when, dt.time(12, 0))
 
 
+@audited_service("outreach_log", patients=argument("patient_id", 0),
+                 details=lambda _a, _k, r: {"method": r.method, "outcome": r.outcome})
 def log_outreach(
     session: Session,
     patient_id: int,
@@ -217,6 +220,8 @@ class LoggedOutreach:
     document: str | None
 
 
+@audited_service("letters", patients=lambda a, k, _r: (a[0] if a else k["pairs"])["patient_id"],
+                 details=lambda _a, _k, r: {"logged": r.rows, "method": r.method})
 def log_outreach_bulk(
     session: Session,
     pairs: pd.DataFrame,
@@ -263,6 +268,8 @@ _DOCUMENT_METHODS = {
 }
 
 
+@audited_service("letters", patients=lambda a, k, _r: (a[0] if a else k["result"]).pairs["patient_id"],
+                 details=lambda _a, _k, r: {"logged": r.rows, "method": r.method})
 def log_document(
     session: Session,
     result: DocumentResult,
@@ -300,6 +307,7 @@ class WithdrawnBatch:
     withdrawn_by: str | None
 
 
+@audited_service("letters", details=lambda _a, _k, r: {"withdrawn": r.rows, "patients": r.patients})
 def withdraw_outreach_batch(
     session: Session,
     batch: str,

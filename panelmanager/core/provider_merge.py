@@ -27,7 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.actions import audited_service
 from panelmanager.core.db import bulk_insert
+from panelmanager.core.permissions import require_current
 
 
 class ProviderMergeError(ValueError):
@@ -59,6 +61,8 @@ def _provider_references() -> list[tuple[str, str]]:
     return sorted(set(refs))
 
 
+@audited_service("settings", details=lambda _a, _k, r: {"providers_kept": r.kept_id,
+                                                      "providers_merged": [i for i, _name in r.merged]})
 def merge_providers(
     session: Session,
     keep_id: int,
@@ -68,6 +72,7 @@ def merge_providers(
     today: dt.date | None = None,
 ) -> MergeResult:
     """Merge ``merge_ids`` into ``keep_id`` (see the module docstring); all or nothing."""
+    require_current("settings")  # issue 14: refused unless the acting user's role may do this
     ids = sorted({int(i) for i in merge_ids} - {int(keep_id)})
     if not ids:
         raise ProviderMergeError("Choose at least one provider to merge into the one you keep.")

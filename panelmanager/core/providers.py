@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from panelmanager.core.actions import audited_service
 from panelmanager.core.models import Provider
+from panelmanager.core.permissions import require_current
 from panelmanager.core.provider_merge import MergeResult, ProviderMergeError, merge_providers  # noqa: F401 (re-exported)
 
 EDITABLE = (
@@ -143,8 +145,11 @@ def _clean(name: str, value):
     return value
 
 
+@audited_service("settings", details=lambda a, k, _r: {"provider": a[0] if a else k.get("provider_id"),
+                                                      "changed": sorted(set(k) - {"provider_id"})})
 def update_provider(session: Session, provider_id: int, **changes) -> ProviderRow:
     """Change a provider's details or panel settings; unknown fields or bad values raise ValueError."""
+    require_current("settings")  # issue 14: refused unless the acting user's role may do this
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ValueError(f"There is no provider with id {provider_id}.")

@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models
+from panelmanager.core.actions import argument, audited_service
 from panelmanager.core.alive import alive_and_active_on
 from panelmanager.core.concurrency import Conflict, begin_write, changed_by_text
 from panelmanager.core.db import bulk_insert
@@ -425,6 +426,7 @@ class RiskOverrideResult:
     recorded_at: dt.datetime
 
 
+@audited_service("risk_override", patients=argument("patient_id", 0), details=lambda _a, _k, r: {"tier": r.tier})
 def override_risk_tier(
     session: Session,
     patient_id: int,

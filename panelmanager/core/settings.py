@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from panelmanager.core.actions import audited_service
 from panelmanager.core.models import Setting
 from panelmanager.core.permissions import require_current
 
@@ -119,16 +120,20 @@ def settings_version(session: Session) -> int:
     return session.scalar(select(Setting.version).where(Setting.key == _KEY)) or 0
 
 
-def save_settings(session: Session, settings: PracticeSettings, *, expected_version: int | None = None) -> None:
+@audited_service("settings", details=lambda _a, _k, changed: {"changed": list(changed)})
+def save_settings(session: Session, settings: PracticeSettings, *, expected_version: int | None = None) -> tuple[str, ...]:
     """Save the practice settings; ``expected_version`` (``settings_version`` when the user
-    opened them) refuses to overwrite settings another workstation saved meanwhile."""
+    opened them) refuses to overwrite settings another workstation saved meanwhile. Returns the
+    names of the settings that changed (the audit entry lists them, not their values)."""
     require_current("settings")  # issue 14: refused unless the acting user's role may do this
     from panelmanager.core.concurrency import Conflict, begin_write
 
     begin_write(session)
     if expected_version is not None and settings_version(session) != expected_version:
         raise Conflict("The practice settings were changed on another workstation - reload and try again.")
+    before = dataclasses.asdict(load_settings(session))
     data = dataclasses.asdict(settings)
+    changed = tuple(k for k in data if data[k] != before.get(k))
     if settings.as_of_override:
         data["as_of_override"] = settings.as_of_override.isoformat()
     payload = json.dumps({"version": SETTINGS_VERSION, "data": data}, sort_keys=True)
@@ -138,6 +143,7 @@ def save_settings(session: Session, settings: PracticeSettings, *, expected_vers
     else:
         row.value = payload
         row.version = (row.version or 0) + 1
+    return changed
 
 
 def effective_as_of(settings: PracticeSettings, today: dt.date | None = None) -> dt.date:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from panelmanager.core.actions import audited_service
 from panelmanager.core.permissions import require_current
 from panelmanager.core.settings import PracticeSettings, load_settings, save_settings
 
@@ -202,6 +203,7 @@ def _check_range(spec: SettingKey, number: float) -> None:
         raise SettingError(f"{spec.name}: {number} is outside {low}-{high}.")
 
 
+@audited_service("settings", details=lambda _a, _k, r: {"changed": [r.key] if r.changed else []})
 def set_setting(session: Session, key: str, text: str) -> SettingChange:
     """Change one setting from the text typed for it; nothing is saved when it is refused."""
     require_current("settings")  # issue 14: refused unless the acting user's role may do this

@@ -1,8 +1,9 @@
 """The audit trail's cost (issue 14; target: under 5%) on check-in confirm and on a care-gaps run.
 
 1. ``confirm``: the check-in confirm (``confirm_assignment(by="patient", method="check-in")``) in its
-   own write transaction, called directly vs through ``core.actions.perform`` (permission check +
-   the hash-chained audit row in the same transaction). Rounds alternate them so machine load
+   own write transaction, as the Check-in screen runs it (``run_write``), with no one logged in (no
+   audit entry) vs logged in as the front desk (the service's role check + its hash-chained audit
+   row in the same transaction, ``core.actions.audited_service``). Rounds alternate them so machine load
    hits each alike; medians per confirm. ``--compare-sa`` adds a third, interleaved variant: the
    append run through SQLAlchemy statements, as it was before it used the DB-API cursor.
 2. ``gaps``: ``refresh_gaps`` over the demo practice, directly vs through ``perform`` (one audit row
@@ -37,8 +38,8 @@ def main() -> int:
     parser.add_argument("--compare-sa", action="store_true",
                         help="also time the append through SQLAlchemy statements (the code before)")
     parser.add_argument("--split", action="store_true",
-                        help="also time perform() with its audit row left out (the permission check and acting-as "
-                        "context alone), interleaved, and print the audit row's own share")
+                        help="also time the logged-in confirm with its audit row left out (the role checks alone), "
+                        "interleaved, and print the audit row's own share")
     parser.add_argument("--postgresql", action="store_true",
                         help="run on a throwaway PostgreSQL cluster (tests/pg_cluster.py: fsync off, so commits are "
                         "cheap and the audit's statements weigh more than on a real server)")
@@ -66,10 +67,12 @@ def _run(args, cluster) -> int:
     from panelmanager.core import audit, auth
     from panelmanager.core import models as m
     from panelmanager.core.actions import perform
+    from panelmanager.core.concurrency import run_write
     from panelmanager.core.db import open_registry
     from panelmanager.core.demo import load_demo
     from panelmanager.core.empanelment import confirm_assignment
     from panelmanager.core.measures.gaps import refresh_gaps
+    from panelmanager.core.permissions import set_logged_in
 
     with tempfile.TemporaryDirectory() as folder:
         target = cluster.url(cluster.create_database(template=None)) if cluster else Path(folder) / "bench.sqlite3"
@@ -105,13 +108,21 @@ def _run(args, cluster) -> int:
                     except EmpanelmentError:
                         continue
 
+        # What the Check-in screen runs on Enter (ui/widgets/confirm_panel): the core service in one
+        # write transaction (run_write). With no one logged in it writes no audit entry; logged in
+        # (set_logged_in, as the desktop app's login does) the service checks the role and appends
+        # its entry in the same transaction (core.actions.audited_service).
         def direct(pid: int) -> None:
-            with registry.write_session() as session:
-                confirm_assignment(session, pid, by="patient", outcome="confirmed", method="check-in", user="desk")
+            run_write(registry, confirm_assignment, pid, by="patient", outcome="confirmed", method="check-in",
+                      user="desk")
 
         def audited(pid: int) -> None:
-            perform(registry, desk, "confirm", confirm_assignment, pid, patient_ids=[pid], by="patient",
-                    outcome="confirmed", method="check-in", user=desk.username)
+            set_logged_in(desk)
+            try:
+                run_write(registry, confirm_assignment, pid, by="patient", outcome="confirmed", method="check-in",
+                          user=desk.username)
+            finally:
+                set_logged_in(None)
 
         def audited_sa(pid: int) -> None:
             # The append as it was: each statement through SQLAlchemy (audit._record_sa).
@@ -129,7 +140,7 @@ def _run(args, cluster) -> int:
             for name, fn in (("direct", direct), ("audited", audited)):
                 print(f"  pages written per commit ({name}): {_pages_per_commit(registry, fn, ids[-150:])}")
         def permission_only(pid: int) -> None:
-            # perform() with the audit row left out: the role check and acting-as context alone.
+            # Logged in, with the audit row left out: the role checks alone.
             real = audit.record
             audit.record = lambda *_a, **_k: 0  # type: ignore[assignment]
             try:
@@ -169,7 +180,7 @@ def _run(args, cluster) -> int:
                   f"{(statistics.median(times['audited']) / p - 1) * 100:+.1f}%, CPU "
                   f"{(cpu['audited'] / cpu['permission check, no audit row'] - 1) * 100:+.1f}%")
 
-        # record() itself inside perform, per call (wall, no I/O: the commit comes after it): in a
+        # record() itself inside an audited confirm, per call (wall, no I/O: the commit comes after it): in a
         # confirm its caches are cold, so it costs about three times what a loop of appends shows.
         real, spent = audit.record, []
 

@@ -66,3 +66,29 @@ def test_a_wrong_password_is_refused_without_a_traceback(registry_with_accounts,
     code = cli.main(["--db", str(path), "--login", "boss", "stats"])
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
+
+
+def test_a_change_is_one_entry_naming_the_patient_with_its_outcome(registry_with_accounts, capsys):
+    """``confirm`` is audited by the service itself: one entry with the patient's id and the outcome
+    (the login adds none of its own), and a confirm the service refuses is an ``error`` entry."""
+    from clinic import build_clinic
+
+    path = registry_with_accounts
+    registry = open_registry(path)
+    with registry.session() as session:
+        ids = build_clinic(session)
+    registry.close()
+    before = len(_entries(path))
+    assert cli.main(["--db", str(path), "--login", "desk", "confirm", "P1", "--by", "patient"]) == 0
+    assert cli.main(["--db", str(path), "--login", "desk", "confirm", "P3", "--by", "patient"]) != 0  # on no panel
+    assert "Traceback" not in capsys.readouterr().err
+    registry = open_registry(path)
+    try:
+        with registry.session() as session:
+            new = list(reversed(audit.list_entries(session)))[before:]
+    finally:
+        registry.close()
+    assert [(e.user_name, e.action, e.outcome, e.patient_ids) for e in new] == [
+        ("desk", "login", "ok", ()), ("desk", "confirm", "ok", (ids["alice"],)),
+        ("desk", "login", "ok", ()), ("desk", "confirm", "error", (ids["carol"],)),
+    ]

@@ -175,7 +175,7 @@ def test_services_check_the_acting_user(fresh_registry, clinic_ids):
 
     actors = make_users(fresh_registry)
     alice = clinic_ids["alice"]
-    # perform() with a broad action, the service's own check refuses the narrower one.
+    # perform() with a broad action: the service checks (and audits) its own, narrower one.
     with pytest.raises(PermissionDenied, match="override a patient's risk tier"):
         perform(fresh_registry, actors["front_desk"], "view_patient", override_risk_tier, alice, 1, "frail", "x")
     with pytest.raises(PermissionDenied, match="change the practice settings"):
@@ -184,8 +184,11 @@ def test_services_check_the_acting_user(fresh_registry, clinic_ids):
     perform(fresh_registry, actors["front_desk"], "outreach_log", log_outreach, alice, "in-person", "reached",
             patient_ids=[alice])
     with fresh_registry.session() as session:
-        outcomes = [(r.action, r.outcome) for r in audit.list_entries(session, action=["view_patient", "search"])]
-    assert sorted(outcomes) == [("search", "refused"), ("view_patient", "refused")]
+        rows = audit.list_entries(session, action=["risk_override", "settings", "outreach_log"])
+    assert sorted((r.action, r.user_name, r.outcome, r.patient_ids) for r in rows) == [
+        ("outreach_log", "frontdesk", "ok", (alice,)), ("risk_override", "frontdesk", "refused", (alice,)),
+        ("settings", "manager", "ok", ()), ("settings", "provider", "refused", ())]
+    assert next(r for r in rows if r.outcome == "ok" and r.action == "settings").details == {"changed": ["idle_lock_minutes"]}
 
 
 def test_break_glass_is_flagged(fresh_registry, clinic_ids):

@@ -103,6 +103,36 @@ def test_a_checkin_search_is_audited_once_per_search(qtbot, clinic_window):
     lock.stop()
 
 
+def test_a_checkin_confirm_change_and_decline_are_audited_by_patient(qtbot, clinic_window):
+    """The Check-in screen's Enter, Alt+C and Alt+D each leave one entry, under the logged-in user,
+    naming the patient by id; the change itself is in the same transaction."""
+    window, ids = clinic_window, clinic_window.ids
+    actor, lock = log_in(window, "front_desk")
+    screen = window.show_screen("checkin")
+    qtbot.waitUntil(lambda: screen.schedule_model.rowCount() == 4)
+
+    def select(mrn):
+        model = screen.schedule_model
+        row = next(i for i, r in enumerate(model.rows()) if r["mrn"] == mrn)
+        screen.schedule_view.setFocus()
+        screen.schedule_view.selectRow(row)
+
+    select("P1")
+    qtbot.keyClick(screen.schedule_view, Qt.Key.Key_Return)  # Alice: "yes, Dr. Lee is my PCP"
+    qtbot.waitUntil(lambda: "confirmed" in screen.panel.message_label.text())
+    select("P4")
+    screen.panel.decline()  # Dan declined to answer
+    select("P3")
+    screen.panel.record_change(ids["park"])  # Carol, on no panel, chooses Dr. Park
+    got = [(e.user_name, e.role, e.action, e.outcome, e.patient_ids) for e in entries(window.registry, "confirm")]
+    assert got == [("frontdesk", "front_desk", "confirm", "ok", (ids["alice"],)),
+                   ("frontdesk", "front_desk", "confirm", "ok", (ids["dan"],)),
+                   ("frontdesk", "front_desk", "confirm", "ok", (ids["carol"],))]
+    assert entries(window.registry, "confirm")[2].details == {"by": "patient", "outcome": "changed", "moved": True}
+    no_names(window.registry)
+    lock.stop()
+
+
 def test_without_a_login_a_search_records_nothing(qtbot, clinic_window):
     screen = clinic_window.show_screen("checkin")
     qtbot.keyClicks(screen.search, "smith")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from panelmanager.core.actions import audited_job
 from panelmanager.core.db import RegistryError, scalar_defaults
 from panelmanager.core.demo.practice import DemoPractice, _Generator
 from panelmanager.core.demo.vocabulary import (
@@ -149,6 +150,8 @@ def _save_marker(conn, wanted: dict) -> None:
     conn.execute(insert(Setting).values(key=_MARKER_KEY, value=json.dumps(wanted, sort_keys=True)))
 
 
+@audited_job("import", details=lambda _a, kwargs, counts: {"demo": kwargs.get("patients"),
+                                                         "patients": counts.get("patients", 0)})
 def load_demo(
     registry,
     *,

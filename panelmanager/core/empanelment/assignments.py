@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.actions import argument, audited_service
 from panelmanager.core.concurrency import begin_write, check_assignment_version
 from panelmanager.core.empanelment.base import (
     CUT_MANUAL,
@@ -76,6 +77,15 @@ def _current_provider_id(session: Session, patient_id: int) -> int | None:
     return session.scalar(select(m.Assignment.provider_id).where(m.Assignment.patient_id == patient_id))
 
 
+def _confirm_details(result: ConfirmationResult) -> dict[str, object] | None:
+    """The audit entry's details of a confirmation: none for the everyday check-in "yes" (the entry
+    stays small: it is on every check-in), else what was recorded and whether the panel changed."""
+    if result.outcome == "confirmed" and result.party == "patient":
+        return None
+    return {"by": result.party, "outcome": result.outcome, "moved": result.assignment_changed}
+
+
+@audited_service("reassign", patients=argument("patient_id", 0))
 def reassign_patient(
     session: Session,
     patient_id: int,
@@ -141,6 +151,7 @@ class ConfirmationResult:
     message: str
 
 
+@audited_service("confirm", patients=argument("patient_id", 0), details=lambda _a, _k, r: _confirm_details(r))
 def confirm_assignment(
     session: Session,
     patient_id: int,
@@ -269,6 +280,7 @@ def confirm_assignment(
     )
 
 
+@audited_service("confirm", patients=argument("patient_id", 0), details=lambda *_: {"outcome": "preference"})
 def set_preference(
     session: Session,
     patient_id: int,

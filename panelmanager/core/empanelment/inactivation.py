@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.actions import audited_service
 from panelmanager.core.alive import died_after
 from panelmanager.core.db import bulk_update
 from panelmanager.core.empanelment.base import (
@@ -130,6 +131,8 @@ class InactivationResult:
     dropped_from_panels: int
 
 
+@audited_service("assign", patients=lambda a, k, _r: a[0] if a else k.get("patient_ids"),
+                 details=lambda _a, _k, r: {"inactivated": r.inactivated})
 def inactivate_patients(
     session: Session,
     patient_ids: Iterable[int],

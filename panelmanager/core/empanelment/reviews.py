@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
+from panelmanager.core.actions import audited_service
 from panelmanager.core.concurrency import Conflict, begin_write, changed_by_text
 from panelmanager.core.db import bulk_insert, bulk_update
 from panelmanager.core.empanelment.base import (
@@ -90,6 +91,7 @@ class ReviewSummary:
         return out
 
 
+@audited_service("assign", details=lambda _a, _k, r: {"review_id": r.review_id})
 def build_review(
     session: Session,
     *,
@@ -232,6 +234,7 @@ class ReviewDecision:
     kept: int = 0  # held changes left as they were by an "accept all"
     stale: int = 0  # items whose patient's panel had changed since the review: skipped
     status: str = "open"
+    patient_ids: tuple[int, ...] = ()  # the patients whose items were decided (the audit entry names them)
 
 
 def _review_or_error(session: Session, review_id: int) -> m.PanelReview:
@@ -264,6 +267,8 @@ def _pending_items(session: Session, review_id: int, item_ids: Sequence[int] | N
     return df
 
 
+@audited_service("review_accept", patients=lambda _a, _k, r: r.patient_ids,
+                 details=lambda _a, _k, r: {"review_id": r.review_id, "accepted": r.accepted, "stale": r.stale})
 def accept_review_items(
     session: Session,
     review_id: int,
@@ -320,10 +325,13 @@ def accept_review_items(
     else:
         _decide(session, valid["id"], "accepted", user, now)
     decision.accepted, decision.stale, decision.kept = len(valid), len(stale), len(keep)
+    decision.patient_ids = tuple(int(p) for p in valid["patient_id"].unique())
     decision.status = _refresh_status(session, review_id, now, user, closing="accepted" if item_ids is None else None)
     return decision
 
 
+@audited_service("review_accept", patients=lambda _a, _k, r: r.patient_ids,
+                 details=lambda _a, _k, r: {"review_id": r.review_id, "rejected": r.rejected})
 def reject_review_items(
     session: Session,
     review_id: int,
@@ -352,7 +360,8 @@ def reject_review_items(
     else:
         _decide(session, items["id"], "rejected", user, now)
     status = _refresh_status(session, review_id, now, user, closing="rejected" if item_ids is None else None)
-    return ReviewDecision(review_id=review_id, rejected=len(items), status=status)
+    return ReviewDecision(review_id=review_id, rejected=len(items), status=status,
+                          patient_ids=tuple(int(p) for p in items["patient_id"].unique()))
 
 
 def _refuse_decided(session: Session, review_id: int, item_ids: Sequence[int] | None) -> None:
