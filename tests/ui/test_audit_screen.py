@@ -51,6 +51,9 @@ def test_a_manager_gets_the_audit_screen(qtbot, session, tmp_path):
     screen.reload()
     assert {model.data(model.index(r, 5)) for r in range(model.rowCount())} >= {"! print", "risk_override"}
     assert all(str(ids["alice"]) in model.data(model.index(r, 6)) for r in range(model.rowCount()))
+    risk = next(r for r in range(model.rowCount()) if model.data(model.index(r, 5)) == "risk_override")
+    assert model.headerData(9, Qt.Orientation.Horizontal) == "Details"
+    assert model.data(model.index(risk, 9)) == "tier: 2"  # what the override set, from the entry's details
     screen.emergency.setChecked(True)
     assert model.rowCount() == 1
     target = tmp_path / "audit.csv"

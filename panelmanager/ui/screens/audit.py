@@ -30,7 +30,21 @@ from panelmanager.ui.context import AppContext
 from panelmanager.ui.screens.base import Screen
 from panelmanager.ui.widgets.date_edit import parse_typed_date
 
-HEADERS = ("#", "When", "User", "Role", "Workstation", "Action", "Patients", "Outcome", "Emergency reason")
+HEADERS = ("#", "When", "User", "Role", "Workstation", "Action", "Patients", "Outcome", "Emergency reason", "Details")
+
+
+def details_text(details: dict) -> str:
+    """An entry's details on one line: "outcome: changed; moved: yes" (counts, options and ids only)."""
+    def shown(value) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(shown(v) for v in value[:8]) + (" ..." if len(value) > 8 else "")
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {shown(v)}" for k, v in value.items())
+        return str(value)
+
+    return "; ".join(f"{key.replace('_', ' ')}: {shown(value)}" for key, value in (details or {}).items())
 EMERGENCY_BRUSH = QBrush(QColor("#fde2e1"))
 LIMIT = 5_000
 
@@ -66,11 +80,14 @@ class AuditTableModel(QAbstractTableModel):
             return self.tr("Emergency access (break-glass): {0}").format(row.emergency_reason or "")
         if role != Qt.ItemDataRole.DisplayRole:
             return None
+        column = index.column()
+        if column == 9:
+            return details_text(row.details)
         ids = ", ".join(str(p) for p in row.patient_ids[:8]) + (" ..." if len(row.patient_ids) > 8 else "")
         return (
             str(row.seq), f"{row.at:%Y-%m-%d %H:%M:%S}", row.user_name, row.role or "", row.workstation or "",
             ("! " if row.emergency else "") + row.action, ids, row.outcome, row.emergency_reason or "",
-        )[index.column()]
+        )[column]
 
 
 class AuditScreen(Screen):
