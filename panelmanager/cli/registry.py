@@ -16,6 +16,7 @@ from panelmanager.cli._common import (
     cancellable,
     check_suffix,
     current_user,
+    open_registry_for,
     parse_date,
     print_json,
     registry_work,
@@ -290,7 +291,7 @@ def _add_backup(sub) -> None:
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     from panelmanager.core.backup import BackupError, backup_registry, list_backups, sqlite_path
-    from panelmanager.core.db import is_sqlite, open_registry, resolve_registry_url
+    from panelmanager.core.db import is_sqlite, resolve_registry_url
 
     url = resolve_registry_url(args.db)
     try:
@@ -307,8 +308,9 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         for when, reason, item in backups:
             print(f"  {when:%Y-%m-%d %H:%M:%S}  {reason:<15} {item.stat().st_size / 1e6:8.1f} MB  {item}")
         return EXIT_OK
-    unlock_registry_for(args)
-    open_registry(url, create=False).close()  # refuses what is not a registry; applies pending upgrades
+    # Refuses what is not a registry, applies pending upgrades, and logs the person in (a registry
+    # with accounts: only a role allowed to back up may; audited).
+    open_registry_for(args).close()
     bar = TerminalProgress(enabled=None if not args.json else False)
     try:
         with cancellable() as token:
@@ -372,11 +374,20 @@ def _cmd_restore(args: argparse.Namespace) -> int:
             else:
                 print(f"{args.backup}: cannot be restored: {'; '.join(check.problems)}.")
             return EXIT_OK if check.ok else EXIT_FAILED
+        _log_in_to_replace(args)
         result = restore_registry(args.backup, path)
     except BackupError as exc:
         raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"the restore stopped ({exc.strerror or exc}); the registry is as it was.") from None
+    from panelmanager.core.backup import audit_restore
+    from panelmanager.core.db import open_registry
+
+    restored = open_registry(path)  # upgraded now if the backup is older; its trail gets the restore
+    try:
+        audit_restore(restored, result)
+    finally:
+        restored.close()
     if args.json:
         print_json(result)
     else:
@@ -384,6 +395,19 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         if result.replaced_kept_at:
             print(f"  the registry it replaced is kept at {result.replaced_kept_at}")
     return EXIT_OK
+
+
+def _log_in_to_replace(args: argparse.Namespace) -> None:
+    """Before a restore replaces the registry: log the person in (with accounts, only an administrator
+    may restore; the refusal is audited). A registry that no longer opens (damaged, or not a registry)
+    cannot say who may: it is replaced as it is, the reason a restore exists."""
+    from panelmanager.core.db import RegistryError
+
+    try:
+        registry = open_registry_for(args)
+    except RegistryError:
+        return
+    registry.close()
 
 
 def _add_encrypt(sub) -> None:
@@ -401,18 +425,18 @@ def _add_encrypt(sub) -> None:
 
 def _cmd_encrypt(args: argparse.Namespace) -> int:
     from panelmanager.core.backup import BackupError, sqlite_path
-    from panelmanager.core.db import open_registry, resolve_registry_url
+    from panelmanager.core.db import resolve_registry_url
     from panelmanager.core.encryption import PASSPHRASE_ENV, EncryptionError, decrypt_registry, encrypt_registry
 
     url = resolve_registry_url(args.db)
     try:
         path = sqlite_path(url)
         if args.command == "decrypt":
-            unlock_registry_for(args)
+            open_registry_for(args).close()  # unlocked, and the person logged in: only an administrator may
             decrypt_registry(path)
             print(f"The registry {path} and its backups are no longer encrypted.")
             return EXIT_OK
-        open_registry(url, create=False).close()  # a registry, migrated, before it is rewritten
+        open_registry_for(args).close()  # a registry, migrated, before it is rewritten; logged in: an administrator
         passphrase = None
         if not args.keyring:
             passphrase = os.environ.get(PASSPHRASE_ENV)

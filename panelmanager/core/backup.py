@@ -294,6 +294,20 @@ def auto_backup(registry, *, now: dt.datetime | None = None) -> BackupResult | N
     return made
 
 
+def audit_restore(registry, result: RestoreResult) -> None:
+    """The restore's audit entry, appended to the restored registry's own trail (the replaced
+    registry, kept aside, keeps the trail it had): who restored, the backup's schema and size."""
+    from panelmanager.core.actions import _audit_alone
+    from panelmanager.core.permissions import current_actor
+
+    actor = current_actor()
+    if actor is None or actor.is_system:
+        return
+    _audit_alone(registry, actor, "restore", details={"schema": result.version,
+                                                      "patients": int(result.counts.get("patients", 0)),
+                                                      "replaced_kept": result.replaced_kept_at is not None})
+
+
 def prune_backups(db_path: Path, *, keep_days: int, now: dt.datetime | None = None) -> list[Path]:
     """Remove automatic backups older than ``keep_days`` (the newest one always stays). Manual ones stay."""
     now = now or dt.datetime.now()
@@ -405,8 +419,11 @@ def restore_registry(
 ) -> RestoreResult:
     """Replace the registry ``db_path`` with ``backup`` after checking it; the old one is kept aside.
 
-    ``key`` is the backup's SQLCipher key when it is encrypted and not known already.
+    ``key`` is the backup's SQLCipher key when it is encrypted and not known already. Only a role
+    allowed ``restore`` may do it; the caller appends the audit entry to the restored registry once
+    it is open (``audit_restore``).
     """
+    require_current("restore")  # issue 14: refused unless the acting user's role may do this
     backup = Path(backup)
     db_path = Path(db_path)
     live_key = _registry_key(db_path) if db_path.exists() else None

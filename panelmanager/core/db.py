@@ -288,10 +288,12 @@ def _restore_if_changed(engine: Engine, shape, backup: Path) -> None:
     if now == shape:
         return
     from panelmanager.core.backup import restore_registry
+    from panelmanager.core.permissions import SYSTEM, acting_as
 
     engine.dispose()
     assert engine.url.database, "backups are taken of SQLite files only"
-    restore_registry(backup, Path(engine.url.database))
+    with acting_as(SYSTEM):  # undoing a failed upgrade is the program's own work, whoever opened the registry
+        restore_registry(backup, Path(engine.url.database))
 
 
 # session.info key: the refusals and errors the audited services of a session noted (core.actions):

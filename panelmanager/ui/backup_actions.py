@@ -15,12 +15,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from panelmanager.core.backup import (
     BackupError,
+    audit_restore,
     backup_folder,
     backup_registry,
     check_backup,
     restore_registry,
     sqlite_path,
 )
+from panelmanager.core.permissions import PermissionDenied
 from panelmanager.ui.jobs import run_job
 
 
@@ -91,12 +93,13 @@ class BackupActions(QObject):
         registry.engine.dispose()  # our pooled connections would hold the old file open
         try:
             result = restore_registry(path, db)
-        except (BackupError, OSError) as exc:
+        except (BackupError, OSError, PermissionDenied) as exc:
             QMessageBox.warning(self.window, self.tr("Restore from backup"), str(exc))
             return
         from panelmanager.core.db import migrate
 
         migrate(registry.engine)  # an older backup is upgraded now
+        audit_restore(registry, result)  # into the restored registry's own trail
         self.last_result = result
         self.window.ctx.notify_changed()
         self.window.statusBar().showMessage(self.tr("Restored {0}; the replaced registry is kept at {1}.").format(

@@ -92,3 +92,20 @@ def test_a_change_is_one_entry_naming_the_patient_with_its_outcome(registry_with
         ("desk", "login", "ok", ()), ("desk", "confirm", "ok", (ids["alice"],)),
         ("desk", "login", "ok", ()), ("desk", "confirm", "error", (ids["carol"],)),
     ]
+
+
+def test_a_restore_is_the_last_entry_of_the_restored_trail(registry_with_accounts, tmp_path, capsys):
+    path = registry_with_accounts
+    saved = tmp_path / "saved.sqlite3"
+    assert cli.main(["--db", str(path), "--login", "boss", "backup", "--to", str(saved)]) == 0
+    assert cli.main(["--db", str(path), "--login", "desk", "restore", str(saved)]) != 0  # the front desk may not
+    assert "Traceback" not in capsys.readouterr().err
+    assert cli.main(["--db", str(path), "--login", "boss", "restore", str(saved)]) == 0
+    registry = open_registry(path)
+    try:
+        with registry.session() as session:
+            last = audit.list_entries(session, limit=1)[0]
+            assert audit.verify(session).ok
+    finally:
+        registry.close()
+    assert (last.user_name, last.action, last.outcome) == ("boss", "restore", "ok")

@@ -73,3 +73,43 @@ def test_the_app_asks_for_the_passphrase_of_an_encrypted_registry(qtbot, tmp_pat
     encryption.forget_key(path)
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))
     assert not unlock_if_encrypted(str(path))
+
+
+def test_only_an_administrator_restores_and_the_restored_trail_says_who(qtbot, window, tmp_path, monkeypatch):
+    """A manager may back up but not restore (refused with a message, nothing replaced); the
+    administrator's restore is the last entry of the restored registry's own audit trail."""
+    from auth_helpers import fast_hashing, make_users
+
+    from panelmanager.core import audit
+    from panelmanager.core.permissions import set_logged_in
+
+    fast_hashing(monkeypatch)
+    actors = make_users(window.registry)
+    with window.registry.session() as session:
+        session.add(m.Patient(mrn="1", first_name="Ann", last_name="Lee", source="t", status="active"))
+    target = tmp_path / "copy.sqlite3"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: warned.append(a[2])))
+    try:
+        set_logged_in(actors["manager"])
+        window.backup_action.trigger()
+        with window.registry.session() as session:
+            session.add(m.Patient(mrn="2", first_name="Bo", last_name="Ray", source="t", status="active"))
+        window.restore_action.trigger()
+        assert warned and "Your role (manager) cannot" in warned[0]
+        with window.registry.session() as session:
+            assert session.query(m.Patient).count() == 2  # nothing was replaced
+        set_logged_in(actors["admin"])
+        window.restore_action.trigger()
+        assert "Restored" in window.statusBar().currentMessage()
+        with window.registry.session() as session:
+            assert session.query(m.Patient).count() == 1
+            last = audit.list_entries(session, limit=1)[0]
+            assert audit.verify(session).ok
+        assert (last.user_name, last.action, last.outcome) == ("admin", "restore", "ok")
+        assert last.details["patients"] == 1 and last.details["replaced_kept"] is True
+    finally:
+        set_logged_in(None)
