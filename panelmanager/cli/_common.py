@@ -388,7 +388,7 @@ def command_action(args: argparse.Namespace) -> str | None:
 # risk overrides, settings and providers; audited_job: imports and the demo practice). Logging in
 # checks the role (a refusal is audited) but adds no entry of its own, so one action is one entry.
 SELF_AUDITED = frozenset({"huddle", "panel-list", "letters", "export-assignments", "gaps", "confirm", "reassign",
-                          "inactivate", "outreach-log", "import", "demo", "assign"})
+                          "inactivate", "outreach-log", "import", "demo", "assign", "history"})
 SELF_AUDITED_ACTIONS = frozenset({"review_accept", "risk_override", "settings"})
 
 

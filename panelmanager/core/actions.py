@@ -166,6 +166,7 @@ def read(
     reason = _check(registry, actor, action, emergency_reason, details, patient_ids)
     try:
         with registry.session() as session, acting_as(actor, emergency_reason=reason):
+            session.info[_IN_SERVICE] = True  # this entry covers the audited reads ``fn`` makes
             result = fn(session, *args, **kwargs)
     except PermissionDenied:
         _audit_alone(registry, actor, action, outcome="refused", details=details, emergency_reason=reason)
@@ -401,6 +402,27 @@ def _named(patients: PatientsOf | None, args: tuple[Any, ...], kwargs: dict[str,
         return _int_ids(patients(args, kwargs, None))
     except Exception:  # noqa: BLE001 - a result-only extractor: no ids for the failure
         return None
+
+
+def audited_view(action: str, *, patients: PatientsOf):
+    """Decorate a core read that shows one patient's record (``fn(session, ...)``): for the logged-in
+    user it is checked and audited as ``audited`` does, naming the patients ``patients`` gives. Inside
+    another audited action (``read``, a print) it adds no entry of its own."""
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def run(session: Session, *args: Any, **kwargs: Any) -> T:
+            actor = current_actor()
+            if actor is None or actor.is_system or session.info.get(_IN_SERVICE):
+                return fn(session, *args, **kwargs)
+            with audited(session, action) as note:
+                result = fn(session, *args, **kwargs)
+                note.patients(patients(args, kwargs, result) or ())
+            return result
+
+        run.audited_action = action  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def audited_job(action: str, *, details: Callable[[tuple[Any, ...], dict[str, Any], Any], dict[str, Any] | None]):

@@ -398,7 +398,8 @@ def _risk_info(session: Session, patient_id: int, as_of: dt.date) -> RiskInfo:
 
 def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits: int = 15, outreach: int = 50) -> PatientRecord:
     """One patient's record for the patient view (a handful of small queries)."""
-    from panelmanager.core.empanelment import EmpanelmentError, assignment_history
+    from panelmanager.core.empanelment import EmpanelmentError
+    from panelmanager.core.empanelment.assignments import history_rows
     from panelmanager.core.outreach import outreach_history
 
     patient = session.get(m.Patient, patient_id)
@@ -440,7 +441,7 @@ def patient_record(session: Session, patient_id: int, as_of: dt.date, *, visits:
         for kind, number in (("mobile", patient.phone_mobile), ("home", patient.phone_home), ("work", patient.phone_work))
         if number
     ]
-    history = list(reversed(assignment_history(session, patient_id)))
+    history = list(reversed(history_rows(session, patient_id)))  # the record's own view entry covers it
     return PatientRecord(
         **identity_of(patient, as_of),
         status=patient.status,

@@ -81,6 +81,7 @@ def test_a_change_is_one_entry_naming_the_patient_with_its_outcome(registry_with
     before = len(_entries(path))
     assert cli.main(["--db", str(path), "--login", "desk", "confirm", "P1", "--by", "patient"]) == 0
     assert cli.main(["--db", str(path), "--login", "desk", "confirm", "P3", "--by", "patient"]) != 0  # on no panel
+    assert cli.main(["--db", str(path), "--login", "desk", "history", "P1"]) == 0  # a patient's record, viewed
     assert "Traceback" not in capsys.readouterr().err
     registry = open_registry(path)
     try:
@@ -91,6 +92,7 @@ def test_a_change_is_one_entry_naming_the_patient_with_its_outcome(registry_with
     assert [(e.user_name, e.action, e.outcome, e.patient_ids) for e in new] == [
         ("desk", "login", "ok", ()), ("desk", "confirm", "ok", (ids["alice"],)),
         ("desk", "login", "ok", ()), ("desk", "confirm", "error", (ids["carol"],)),
+        ("desk", "login", "ok", ()), ("desk", "view_patient", "ok", (ids["alice"],)),
     ]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from panelmanager.core import models as m
-from panelmanager.core.actions import argument, audited_service
+from panelmanager.core.actions import argument, audited_service, audited_view
 from panelmanager.core.concurrency import begin_write, check_assignment_version
 from panelmanager.core.empanelment.base import (
     CUT_MANUAL,
@@ -377,8 +377,15 @@ class HistoryEntry:
     review_id: int | None
 
 
+@audited_view("view_patient", patients=argument("patient_id", 0))
 def assignment_history(session: Session, patient_id: int) -> list[HistoryEntry]:
-    """Every change of the patient's assignment, oldest first."""
+    """Every change of the patient's assignment, oldest first: a view of the patient's record, audited
+    for the logged-in user (``history_rows`` is the same read for a view that audits itself)."""
+    return history_rows(session, patient_id)
+
+
+def history_rows(session: Session, patient_id: int) -> list[HistoryEntry]:
+    """Every change of the patient's assignment, oldest first (not audited: part of a larger view)."""
     h = m.AssignmentHistory
     old = m.Provider.__table__.alias("old")
     new = m.Provider.__table__.alias("new")
