@@ -50,7 +50,7 @@ class AppContext(QObject):
             return actor.username
         return self.settings.user_name or default_user()
 
-    def read(self, action: str, fn, /, *args, patient_ids=None, **kwargs):
+    def read(self, action: str, fn, /, *args, patient_ids=None, details=None, **kwargs):
         """``fn(session, *args, **kwargs)`` for a screen: as the logged-in user through
         ``core.actions.read`` (permission checked, the view audited with the patients' ids);
         on a registry without accounts (no one logged in) a plain read."""
@@ -62,7 +62,7 @@ class AppContext(QObject):
                 return fn(session, *args, **kwargs)
         from panelmanager.core.actions import read
 
-        return read(self.registry, actor, action, fn, *args, patient_ids=patient_ids, **kwargs)
+        return read(self.registry, actor, action, fn, *args, patient_ids=patient_ids, details=details, **kwargs)
 
     def save_settings(self, settings: PracticeSettings) -> None:
         with self.registry.session() as session:

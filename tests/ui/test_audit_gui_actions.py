@@ -129,6 +129,14 @@ def test_a_checkin_confirm_change_and_decline_are_audited_by_patient(qtbot, clin
                    ("frontdesk", "front_desk", "confirm", "ok", (ids["dan"],)),
                    ("frontdesk", "front_desk", "confirm", "ok", (ids["carol"],))]
     assert entries(window.registry, "confirm")[2].details == {"by": "patient", "outcome": "changed", "moved": True}
+    # Opening a patient at the desk (name, birth date, PCP, care gaps) is a record view: one entry per
+    # patient opened, not one per re-read after their confirm
+    views = entries(window.registry, "view_patient")
+    assert [(e.user_name, e.outcome, e.patient_ids, e.details) for e in views] == [
+        ("frontdesk", "ok", (pid,), {"screen": "checkin"}) for pid in (ids["alice"], ids["dan"], ids["carol"])]
+    select("P1")  # back to Alice: opened again, so recorded again
+    assert entries(window.registry, "view_patient")[-1].patient_ids == (ids["alice"],)
+    assert len(entries(window.registry, "view_patient")) == 4
     no_names(window.registry)
     lock.stop()
 

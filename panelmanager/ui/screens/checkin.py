@@ -95,6 +95,7 @@ class CheckInScreen(Screen):
         self._day: dt.date = ctx.as_of
         self._day_follows_as_of = True
         self._selection: tuple[int, int | None] | None = None  # (patient_id, visit_id)
+        self._audited_id: int | None = None  # the patient whose opening here was last audited
         self._gaps = _GapCache()
         self._pending_key: tuple | None = None  # gap look-ups running for this day...
         self._pending_ids: set[int] = set()  # ...and these patients
@@ -436,14 +437,20 @@ class CheckInScreen(Screen):
 
     def _refresh_panel(self, keep_message: bool) -> None:
         if self._selection is None:
+            self._audited_id = None
             self.panel.set_subject(None)
             return
         patient_id, visit_id = self._selection
         from panelmanager.core.empanelment import EmpanelmentError  # pandas: not on the start-up path
 
         try:
-            with self.ctx.registry.session() as session:
-                subject = checkin_subject(session, patient_id, self._day, visit_id=visit_id)
+            if patient_id != self._audited_id:  # a patient opened at the desk: one record view (issue 14)
+                subject = self.ctx.read("view_patient", checkin_subject, patient_id, self._day, visit_id=visit_id,
+                                        patient_ids=[patient_id], details={"screen": "checkin"})
+                self._audited_id = patient_id
+            else:  # the same patient re-read after a confirm or a change elsewhere
+                with self.ctx.registry.session() as session:
+                    subject = checkin_subject(session, patient_id, self._day, visit_id=visit_id)
         except EmpanelmentError:  # the patient is gone (a re-import); nothing to confirm
             self._selection = None
             self.panel.set_subject(None)
