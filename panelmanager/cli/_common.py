@@ -397,8 +397,9 @@ def self_audited(args: argparse.Namespace) -> bool:
     return getattr(args, "command", None) in SELF_AUDITED or command_action(args) in SELF_AUDITED_ACTIONS
 
 
-def log_in_for(args: argparse.Namespace, registry) -> Any:
-    """Log the person in for this run (when the registry has accounts); returns the Actor or None."""
+def log_in_for(args: argparse.Namespace, registry, *, entry: bool = True) -> Any:
+    """Log the person in for this run (when the registry has accounts); returns the Actor or None.
+    ``entry=False``: the caller writes the command's audit entry itself (a refusal is still audited)."""
     from panelmanager.core import auth
     from panelmanager.core.actions import _audit_alone, _check
     from panelmanager.core.permissions import set_logged_in
@@ -419,7 +420,7 @@ def log_in_for(args: argparse.Namespace, registry) -> Any:
     emergency = given
     if action is not None:
         emergency = _check(registry, actor, action, emergency, details, None)
-    if not self_audited(args):
+    if entry and not self_audited(args):
         _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
     set_logged_in(actor, emergency_reason=given)
     args.user = actor.username

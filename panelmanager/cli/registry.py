@@ -16,6 +16,8 @@ from panelmanager.cli._common import (
     cancellable,
     check_suffix,
     current_user,
+    is_user_error,
+    log_in_for,
     open_registry_for,
     parse_date,
     print_json,
@@ -353,6 +355,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
             pg = restore_postgres(args.backup, url)
         except BackupError as exc:
             raise CommandError(str(exc)) from None
+        _attest_pg_restore(args, url, pg)
         if args.json:
             print_json(pg)
         else:
@@ -395,6 +398,30 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         if result.replaced_kept_at:
             print(f"  the registry it replaced is kept at {result.replaced_kept_at}")
     return EXIT_OK
+
+
+def _attest_pg_restore(args: argparse.Namespace, url, pg) -> None:
+    """After a PostgreSQL restore (into a database that was empty, so no one could log in before it):
+    with accounts in the restored registry, only one of its administrators may keep it. The person
+    logs in there; the restore is the last entry of its trail. A failed or refused login (audited
+    there, then gone with the rest) empties the database again: nothing was restored."""
+    from panelmanager.core.backup import audit_restore
+    from panelmanager.core.db import open_registry
+    from panelmanager.core.pg_backup import empty_restored_database
+
+    try:
+        restored = open_registry(url)
+        try:
+            if log_in_for(args, restored, entry=False) is not None:
+                audit_restore(restored, pg)
+        finally:
+            restored.close()
+    except BaseException as exc:
+        empty_restored_database(url, pg.counts)
+        why = str(exc) if is_user_error(exc) else ("Interrupted" if isinstance(exc, KeyboardInterrupt)
+                                                   else f"The login stopped ({type(exc).__name__})")
+        raise CommandError(f"{why.rstrip('.')}. The database {pg.database} was emptied again: nothing was "
+                           "restored.") from None
 
 
 def _log_in_to_replace(args: argparse.Namespace) -> None:

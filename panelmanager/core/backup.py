@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from panelmanager.core.actions import audited_job
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
@@ -39,6 +40,9 @@ from panelmanager.core.safe_export import (
     make_private_dir,
     new_private_file,
 )
+
+if TYPE_CHECKING:
+    from panelmanager.core.pg_backup import PgRestoreResult
 
 __all__ = [
     "BackupError",
@@ -294,7 +298,7 @@ def auto_backup(registry, *, now: dt.datetime | None = None) -> BackupResult | N
     return made
 
 
-def audit_restore(registry, result: RestoreResult) -> None:
+def audit_restore(registry, result: RestoreResult | PgRestoreResult) -> None:
     """The restore's audit entry, appended to the restored registry's own trail (the replaced
     registry, kept aside, keeps the trail it had): who restored, the backup's schema and size."""
     from panelmanager.core.actions import _audit_alone
@@ -305,7 +309,8 @@ def audit_restore(registry, result: RestoreResult) -> None:
         return
     _audit_alone(registry, actor, "restore", details={"schema": result.version,
                                                       "patients": int(result.counts.get("patients", 0)),
-                                                      "replaced_kept": result.replaced_kept_at is not None})
+                                                      "replaced_kept": getattr(result, "replaced_kept_at", None)
+                                                      is not None})
 
 
 def prune_backups(db_path: Path, *, keep_days: int, now: dt.datetime | None = None) -> list[Path]:

@@ -34,7 +34,7 @@ from panelmanager.core.backup import BackupError
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.safe_export import atomic_replace, make_private, make_private_dir
 
-__all__ = ["find_pg_tool", "backup_postgres", "restore_postgres", "PgBackupResult", "PgRestoreResult"]
+__all__ = ["find_pg_tool", "backup_postgres", "restore_postgres", "empty_restored_database", "PgBackupResult", "PgRestoreResult"]
 
 BINDIR_ENV = "PANELMANAGER_PG_BINDIR"
 COUNTS_SUFFIX = ".counts.json"
@@ -189,6 +189,20 @@ def backup_postgres(url: URL, to: Path | str | None = None, *, reason: str = "ma
     make_private(target)
     progress(3, 3, "Done")
     return PgBackupResult(path=target, size=target.stat().st_size, reason=reason, counts=counts)
+
+
+def empty_restored_database(url: URL, tables: dict[str, int] | list[str]) -> None:
+    """Undo a ``restore_postgres`` that may not stand (the restorer could not log in as one of the
+    restored registry's administrators): drop what it created, so the database is empty again, as it
+    was before (``restore_postgres`` only loads into an empty one) and a later restore can use it."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in sorted(set(tables) & set(_user_tables(conn))):
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS audit_log_append_only() CASCADE")
+    finally:
+        engine.dispose()
 
 
 def _describe(url: URL) -> str:
