@@ -279,26 +279,41 @@ def registry_work(
         registry.close()
 
 
+class _UserIsGone(argparse.Action):
+    """``--user NAME`` on a command that acts: refused with the reason (issue 14). Who acted is the
+    person logged in, never a name typed on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--user is no longer accepted: the acting user is the one logged in. Log in as that "
+                     "person with --login USER (a scheduled job with its token: 'panelmanager token create').")
+
+
+def refuse_user_option(parser: argparse.ArgumentParser) -> None:
+    """Commands that once took ``--user NAME`` for who acted: a script still passing it gets a clear
+    refusal instead of argparse's bare 'unrecognized arguments' (hidden from --help)."""
+    parser.add_argument("--user", action=_UserIsGone, help=argparse.SUPPRESS)
+
+
 def current_user(args: argparse.Namespace) -> str:
-    """The logged-in user (registry with accounts), else --user, else the operating-system user."""
+    """The logged-in user (registry with accounts), else the operating-system user."""
     from panelmanager.core.permissions import default_user
 
     permissions = sys.modules.get("panelmanager.core.permissions")
     actor = permissions.current_actor() if permissions is not None else None
     if actor is not None and not actor.is_system:
         return actor.username
-    return getattr(args, "user", None) or default_user()
+    return default_user()
 
 
 def acting_user(args: argparse.Namespace, settings) -> str:
-    """The logged-in user; on a registry without accounts --user, else the settings' user name,
-    else the operating-system user."""
+    """The logged-in user; on a registry without accounts the settings' user name, else the
+    operating-system user."""
     from panelmanager.core.permissions import current_actor
 
     actor = current_actor()
     if actor is not None and not actor.is_system:
         return actor.username
-    return getattr(args, "user", None) or settings.user_name or current_user(args)
+    return settings.user_name or current_user(args)
 
 
 def as_of_for(args: argparse.Namespace, settings) -> dt.date:
@@ -410,10 +425,6 @@ def log_in_for(args: argparse.Namespace, registry, *, entry: bool = True) -> Any
     from panelmanager.cli.auth import authenticate_cli
 
     actor = authenticate_cli(args, registry)
-    typed = getattr(args, "user", None)
-    if typed and typed != actor.username:
-        raise CommandError(f"--user names someone else: the acting user is the one logged in ({actor.username}). "
-                           "Log in as that person with --login (or their token).")
     action = command_action(args)
     details = {"command": getattr(args, "command", None)}
     given = getattr(args, "emergency", None)
@@ -423,5 +434,4 @@ def log_in_for(args: argparse.Namespace, registry, *, entry: bool = True) -> Any
     if entry and not self_audited(args):
         _audit_alone(registry, actor, action or "command", details=details, emergency_reason=emergency)
     set_logged_in(actor, emergency_reason=given)
-    args.user = actor.username
     return actor

@@ -16,6 +16,7 @@ from panelmanager.cli._common import (
     find_provider_id,
     parse_date,
     print_json,
+    refuse_user_option,
     registry_work,
     writing,
 )
@@ -65,7 +66,7 @@ def _add_letters(sub) -> None:
     p.add_argument("--texts", metavar="FILE.csv", help="also write a text-message export")
     p.add_argument("--calibration-page", metavar="FILE.pdf", help="write the envelope-window check page")
     p.add_argument("--no-log", action="store_true", help="do not record the letters and exports as outreach")
-    p.add_argument("--user", help="who is sending (default: the settings' user, else the OS user)")
+    refuse_user_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
 
@@ -204,7 +205,7 @@ def _add_outreach_log(sub) -> None:
     p.add_argument("--measure", metavar="ID", help="the gap it was about (measure id)")
     p.add_argument("--note", help="a short note")
     p.add_argument("--when", metavar="DATE[THH:MM]", help="when it happened (default: now)")
-    p.add_argument("--user", help="who made the contact (default: the settings' user, else the OS user)")
+    refuse_user_option(p)
     p.add_argument("--json", action="store_true", help="print the logged entry as JSON")
 
 

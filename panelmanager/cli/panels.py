@@ -17,6 +17,7 @@ from panelmanager.cli._common import (
     parse_date,
     plain,
     print_json,
+    refuse_user_option,
     registry_work,
 )
 
@@ -37,7 +38,7 @@ def _add_assign(sub) -> None:
     p.add_argument("--lookback-months", type=int, help="look-back window in months (default: the setting, 18)")
     p.add_argument("--apply", action="store_true", help="accept the whole review at once")
     p.add_argument("--json", action="store_true", help="print one object per patient")
-    p.add_argument("--user", help="who runs the review (default: the settings' user or the operating-system user)")
+    refuse_user_option(p)
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
@@ -105,7 +106,7 @@ def _add_review(sub) -> None:
     group.add_argument("--accept-all", action="store_true", help="accept every pending item (held changes are kept)")
     group.add_argument("--reject-all", action="store_true", help="reject every pending item")
     p.add_argument("--json", action="store_true", help="print the items as JSON")
-    p.add_argument("--user", help="who decides (default: the settings' user or the operating-system user)")
+    refuse_user_option(p)
 
 
 def _cmd_review(args: argparse.Namespace) -> int:
@@ -187,7 +188,7 @@ def _add_confirm(sub) -> None:
     )
     p.add_argument("--reason", help="why (e.g. for not-mine)")
     p.add_argument("--as-of", type=parse_date, help="the date recorded (default: today)")
-    p.add_argument("--user", help="who records it (default: the settings' user or the operating-system user)")
+    refuse_user_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -226,7 +227,7 @@ def _add_reassign(sub) -> None:
     target.add_argument("--none", action="store_true", help="take the patient off any panel")
     p.add_argument("--reason", required=True, help="why (kept in the history)")
     p.add_argument("--as-of", type=parse_date, help="the date of the change (default: today)")
-    p.add_argument("--user", help="who changes it (default: the settings' user or the operating-system user)")
+    refuse_user_option(p)
 
 
 def _cmd_reassign(args: argparse.Namespace) -> int:
@@ -377,7 +378,7 @@ def _add_inactivate(sub) -> None:
     p.add_argument("--years", type=int, help="not seen for this many years (default: the setting, 3)")
     p.add_argument("--apply", action="store_true", help="inactivate every suggested patient")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--user", help="who inactivates (default: the settings' user or the operating-system user)")
+    refuse_user_option(p)
 
 
 def _cmd_inactivate(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from panelmanager.cli._common import (
     open_registry_for,
     parse_date,
     print_json,
+    refuse_user_option,
     registry_work,
     unlock_registry_for,
 )
@@ -58,7 +59,7 @@ def _add_import(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="read a file again even when it is exactly the one last imported and nothing changed since")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    p.add_argument("--user", help="who is importing (default: the operating-system user)")
+    refuse_user_option(p)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from panelmanager.cli._common import (
     CommandError,
     acting_user,
     print_json,
+    refuse_user_option,
     registry_work,
 )
 
@@ -71,7 +72,7 @@ def _add_providers(sub) -> None:
     merge = actions.add_parser("merge", help="merge providers into the one kept: merge KEEP OTHER [OTHER...]")
     merge.add_argument("keep", metavar="KEEP", help="the provider kept (id, PM id, NPI or exact name)")
     merge.add_argument("others", nargs="+", metavar="OTHER", help="providers merged into it")
-    merge.add_argument("--user", help="who is merging (default: the settings' user, else the OS user)")
+    refuse_user_option(merge)
     change = actions.add_parser("set", help="change a provider: set PROVIDER --name ... --npi ... --specialty ...")
     change.add_argument("provider", metavar="PROVIDER", help="id, PM id, NPI or exact name")
     change.add_argument("--name", help="the name shown everywhere, e.g. 'Sarah Klein, MD'")

@@ -56,7 +56,7 @@ def run_json(capsys, *args):
 
 
 def test_assign_json_lists_every_patient_with_provider_cut_and_reason(db, capsys):
-    rows = run_json(capsys, "--db", db, "assign", "--as-of", "2024-11-01", "--json", "--user", "mgr")
+    rows = run_json(capsys, "--db", db, "assign", "--as-of", "2024-11-01", "--json")
     by_mrn = {r["patient"]: r for r in rows}
     assert set(by_mrn) == {"A", "B", "C"}
     assert by_mrn["A"] == {
@@ -70,14 +70,15 @@ def test_assign_json_lists_every_patient_with_provider_cut_and_reason(db, capsys
     assert (by_mrn["C"]["provider"], by_mrn["C"]["cut"], by_mrn["C"]["change"]) == (None, None, "unassigned")
 
 
-def test_assign_without_apply_changes_nothing_and_apply_accepts_all(db, capsys):
-    assert main(["--db", db, "assign", "--as-of", "2024-11-01", "--user", "mgr"]) == 0
+def test_assign_without_apply_changes_nothing_and_apply_accepts_all(db, capsys, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "mgr")  # no accounts on this registry: the computer login acts
+    assert main(["--db", db, "assign", "--as-of", "2024-11-01"]) == 0
     out = capsys.readouterr().out
     assert "new assignments          2" in out
     assert "Nothing changed yet. Accept with: panelmanager review 1 --accept-all" in out
     assert run_json(capsys, "--db", db, "panels", "--as-of", "2024-11-01", "--json")[0]["assigned"] == 0
 
-    assert main(["--db", db, "assign", "--as-of", "2024-11-01", "--apply", "--user", "mgr"]) == 0
+    assert main(["--db", db, "assign", "--as-of", "2024-11-01", "--apply"]) == 0
     assert "Accepted: 2 applied" in capsys.readouterr().out
     again = run_json(capsys, "--db", db, "assign", "--as-of", "2024-11-01", "--json")
     assert {r["patient"]: r["change"] for r in again} == {"A": "unchanged", "B": "unchanged", "C": "unassigned"}
@@ -92,7 +93,7 @@ def test_review_command_accepts_items_one_by_one(db, capsys):
     items = {i["mrn"]: i for i in listing["items"]}
     assert listing["review"]["status"] == "open"
     assert (items["A"]["kind"], items["A"]["new_provider"], items["C"]["kind"]) == ("new", "LEE", "unassigned")
-    result = run_json(capsys, "--db", db, "review", "1", "--accept", str(items["A"]["id"]), "--json", "--user", "boss")
+    result = run_json(capsys, "--db", db, "review", "1", "--accept", str(items["A"]["id"]), "--json")
     assert result["decision"]["accepted"] == 1
     assert result["review"]["status"] == "open"  # B is still pending
     result = run_json(capsys, "--db", db, "review", "1", "--reject-all", "--json")
@@ -102,7 +103,7 @@ def test_review_command_accepts_items_one_by_one(db, capsys):
 def test_confirm_by_patient_and_provider_and_milestone(db, capsys):
     main(["--db", db, "assign", "--as-of", "2024-11-01", "--apply"])
     capsys.readouterr()
-    assert main(["--db", db, "confirm", "A", "--by", "patient", "--method", "check-in", "--as-of", "2024-10-01", "--user", "desk"]) == 0
+    assert main(["--db", db, "confirm", "A", "--by", "patient", "--method", "check-in", "--as-of", "2024-10-01"]) == 0
     assert capsys.readouterr().out.strip() == "Patient A: confirmed by the patient."
     assert main(["--db", db, "confirm", "A", "--by", "provider", "--provider", "1234567893", "--method", "panel-list"]) == 0
     assert "confirmed by the provider" in capsys.readouterr().out

@@ -121,7 +121,7 @@ def test_risk_summary_list_and_override(db, capsys):
     assert main(["--db", db, "risk", "--as-of", "2024-03-15"]) == 0
     out = capsys.readouterr().out
     assert "2 active patients" in out and "tier 1" in out
-    assert main(["--db", db, "risk", "--override", "MRN-2", "3", "--reason", "Caregiver crisis", "--user", "nurse"]) == 0
+    assert main(["--db", db, "risk", "--override", "MRN-2", "3", "--reason", "Caregiver crisis"]) == 0
     assert "MRN-2 now uses tier 3" in capsys.readouterr().out
     assert main(["--db", db, "risk", "--as-of", "2024-03-15", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -53,11 +53,21 @@ def test_the_front_desk_cannot_run_a_panel_review_and_the_refusal_is_audited(reg
     assert ("desk", "assign", "refused") in _entries(path)
 
 
+def _help(capsys, command: str) -> str:
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    return capsys.readouterr().out
+
+
 def test_user_cannot_name_someone_else_once_logged_in(registry_with_accounts, capsys):
     path = registry_with_accounts
-    code = cli.main(["--db", str(path), "--login", "desk", "confirm", "NOPE", "--by", "patient", "--user", "Dr. Bob"])
-    assert code != 0
-    assert "--user names someone else" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # a usage error, as argparse exits for one: status 2
+        cli.main(["--db", str(path), "--login", "desk", "confirm", "NOPE", "--by", "patient", "--user", "Dr. Bob"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--user is no longer accepted: the acting user is the one logged in" in err and "--login USER" in err
+    assert "Traceback" not in err and "--user" not in _help(capsys, "confirm")
+    assert ("desk", "confirm", "ok") not in _entries(path)  # nothing was done under the typed name
 
 
 def test_a_wrong_password_is_refused_without_a_traceback(registry_with_accounts, monkeypatch, capsys):

@@ -42,13 +42,13 @@ def calls(monkeypatch) -> list[dict]:
 def test_letters_is_one_run_outreach_call(practice_db, tmp_path, capsys, calls):
     letters, portal = tmp_path / "letters.pdf", tmp_path / "portal.csv"
     code = main(["--db", practice_db, "letters", "--measure", COLON, "--provider", "Alvarez", "--out", str(letters),
-                 "--portal", str(portal), "--user", "maria", "--json"])
+                 "--portal", str(portal), "--json"])
     assert code == 0
     [call] = calls
     as_of, filters = call["args"]
     assert filters.measure_ids == (COLON,) and filters.provider_id == 1
     assert (call["letters"], call["portal"], call["labels"], call["log"], call["user"]) == (
-        str(letters), str(portal), None, True, "maria")
+        str(letters), str(portal), None, True, "Front Desk")  # no accounts here: the settings' user name
     summary = json.loads(capsys.readouterr().out)
     assert summary["patients"] == 2 and summary["letters"]["letters"] == 2 and summary["logged"] == 4
     registry = open_registry(practice_db)

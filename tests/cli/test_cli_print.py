@@ -96,7 +96,7 @@ def test_huddle_for_one_provider_and_for_everyone(practice_db, tmp_path, capsys)
 def test_letters_with_labels_call_list_and_portal_export_are_logged(practice_db, tmp_path, capsys):
     letters, labels, calls, portal = (tmp_path / n for n in ("letters.pdf", "labels.pdf", "calls.csv", "portal.csv"))
     code = main(["--db", practice_db, "letters", "--measure", COLON, "--as-of", "2024-03-01", "--out", str(letters),
-                 "--labels", str(labels), "--calls", str(calls), "--portal", str(portal), "--user", "maria"])
+                 "--labels", str(labels), "--calls", str(calls), "--portal", str(portal)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "Outreach list as of 2024-03-01: 3 patients, 3 open gaps." in printed
@@ -175,7 +175,7 @@ def test_mistakes_are_messages_not_tracebacks(practice_db, tmp_path, capsys, mon
 
 def test_outreach_log_and_the_effectiveness_report(practice_db, capsys):
     code = main(["--db", practice_db, "outreach-log", "A1", "--method", "call", "--outcome", "scheduled",
-                 "--measure", COLON, "--note", "booked FIT kit", "--when", "2024-01-10T10:30", "--user", "maria"])
+                 "--measure", COLON, "--note", "booked FIT kit", "--when", "2024-01-10T10:30"])
     assert code == 0
     assert "Logged call about colorectal-cancer-screening: scheduled for MRN A1" in capsys.readouterr().out
     [row] = _log_rows(practice_db)
@@ -210,15 +210,17 @@ def test_panel_list_prints_a_providers_panel(practice_db, tmp_path, capsys):
     assert "Adams, Olga" in text and "Díaz, Rosa" in text and "Not mine" in text
 
 
-def test_outreach_log_withdraws_a_mailing_logged_by_mistake(practice_db, tmp_path, capsys):
+def test_outreach_log_withdraws_a_mailing_logged_by_mistake(practice_db, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "maria")  # no accounts on this registry: the computer login acts
     letters = tmp_path / "letters.pdf"
-    assert main(["--db", practice_db, "letters", "--measure", COLON, "--as-of", "2024-03-01", "--out", str(letters),
-                 "--user", "maria"]) == 0
+    assert main(["--db", practice_db, "letters", "--measure", COLON, "--as-of", "2024-03-01", "--out", str(letters)]) == 0
     batch = capsys.readouterr().out.split("(batch ")[1].split(")")[0]
-    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch, "--user", "joe",
+    monkeypatch.setenv("LOGNAME", "joe")
+    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch,
                  "--when", "2024-03-01T15:00"]) != 0
     assert "only they can withdraw it" in capsys.readouterr().err
-    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch, "--user", "maria",
+    monkeypatch.setenv("LOGNAME", "maria")
+    assert main(["--db", practice_db, "outreach-log", "--withdraw", batch,
                  "--when", "2024-03-01T15:00"]) == 0
     assert f"Withdrew batch {batch}: 2 outreach entries for 2 patients" in capsys.readouterr().out
     assert len(_log_rows(practice_db)) == 2  # kept, marked withdrawn

@@ -26,7 +26,7 @@ def test_list_merge_set_then_assign(tmp_path, capsys):
     assert "GC_KLEIN_S" in out and "KLEINS" in out
     assert "No provider can hold a panel" in out and "Settings > Providers" in out
 
-    assert main(["--db", db, "providers", "merge", "GC_KLEIN_S", "KLEINS", "--user", "mgr"]) == 0
+    assert main(["--db", db, "providers", "merge", "GC_KLEIN_S", "KLEINS"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Merged Kleins into GC_Klein_S: ") and "1 patients' panels" not in out
 

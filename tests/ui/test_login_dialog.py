@@ -126,6 +126,9 @@ def test_the_screens_act_as_the_logged_in_user_not_the_settings_name(qtbot, tmp_
     try:
         set_logged_in(actors["front_desk"])
         assert window.ctx.user == actors["front_desk"].username
+        screen = window.show_screen("settings")  # nor does Settings offer a name to type any more
+        screen.refresh()  # what showing it does (the window is not on screen here)
+        assert not screen._practice_form.isRowVisible(screen.user_name)
     finally:
         set_logged_in(None)
         window.close()

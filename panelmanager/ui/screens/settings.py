@@ -290,6 +290,7 @@ class SettingsScreen(Screen):
         form.addRow(self.tr("&Address"), self.practice_address)
         form.addRow(self.tr("&Phone"), self.practice_phone)
         form.addRow(self.tr("&User name"), self.user_name)
+        self._practice_form = form
         layout.addWidget(practice)
 
         dates = QGroupBox(self.tr("Dates and periods"))
@@ -413,6 +414,12 @@ class SettingsScreen(Screen):
     def title(self) -> str:
         return self.tr("Settings")
 
+    def _has_accounts(self) -> bool:
+        from panelmanager.core.auth import has_users
+
+        with self.ctx.registry.session() as session:
+            return has_users(session)
+
     def _measure_titles(self) -> list[tuple[str, str, bool]]:
         try:
             from panelmanager.core.measures import load_measures
@@ -427,6 +434,8 @@ class SettingsScreen(Screen):
         self.practice_address.setPlainText(s.practice_address)
         self.practice_phone.setText(s.practice_phone)
         self.user_name.setText(s.user_name)
+        # With accounts, who acts is the person logged in (issue 14): a typed name would only mislead
+        self._practice_form.setRowVisible(self.user_name, not self._has_accounts())
         self.as_of_enabled.setChecked(s.as_of_override is not None)
         self.as_of.setEnabled(s.as_of_override is not None)
         day = s.as_of_override or dt.date.today()
