@@ -670,7 +670,7 @@ def build_outreach_list(
 
     templates = load_letter_templates()
     languages = {value: letter_language(value, templates) for value in frame["preferred_language"].dropna().unique()}
-    frame["letter_language"] = frame["preferred_language"].map(languages).fillna("en").astype(object)
+    frame["letter_language"] = frame["preferred_language"].map(languages).astype(object).fillna("en")
     if filters.language:
         drop(frame["letter_language"] != filters.language, f"letters not in {filters.language}")
 
