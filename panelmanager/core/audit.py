@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode_str
@@ -251,31 +252,35 @@ def record(
     details_text = json.dumps(details, sort_keys=True, default=str) if details else None
     _actor, user_id, name, role, workstation, role_json, tail = _actor_parts(actor, user_name)
     emergency = bool(emergency_reason)
-    conn = session.connection()
-    dialect = conn.dialect
-    sql = _STYLES.get(dialect.paramstyle)
-    if sql is None:
-        return _record_sa(conn, dict(zip(_COLUMNS, (0, when, user_id, name, role, workstation, action, ids, outcome,
-                                                    emergency, reason, details_text, None, None, None))))
-    dbapi = conn.connection.dbapi_connection
+    given = _HEADS.pop(session.get_transaction(), None) if _HEADS else None
+    if given is not None:  # SQLite: read by begin_write in this transaction
+        sqlite, sql, dbapi, head = True, _SQL, given[0], given[1]
+    else:
+        conn = session.connection()
+        dialect = conn.dialect
+        styled = _STYLES.get(dialect.paramstyle)
+        if styled is None:
+            return _record_sa(conn, dict(zip(_COLUMNS, (0, when, user_id, name, role, workstation, action, ids,
+                                                        outcome, emergency, reason, details_text, None, None, None))))
+        sqlite, sql, dbapi, head = dialect.name == "sqlite", styled, conn.connection.dbapi_connection, None
     assert dbapi is not None  # a connection taken from the session's transaction is open
     cursor = dbapi.cursor()
     try:
-        if dialect.name == "postgresql":
+        if head is None and not sqlite:
             cursor.execute(sql["lock_head"])
             head = cursor.fetchone()
             if head is None:  # the first entry ever: nothing to lock yet
                 cursor.execute(sql["lock"], (_PG_LOCK_KEY,))
                 cursor.execute(sql["lock_head"])
                 head = cursor.fetchone()
-        else:
+        elif head is None:
             cursor.execute(sql["read_head"])
             head = cursor.fetchone()
         seq, prev_hash = (int(head[0]) + 1, head[1]) if head and head[0] is not None else (1, GENESIS)
         stamp = when.isoformat(timespec="microseconds")
         # What the row's ``at`` is in the database (SQLite: SQLAlchemy's DateTime text, which the ORM
         # reads as its own and which sorts as the time does; psycopg: the datetime), and the newest.
-        stored = stamp.replace("T", " ") if dialect.name == "sqlite" else when
+        stored = stamp.replace("T", " ") if sqlite else when
         newest = head[2] if head else None
         if newest is None and seq > 1:  # a head written before 0014, or copied without it
             cursor.execute(sql["newest"])
@@ -296,7 +301,7 @@ def record(
         digest = hashlib.sha256((text_ + prev_hash).encode("ascii")).hexdigest()
         row = (seq, stored, user_id, name, role, workstation, action, ids, outcome, emergency, reason, details_text,
                prev_hash, digest, late)
-        if dialect.name == "sqlite":
+        if sqlite:
             cursor.execute(sql["insert"], row)
             cursor.execute(sql["move_head"] if head else sql["new_head"], (seq, digest, newest))
         elif head:
@@ -307,6 +312,20 @@ def record(
     finally:
         cursor.close()
     return seq
+
+
+# The chain head as begin_write read it with the change counter's bump (SQLite, concurrency._bump_sqlite),
+# by transaction: (its DB-API connection, the head row). Only the transaction's FIRST append uses it,
+# and any append takes it away, so a head moved since (a later append, a savepoint rolled back after
+# one) is always read again. Weak keys: a transaction that appends nothing leaves no entry behind (and
+# no reference cycle through its session for the garbage collector to find).
+_HEADS: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[Any, ...]]] = weakref.WeakKeyDictionary()
+
+
+def remember_head(session: Session, dbapi: Any, head: Sequence[Any]) -> None:
+    transaction = session.get_transaction()
+    if transaction is not None:
+        _HEADS[transaction] = (dbapi, tuple(head))
 
 
 def _as_datetime(value: Any) -> dt.datetime:

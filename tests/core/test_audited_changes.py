@@ -175,3 +175,32 @@ def test_an_import_is_one_entry_with_counts_and_no_file_name(fresh_registry, tmp
     assert (done.user_name, done.outcome) == ("manager", "ok")
     assert done.details["files"] == 1 and done.details["new"] == outcome.new > 0 and done.details["dry_run"] is False
     assert "garcia" not in str(done.details).lower() and ".csv" not in str(done.details)
+
+
+def test_the_chain_stays_whole_when_one_write_appends_twice_or_rolls_a_savepoint_back(fresh_registry, clinic_ids):
+    """On SQLite a write transaction's counter bump reads the chain head for its first append
+    (core.concurrency._bump_sqlite): a second append in the same transaction, or one after a
+    savepoint that appended was rolled back, must read the head again, or the chain would break."""
+    from panelmanager.core.concurrency import begin_write
+
+    actors = make_users(fresh_registry)
+    desk = actors["front_desk"]
+    before = len(entries(fresh_registry))
+    with fresh_registry.write_session() as session:
+        begin_write(session)
+        audit.record(session, desk, "search", details={"n": 1})
+        audit.record(session, desk, "search", details={"n": 2})  # the head moved: read again
+        with pytest.raises(RuntimeError), session.begin_nested():
+            audit.record(session, desk, "search", details={"n": 3})
+            raise RuntimeError("rolled back with its savepoint")
+        audit.record(session, desk, "search", details={"n": 4})
+    with fresh_registry.write_session() as session:  # a transaction that appends nothing...
+        begin_write(session)
+    with fresh_registry.write_session() as session:  # ...leaves no head behind for the next one
+        begin_write(session)
+        audit.record(session, desk, "search", details={"n": 5})
+    got = entries(fresh_registry)[before:]
+    assert [e.details["n"] for e in got] == [1, 2, 4, 5]
+    assert [e.seq for e in got] == list(range(got[0].seq, got[0].seq + 4))
+    with fresh_registry.session() as session:
+        assert audit.verify(session).ok
