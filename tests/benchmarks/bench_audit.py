@@ -103,19 +103,7 @@ def _run(args, cluster) -> int:
         if len(ids) < wanted:
             print("not enough patients; lower --confirms")
             return 1
-        # Setup (not timed): put each patient on a panel, as "the patient named their PCP" at check-in.
-        from panelmanager.core.empanelment import EmpanelmentError
-
-        with registry.write_session() as session:  # one transaction: setup is not what is measured
-            for pid in ids:
-                for provider in providers:
-                    try:
-                        with session.begin_nested():
-                            confirm_assignment(session, pid, by="patient", outcome="changed", provider_id=provider,
-                                               method="check-in", user="setup")
-                        break
-                    except EmpanelmentError:
-                        continue
+        _put_on_panels(registry, ids, providers)  # setup, not timed
 
         # What the Check-in screen runs on Enter (ui/widgets/confirm_panel): the core service in one
         # write transaction (run_write). With no one logged in it writes no audit entry; logged in
@@ -241,6 +229,23 @@ def _run(args, cluster) -> int:
     return 0
 
 
+def _put_on_panels(registry, ids, providers) -> None:
+    """Setup (not timed): each patient on a panel, as "the patient named their PCP" at check-in, in one
+    transaction (the first provider whose panel takes them)."""
+    from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
+
+    with registry.write_session() as session:
+        for pid in ids:
+            for provider in providers:
+                try:
+                    with session.begin_nested():
+                        confirm_assignment(session, pid, by="patient", outcome="changed", provider_id=provider,
+                                           method="check-in", user="setup")
+                    break
+                except EmpanelmentError:
+                    continue
+
+
 def _desk(registry, desk, providers, wanted: int) -> None:
     """Check-ins at the desk in the desktop app: select the patient on the schedule, press Enter."""
     import os
@@ -252,7 +257,6 @@ def _desk(registry, desk, providers, wanted: int) -> None:
     from sqlalchemy import func, select
 
     from panelmanager.core import models as m
-    from panelmanager.core.empanelment import EmpanelmentError, confirm_assignment
     from panelmanager.core.permissions import set_logged_in
     from panelmanager.ui.jobs import JobRunner
     from panelmanager.ui.main_window import MainWindow
@@ -283,16 +287,7 @@ def _desk(registry, desk, providers, wanted: int) -> None:
         screen.set_day(day)
         settle()
         rows = [r for r in screen.schedule_model.rows()][: wanted - done]
-        with registry.write_session() as session:  # setup: each on a panel, so Enter confirms
-            for pid in {int(r["patient_id"]) for r in rows}:
-                for provider in providers:
-                    try:
-                        with session.begin_nested():
-                            confirm_assignment(session, pid, by="patient", outcome="changed", provider_id=provider,
-                                               method="check-in", user="setup")
-                        break
-                    except EmpanelmentError:
-                        continue
+        _put_on_panels(registry, sorted({int(r["patient_id"]) for r in rows}), providers)  # so Enter confirms
         window.ctx.notify_changed()
         settle()
         for row in rows:
