@@ -294,26 +294,19 @@ def refuse_user_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", action=_UserIsGone, help=argparse.SUPPRESS)
 
 
-def current_user(args: argparse.Namespace) -> str:
+def current_user() -> str:
     """The logged-in user (registry with accounts), else the operating-system user."""
-    from panelmanager.core.permissions import default_user
+    from panelmanager.core.permissions import acting_name
 
-    permissions = sys.modules.get("panelmanager.core.permissions")
-    actor = permissions.current_actor() if permissions is not None else None
-    if actor is not None and not actor.is_system:
-        return actor.username
-    return default_user()
+    return acting_name()
 
 
-def acting_user(args: argparse.Namespace, settings) -> str:
+def acting_user(settings) -> str:
     """The logged-in user; on a registry without accounts the settings' user name, else the
     operating-system user."""
-    from panelmanager.core.permissions import current_actor
+    from panelmanager.core.permissions import acting_name
 
-    actor = current_actor()
-    if actor is not None and not actor.is_system:
-        return actor.username
-    return settings.user_name or current_user(args)
+    return acting_name(settings.user_name)
 
 
 def as_of_for(args: argparse.Namespace, settings) -> dt.date:

@@ -196,7 +196,7 @@ def _cmd_risk(args: argparse.Namespace) -> int:
             except PatientNotFound:
                 raise CommandError(f"--override: no patient with MRN {mrn!r}.") from None
             done = override_risk_tier(work.session, patient_id, None if tier is None else int(tier), args.reason,
-                                      current_user(args))
+                                      current_user())
         what = f"tier {done.tier}" if done.tier is not None else "the computed tier (override cleared)"
         print(f"Patient {mrn} now uses {what}.")
         return EXIT_OK

@@ -110,7 +110,7 @@ def _cmd_letters(args: argparse.Namespace) -> int:
                 work.session, as_of_for(args, settings), filters,
                 letters=args.out, labels=args.labels, calls=args.calls, portal=args.portal, texts=args.texts,
                 one_per_gap=args.one_per_gap, label_start=args.label_start, log=not args.no_log,
-                user=acting_user(args, settings), settings=settings, progress=work.progress, cancel=work.cancel,
+                user=acting_user(settings), settings=settings, progress=work.progress, cancel=work.cancel,
             )
     summary = _letters_summary(args, run)
     if args.json:
@@ -239,7 +239,7 @@ def _cmd_outreach_log(args: argparse.Namespace) -> int:
         patient = find_patient(work.session, args.mrn)
         settings = load_settings(work.session)
         entry = log_outreach(work.session, patient.id, args.method, args.outcome, measure=args.measure,
-                             note=args.note, user=acting_user(args, settings), when=when)
+                             note=args.note, user=acting_user(settings), when=when)
     if args.json:
         print_json(entry)
     else:
@@ -257,7 +257,7 @@ def _withdraw_outreach(args: argparse.Namespace) -> int:
         raise CommandError("--withdraw BATCH takes no MRN, --method, --outcome, --measure or --note.")
     when = _parse_when(args.when) if args.when else None
     with registry_work(args) as work:
-        user = acting_user(args, load_settings(work.session))
+        user = acting_user(load_settings(work.session))
         done = withdraw_outreach_batch(work.session, args.withdraw, user=user, when=when)
     if args.json:
         print_json(done)

@@ -50,7 +50,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         raise CommandError("--lookback-months must be at least 1")
     with registry_work(args, progress=not args.json, cancel=True) as work:
         settings = load_settings(work.session)
-        user = acting_user(args, settings)
+        user = acting_user(settings)
         summary = build_review(
             work.session,
             as_of=as_of_for(args, settings),
@@ -116,7 +116,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     with registry_work(args, write=True) as work:
         settings = load_settings(work.session)
-        user = acting_user(args, settings)
+        user = acting_user(settings)
         review_id = args.review_id
         if review_id is None:
             review_id = latest_review_id(work.session)
@@ -209,7 +209,7 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
             provider_id=provider_id,
             method=args.method,
             reason=args.reason,
-            user=acting_user(args, settings),
+            user=acting_user(settings),
             as_of=as_of_for(args, settings),
         )
     if args.json:
@@ -246,7 +246,7 @@ def _cmd_reassign(args: argparse.Namespace) -> int:
             patient.id,
             provider.id if provider else None,
             reason=args.reason,
-            user=acting_user(args, settings),
+            user=acting_user(settings),
             as_of=as_of_for(args, settings),
         )
     print(f"Patient {args.mrn}: {'moved to' if change.changed else 'already on'} {where}.")
@@ -392,7 +392,7 @@ def _cmd_inactivate(args: argparse.Namespace) -> int:
         result = None
         if args.apply and suggestions:
             result = inactivate_patients(
-                work.session, [s.patient_id for s in suggestions], as_of=as_of, user=acting_user(args, settings)
+                work.session, [s.patient_id for s in suggestions], as_of=as_of, user=acting_user(settings)
             )
     if args.json:
         print_json({"suggestions": suggestions, "result": result})

@@ -79,7 +79,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             profile=args.profile,
             mapping=mapping,
             dry_run=args.dry_run,
-            user=current_user(args),
+            user=current_user(),
             progress=work.progress,
             cancel=work.cancel,
             encoding=args.encoding,

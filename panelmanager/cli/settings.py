@@ -105,7 +105,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             elif action == "merge":
                 keep = find_provider(work.session, args.keep)
                 others = [find_provider(work.session, o).id for o in args.others]
-                user = acting_user(args, load_settings(work.session))
+                user = acting_user(load_settings(work.session))
                 result = merge_providers(work.session, keep.id, others, user=user)
             else:
                 provider = find_provider(work.session, args.provider)

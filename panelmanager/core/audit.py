@@ -266,16 +266,16 @@ def record(
     assert dbapi is not None  # a connection taken from the session's transaction is open
     cursor = dbapi.cursor()
     try:
-        if head is None and not sqlite:
+        if head is None and sqlite:
+            cursor.execute(sql["read_head"])
+            head = cursor.fetchone()
+        elif head is None:
             cursor.execute(sql["lock_head"])
             head = cursor.fetchone()
             if head is None:  # the first entry ever: nothing to lock yet
                 cursor.execute(sql["lock"], (_PG_LOCK_KEY,))
                 cursor.execute(sql["lock_head"])
                 head = cursor.fetchone()
-        elif head is None:
-            cursor.execute(sql["read_head"])
-            head = cursor.fetchone()
         seq, prev_hash = (int(head[0]) + 1, head[1]) if head and head[0] is not None else (1, GENESIS)
         stamp = when.isoformat(timespec="microseconds")
         # What the row's ``at`` is in the database (SQLite: SQLAlchemy's DateTime text, which the ORM

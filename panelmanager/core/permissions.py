@@ -71,6 +71,15 @@ def default_user() -> str:
         return os.environ.get("USERNAME") or "unknown"
 
 
+def acting_name(fallback: str | None = None) -> str:
+    """Who acts, as a name for what is recorded: the logged-in user; on a registry without accounts
+    (no one logged in) ``fallback`` (the settings' user name), else the computer login."""
+    actor = current_actor()
+    if actor is not None and not actor.is_system:
+        return actor.username
+    return fallback or default_user()
+
+
 def default_workstation() -> str:
     return os.environ.get("PANELMANAGER_WORKSTATION") or socket.gethostname() or "unknown"
 

@@ -34,7 +34,8 @@ from panelmanager.core.backup import BackupError
 from panelmanager.core.jobs import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from panelmanager.core.safe_export import atomic_replace, make_private, make_private_dir
 
-__all__ = ["find_pg_tool", "backup_postgres", "restore_postgres", "empty_restored_database", "PgBackupResult", "PgRestoreResult"]
+__all__ = ["find_pg_tool", "backup_postgres", "restore_postgres", "empty_restored_database", "PgBackupResult",
+           "PgRestoreResult"]
 
 BINDIR_ENV = "PANELMANAGER_PG_BINDIR"
 COUNTS_SUFFIX = ".counts.json"

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from panelmanager.core.db import Registry
-from panelmanager.core.permissions import default_user
 from panelmanager.core.settings import PracticeSettings, effective_as_of, load_settings, save_settings
 
 ASSIGNMENTS = "assignments"
@@ -43,12 +42,9 @@ class AppContext(QObject):
     @property
     def user(self) -> str:
         """The logged-in user (issue 14); before any account exists, the settings' name or the computer login."""
-        from panelmanager.core.permissions import current_actor
+        from panelmanager.core.permissions import acting_name
 
-        actor = current_actor()
-        if actor is not None and not actor.is_system:
-            return actor.username
-        return self.settings.user_name or default_user()
+        return acting_name(self.settings.user_name)
 
     def read(self, action: str, fn, /, *args, patient_ids=None, details=None, **kwargs):
         """``fn(session, *args, **kwargs)`` for a screen: as the logged-in user through

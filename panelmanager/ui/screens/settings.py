@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from panelmanager.core.permissions import current_actor
 from panelmanager.core.providers import (
     ProviderRow,
     list_providers,
@@ -414,12 +415,6 @@ class SettingsScreen(Screen):
     def title(self) -> str:
         return self.tr("Settings")
 
-    def _has_accounts(self) -> bool:
-        from panelmanager.core.auth import has_users
-
-        with self.ctx.registry.session() as session:
-            return has_users(session)
-
     def _measure_titles(self) -> list[tuple[str, str, bool]]:
         try:
             from panelmanager.core.measures import load_measures
@@ -434,8 +429,9 @@ class SettingsScreen(Screen):
         self.practice_address.setPlainText(s.practice_address)
         self.practice_phone.setText(s.practice_phone)
         self.user_name.setText(s.user_name)
-        # With accounts, who acts is the person logged in (issue 14): a typed name would only mislead
-        self._practice_form.setRowVisible(self.user_name, not self._has_accounts())
+        # Logged in, who acts is that person (issue 14, permissions.acting_name): a typed name would mislead
+        actor = current_actor()
+        self._practice_form.setRowVisible(self.user_name, actor is None or actor.is_system)
         self.as_of_enabled.setChecked(s.as_of_override is not None)
         self.as_of.setEnabled(s.as_of_override is not None)
         day = s.as_of_override or dt.date.today()
