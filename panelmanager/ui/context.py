@@ -68,8 +68,17 @@ class AppContext(QObject):
         self.changed.emit(frozenset({SETTINGS}))
 
     def notify_changed(self, *kinds: str | Iterable[str]) -> None:
-        """Tell every screen what changed: ``notify_changed(ASSIGNMENTS)``; no kind: everything."""
-        self.changed.emit(change_kinds(*kinds))
+        """Tell every screen what changed: ``notify_changed(ASSIGNMENTS)``; no kind: everything.
+        When the settings may have changed outside ``save_settings`` (a demo load, a restore, another
+        workstation), they are read again first, so screens, letters and the idle lock use the new ones."""
+        changed = change_kinds(*kinds)
+        if SETTINGS in changed:
+            with self.registry.session() as session:
+                settings = load_settings(session)
+            if settings != self.settings:
+                self.settings = settings
+                self.settings_changed.emit()
+        self.changed.emit(changed)
 
 
 def change_kinds(*kinds: str | Iterable[str]) -> frozenset[str]:

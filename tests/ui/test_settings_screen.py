@@ -96,3 +96,20 @@ def test_provider_panel_settings_are_saved_as_they_are_edited(window):
     with window.registry.session() as session:
         lee = session.query(models.Provider).one()
         assert (lee.fte, lee.panel_open) == (0.5, False)
+
+
+def test_settings_changed_elsewhere_are_read_again(qtbot, window):
+    """A demo load, a restore or another workstation changes the practice settings behind this
+    window's back: once the change is noticed (notify_changed), the screens, the letters and the
+    status bar use the new settings, not the ones read at start-up."""
+    from panelmanager.core.settings_service import set_setting
+
+    screen = window.show_screen("settings")
+    screen.refresh()
+    with window.registry.session() as session:  # as another workstation's manager would
+        set_setting(session, "practice_name", "Riverside Community Health")
+    with qtbot.waitSignal(window.ctx.settings_changed, timeout=1000):
+        window.ctx.notify_changed()  # what the change poll and a finished demo load call
+    assert window.ctx.settings.practice_name == "Riverside Community Health"
+    screen.refresh()
+    assert screen.practice_name.text() == "Riverside Community Health"
